@@ -1,0 +1,60 @@
+# comp: make train FOLDS=5 trains the default recipe on the default competition, then writes a submission.
+# The first target run creates .venv and installs comp into it; nothing else needs installing.
+
+PY      ?= $(shell command -v python3.11 || command -v python3)
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+EXTRAS  ?= dev
+
+COMP    ?= demo-digits
+RECIPE  ?= vgg-mixup
+FOLDS   ?= 5
+RUN     ?=
+GPUS    ?=
+SET     ?=
+TTA     ?=
+# SET="train.epochs=1 augment.mixup_alpha=0" becomes --set train.epochs=1 --set augment.mixup_alpha=0
+SETS    := $(foreach s,$(SET),--set $(s))
+RUNOPT  := $(if $(RUN),--run $(RUN))
+GPUOPT  := $(if $(GPUS),--gpus $(GPUS))
+TTAOPT  := $(if $(TTA),--tta-level $(TTA))
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install train predict test bench bench-pipeline bench-tta lint clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+	@echo "  variables: COMP=$(COMP) RECIPE=$(RECIPE) FOLDS=$(FOLDS) RUN= GPUS= SET=\"key=value ...\" TTA="
+
+$(STAMP): pyproject.toml
+	@test -n "$(PY)" || { echo "error: python3.11 not found; install Python 3.11 or pass PY=/path/to/python" >&2; exit 2; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP) ## create .venv and install comp (done automatically by the other targets)
+
+train: $(STAMP) ## k-fold training + ensemble submission: make train [COMP=] [RECIPE=] [FOLDS=] [RUN=] [GPUS=0,1] [SET="k=v ..."]
+	$(BIN)/comp train --competition $(COMP) --recipe $(RECIPE) --folds $(FOLDS) $(RUNOPT) $(GPUOPT) $(SETS)
+	$(BIN)/comp predict --competition $(COMP) $(RUNOPT) --ensemble $(TTAOPT)
+
+predict: $(STAMP) ## ensemble the latest run's folds with TTA and write submissions/<comp>-<run>-<stamp>.csv
+	$(BIN)/comp predict --competition $(COMP) $(RUNOPT) --ensemble $(TTAOPT)
+
+test: $(STAMP) ## run the test suite (no GPU, no network)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: $(STAMP) ## all benchmarks (long): pipeline throughput, time to accuracy
+	$(BIN)/python -m tests.benchmarks.bench_pipeline
+	$(BIN)/python -m tests.benchmarks.bench_time_to_accuracy --recipe fast
+
+bench-pipeline: $(STAMP) ## input pipeline vs bare model.fit throughput (under 5 minutes)
+	$(BIN)/python -m tests.benchmarks.bench_pipeline
+
+clean: ## remove .venv and Python caches (keeps data/, runs/, submissions/)
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

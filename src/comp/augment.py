@@ -1,0 +1,247 @@
+"""Training-batch augmentation: albumentations presets, in-graph per-sample ops, mixup/cutmix.
+
+Three layers, applied to training batches only (never to validation or test):
+
+1. **albumentations presets** (``none``, ``light``, ``heavy``), registered by name. They run
+   in one ``numpy_function`` call per batch (never one call per image: the Python call is the
+   expensive part), with the batch's RNG reseeded from (seed, epoch, step) so that parallel
+   tf.data workers and resumed runs see the same stream. ``strict=True`` makes a stale
+   argument name an error instead of a silent fallback to defaults.
+2. **Vectorised per-sample ops** (flip, translate, cutout) as stateless TensorFlow ops on the
+   whole batch: cheap on any device, and deterministic for the same seed.
+3. **Batch mixing** as pure functions returning soft targets:
+   mixup (Zhang et al. 2018, https://arxiv.org/abs/1710.09412) and
+   cutmix (Yun et al. 2019, https://arxiv.org/abs/1905.04899).
+
+Why mixing is written here rather than with ``keras.layers.MixUp``/``CutMix``: those layers
+draw from a stateful ``SeedGenerator`` (a batch would then depend on worker scheduling and be
+lost on resume) and cannot switch between mixup and cutmix per batch, as timm's ``Mixup`` does.
+
+Example::
+
+    fn = make_train_transform(recipe.augment, num_classes=10, seed=42, epochs=30)
+    images, targets = fn(uint8_images, int_labels, epoch, step)
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+import albumentations as A
+import cv2
+import numpy as np
+from comp.tf_quiet import tf
+
+from comp.spec import AugmentCfg, unknown_name_error
+
+# --------------------------------------------------------------------------- albumentations presets
+
+_PRESETS: dict[str, Callable[[], A.Compose | None]] = {}
+
+
+def register_preset(name: str):
+    def wrap(fn):
+        _PRESETS[name] = fn
+        return fn
+
+    return wrap
+
+
+def list_presets() -> list[str]:
+    return sorted(_PRESETS)
+
+
+def create_preset(name: str) -> A.Compose | None:
+    """The albumentations pipeline of a preset (None for ``none``)."""
+    if name not in _PRESETS:
+        raise unknown_name_error("augment.preset", name, list(_PRESETS))
+    return _PRESETS[name]()
+
+
+@register_preset("none")
+def _none() -> None:
+    return None
+
+
+@register_preset("light")
+def _light() -> A.Compose:
+    """Flip and a small shift, reflected at the border."""
+    return A.Compose([
+        A.HorizontalFlip(p=0.5),
+        A.Affine(translate_percent=(-0.1, 0.1), border_mode=cv2.BORDER_REFLECT_101, p=0.5),
+    ], strict=True)
+
+
+@register_preset("heavy")
+def _heavy() -> A.Compose:
+    """Flip, affine shift/scale/rotate, colour jitter and coarse dropout."""
+    return A.Compose([
+        A.HorizontalFlip(p=0.5),
+        A.Affine(translate_percent=(-0.125, 0.125), scale=(0.9, 1.1), rotate=(-15, 15),
+                 border_mode=cv2.BORDER_REFLECT_101, p=0.7),
+        A.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.03, p=0.5),
+        A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(0.25, 0.4),
+                        hole_width_range=(0.25, 0.4), fill=0, p=0.5),
+    ], strict=True)
+
+
+class BatchAugmenter:
+    """Applies a preset to every image of a uint8 batch, reseeded per (seed, epoch, step).
+
+    Each thread keeps its own Compose: a shared one would interleave RNG draws across
+    tf.data's parallel calls.
+    """
+
+    def __init__(self, preset: str, seed: int):
+        create_preset(preset)  # fail early on an unknown name
+        self.preset, self.seed = preset, seed
+        self._local = threading.local()
+
+    def __call__(self, images: np.ndarray, epoch: int, step: int) -> np.ndarray:
+        compose = getattr(self._local, "compose", None)
+        if compose is None:
+            compose = self._local.compose = create_preset(self.preset)
+        compose.set_random_seed(int(np.random.SeedSequence([self.seed, int(epoch), int(step)])
+                                    .generate_state(1)[0]))
+        out = np.empty_like(images)
+        for i in range(len(images)):
+            out[i] = compose(image=images[i])["image"]
+        return out
+
+    def tf(self, images: tf.Tensor, epoch: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
+        out = tf.numpy_function(self, [images, epoch, step], tf.uint8, stateful=False)
+        out.set_shape(images.shape)
+        return out
+
+
+# --------------------------------------------------------------------------- in-graph per-sample ops
+
+
+def random_flip(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """Flip each image left-right with probability 1/2."""
+    flip = tf.random.stateless_uniform([tf.shape(images)[0], 1, 1, 1], seed) < 0.5
+    return tf.where(flip, tf.reverse(images, axis=[2]), images)
+
+
+def random_translate(images: tf.Tensor, pad: int, seed: tf.Tensor) -> tf.Tensor:
+    """Shift each image by its own (dy, dx) in [-pad, pad], filling with zeros."""
+    if pad <= 0:
+        return images
+    b = tf.shape(images)[0]
+    h, w = images.shape[1], images.shape[2]
+    shifts = tf.random.stateless_uniform([b, 2], seed, minval=0, maxval=2 * pad + 1, dtype=tf.int32)
+    padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+    rows = shifts[:, :1] + tf.range(h)[None, :]  # (B, H)
+    cols = shifts[:, 1:] + tf.range(w)[None, :]  # (B, W)
+    out = tf.gather(padded, rows, axis=1, batch_dims=1)
+    return tf.gather(out, cols, axis=2, batch_dims=1)
+
+
+def _box_mask(shape_hw: tuple[int, int], cy, cx, half_h, half_w) -> tf.Tensor:
+    """(B, H, W, 1) boolean mask of the boxes centred at (cy, cx)."""
+    h, w = shape_hw
+    ys = tf.range(h, dtype=tf.float32)[None, :, None]
+    xs = tf.range(w, dtype=tf.float32)[None, None, :]
+    inside = ((tf.abs(ys - cy[:, None, None]) < half_h[:, None, None])
+              & (tf.abs(xs - cx[:, None, None]) < half_w[:, None, None]))
+    return inside[..., None]
+
+
+def random_cutout(images: tf.Tensor, size: int, seed: tf.Tensor) -> tf.Tensor:
+    """Zero one ``size`` x ``size`` square per image at a uniform centre (DeVries & Taylor 2017)."""
+    if size <= 0:
+        return images
+    b = tf.shape(images)[0]
+    h, w = images.shape[1], images.shape[2]
+    centres = tf.random.stateless_uniform([b, 2], seed) * tf.constant([h, w], tf.float32)
+    half = tf.fill([b], size / 2.0)
+    mask = _box_mask((h, w), centres[:, 0], centres[:, 1], half, half)
+    return tf.where(mask, tf.zeros_like(images), images)
+
+
+# --------------------------------------------------------------------------- batch mixing
+
+
+def sample_beta(alpha: float, n, seed: tf.Tensor) -> tf.Tensor:
+    """n draws of Beta(alpha, alpha), as the ratio of two stateless gamma draws."""
+    s1, s2 = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    g1 = tf.random.stateless_gamma([n], seed=s1, alpha=alpha)
+    g2 = tf.random.stateless_gamma([n], seed=s2, alpha=alpha)
+    return g1 / (g1 + g2)
+
+
+def mixup(images: tf.Tensor, targets: tf.Tensor, alpha: float, seed: tf.Tensor):
+    """Mix each sample with a partner from the same batch (reversed order), per-sample lambda.
+
+    Returns float32 images and soft targets: lam * own + (1 - lam) * partner's.
+    """
+    b = tf.shape(images)[0]
+    lam = sample_beta(alpha, b, seed)
+    x = tf.cast(images, tf.float32)
+    lam_x = lam[:, None, None, None]
+    mixed = lam_x * x + (1.0 - lam_x) * tf.reverse(x, [0])
+    soft = lam[:, None] * targets + (1.0 - lam[:, None]) * tf.reverse(targets, [0])
+    return mixed, soft
+
+
+def cutmix(images: tf.Tensor, targets: tf.Tensor, alpha: float, seed: tf.Tensor):
+    """Paste a box from a partner image into each sample; targets mix by the pasted area."""
+    b = tf.shape(images)[0]
+    h, w = images.shape[1], images.shape[2]
+    s1, s2 = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    lam = sample_beta(alpha, b, s1)
+    cut = tf.sqrt(1.0 - lam)  # box side as a fraction of the image side
+    centres = tf.random.stateless_uniform([b, 2], s2) * tf.constant([h, w], tf.float32)
+    half_h, half_w = cut * h / 2.0, cut * w / 2.0
+    mask = _box_mask((h, w), centres[:, 0], centres[:, 1], half_h, half_w)
+    x = tf.cast(images, tf.float32)
+    mixed = tf.where(mask, tf.reverse(x, [0]), x)
+    # The box is clipped at the border, so the label weight is the area actually pasted.
+    area = tf.reduce_mean(tf.cast(mask, tf.float32), axis=[1, 2, 3])
+    soft = (1.0 - area)[:, None] * targets + area[:, None] * tf.reverse(targets, [0])
+    return mixed, soft
+
+
+# --------------------------------------------------------------------------- the training transform
+
+
+def make_train_transform(cfg: AugmentCfg, num_classes: int, seed: int, epochs: int):
+    """A function (uint8 images, int labels, epoch, step) -> (float32 images, float32 targets).
+
+    Every random draw is a function of (seed, epoch, step): the same batch comes out of a
+    resumed run, whatever order tf.data's parallel calls run in.
+    """
+    albument = BatchAugmenter(cfg.preset, seed) if cfg.preset != "none" else None
+    mixing = cfg.mixup_alpha > 0 or cfg.cutmix_alpha > 0
+    last_mix_epoch = epochs - cfg.mix_off_epochs  # mix in epochs [0, last_mix_epoch)
+
+    def transform(images, labels, epoch, step):
+        base = tf.stack([tf.cast(seed, tf.int64), epoch * 1_000_003 + step])
+        seeds = tf.random.experimental.stateless_split(base, 6)
+        if albument is not None:
+            images = albument.tf(images, epoch, step)
+        if cfg.flip:
+            images = random_flip(images, seeds[0])
+        images = random_translate(images, cfg.translate, seeds[1])
+        images = random_cutout(images, cfg.cutout, seeds[2])
+        targets = tf.one_hot(labels, num_classes, dtype=tf.float32)
+        images = tf.cast(images, tf.float32)
+        if not mixing:
+            return images, targets
+
+        def mixed():
+            if cfg.mixup_alpha > 0 and cfg.cutmix_alpha > 0:
+                use_cutmix = tf.random.stateless_uniform([], seeds[3]) < cfg.switch_prob
+                return tf.cond(use_cutmix,
+                               lambda: cutmix(images, targets, cfg.cutmix_alpha, seeds[4]),
+                               lambda: mixup(images, targets, cfg.mixup_alpha, seeds[4]))
+            if cfg.cutmix_alpha > 0:
+                return cutmix(images, targets, cfg.cutmix_alpha, seeds[4])
+            return mixup(images, targets, cfg.mixup_alpha, seeds[4])
+
+        mix_now = (epoch < last_mix_epoch) & (tf.random.stateless_uniform([], seeds[5]) < cfg.mix_prob)
+        return tf.cond(mix_now, mixed, lambda: (images, targets))
+
+    return transform
+

@@ -1,0 +1,263 @@
+"""The ``comp`` command line: thin click commands over the library modules.
+
+Logs and tables go to stderr; machine-readable results (a run's folder, a CSV's path, a
+score) go to stdout. Bad input ends with one ``error: ...`` line and exit status 2; a bug
+ends with exit status 1 (``--debug`` shows its traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+import warnings
+from pathlib import Path
+
+import click
+
+from comp.errors import CompError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+DEFAULT_COMPETITION = "demo-digits"
+DEFAULT_RECIPE = "vgg-mixup"
+
+
+def _say(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    _say(f"warning: {message}")
+
+
+class CompGroup(click.Group):
+    """Turns CompError into one line and exit 2, other exceptions into exit 1."""
+
+    def invoke(self, ctx):
+        debug = "--debug" in sys.argv or os.environ.get("COMP_DEBUG") == "1"
+        warnings.showwarning = _warning_line
+        try:
+            return super().invoke(ctx)
+        except CompError as e:
+            if debug:
+                traceback.print_exc()
+            _say(f"error: {e}")
+            ctx.exit(2)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            _say("interrupted: re-run the same command to resume")
+            ctx.exit(130)
+        except Exception as e:  # a bug: say so plainly, keep the traceback behind --debug
+            if debug:
+                traceback.print_exc()
+            _say(f"internal error: {type(e).__name__}: {e} (re-run with --debug for the traceback)")
+            ctx.exit(1)
+
+
+@click.group(cls=CompGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(package_name="comp")
+def main(debug: bool) -> None:
+    """comp: train image classifiers from scratch for competitions, ensemble the folds, submit.
+
+    \b
+    A day with comp:
+      comp train --competition dacon-cifar10 --folds 5     k-fold training of the default recipe
+      comp predict --competition dacon-cifar10 --ensemble  average the folds with TTA, write the CSV
+      comp runs                                            the runs so far, with their scores
+    """
+
+
+competition_option = click.option("--competition", "-c", default=DEFAULT_COMPETITION, show_default=True,
+                                  help="Competition spec: a name from competition/ or a path to a TOML file.")
+data_option = click.option("--data", type=click.Path(path_type=Path), default=None,
+                           help="Use this data folder instead of the spec's data.root.")
+
+
+# --------------------------------------------------------------------------- train
+
+
+@main.command()
+@competition_option
+@click.option("--recipe", "-r", default=DEFAULT_RECIPE, show_default=True,
+              help="Recipe: a name from competition/recipes/ or a path to a TOML file.")
+@click.option("--folds", "-k", type=int, default=5, show_default=True,
+              help="Number of stratified folds; 1 = a single hold-out split.")
+@click.option("--val-fraction", type=float, default=0.2, show_default=True,
+              help="Validation share of the hold-out split (--folds 1).")
+@click.option("--run", "run_id", default=None, help="Run id (default: recipe, folds and a hash of the config).")
+@click.option("--fold", type=int, default=None, help="Train only this fold of the run.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a recipe key, e.g. --set train.epochs=30 (repeatable).")
+@data_option
+@click.option("--executor", type=click.Choice(["process", "inline", "ray"]), default="process", show_default=True,
+              help="process: one subprocess per fold; inline: all folds in this process; ray: a Ray cluster.")
+@click.option("--gpus", default=None, help="Comma-separated GPU ids; one fold runs on each at a time.")
+@click.option("--restart", is_flag=True, help="Delete the run's artifacts and start over.")
+@click.option("--quiet", "-q", is_flag=True, help="No per-epoch lines.")
+def train(competition, recipe, folds, val_fraction, run_id, fold, overrides, data, executor, gpus, restart, quiet):
+    """Train a recipe on a competition with stratified k-fold; print the fold table."""
+    from comp.spec import load_competition, load_recipe
+
+    comp_spec = load_competition(competition, data)
+    recipe_obj = load_recipe(recipe, overrides)
+    from comp import report, train as training
+
+    run, dataset = training.prepare_run(comp_spec, recipe_obj, recipe, list(overrides), folds,
+                                        val_fraction, run_id, restart)
+    todo = list(range(folds)) if fold is None else [fold]
+    if fold is not None and not 0 <= fold < run.folds:
+        raise CompError(f"--fold must be in [0, {run.folds - 1}] for run {run.id}. Received: --fold={fold}")
+    done = [k for k in todo if run.fold_done(k)]
+    todo = [k for k in todo if k not in done]
+    _say(f"run {run.dir} | recipe {recipe_obj.name} | model {recipe_obj.model_name} | "
+         f"{len(dataset.train)} train / {len(dataset.test)} test images, {len(dataset.class_names)} classes")
+    if done:
+        _say(f"fold(s) {', '.join(map(str, done))} already finished: skipped")
+    if not todo:
+        _say("nothing to train: every requested fold is finished (--restart starts over)")
+    else:
+        x_train, x_test = training.load_images_for(comp_spec, dataset)  # decode once, before the folds
+        verbose = 0 if quiet else (1 if sys.stderr.isatty() else 2)
+
+        def in_process(k):
+            data_k = training.fold_data(run, k, x_train, dataset.labels, x_test)
+            training.train_fold(run.recipe, data_k, run.fold_dir(k), verbose=verbose)
+
+        gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
+        training.run_folds(run, todo, executor, gpu_list, in_process)
+    if run.finished_folds():
+        summary = training.summarise_run(run)
+        _say("\n" + report.fold_table(summary))
+        _say(f"out-of-fold {summary['metric']}: {summary['oof_score']:.4f} "
+             f"({summary['finished_folds']}/{summary['folds']} folds) | plots: {run.dir / 'plots'}")
+    click.echo(str(run.dir))
+
+
+@main.command("train-fold", hidden=True)
+@click.option("--run-dir", type=click.Path(path_type=Path), required=True)
+@click.option("--fold", type=int, required=True)
+def train_fold_cmd(run_dir: Path, fold: int):
+    """Train one fold of an existing run (what `comp train` runs in each fold's subprocess)."""
+    from comp import train as training
+    from comp.runs import open_run
+
+    run = open_run(run_dir.parent.name, run_dir.name)
+    if run.fold_done(fold):
+        _say(f"[fold-{fold}] already finished")
+        return
+    training.train_fold_in_run(run, fold, verbose=1 if sys.stderr.isatty() else 2)
+
+
+# --------------------------------------------------------------------------- predict
+
+
+@main.command()
+@competition_option
+@click.option("--run", "run_ids", multiple=True, help="Run id(s) to use (default: the latest run).")
+@click.option("--ensemble", is_flag=True, help="Average every finished fold (default: the best fold only).")
+@click.option("--tta/--no-tta", default=True, show_default=True, help="Test-time augmentation.")
+@click.option("--tta-level", type=click.Choice(["none", "flip", "flip-shift"]), default=None,
+              help="TTA views (default: the recipe's, at least flip).")
+@click.option("--allow-partial", is_flag=True, help="Let --ensemble use a run with unfinished folds.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="CSV path (default: submissions/<competition>-<run>-<stamp>.csv).")
+@data_option
+def predict(competition, run_ids, ensemble, tta, tta_level, allow_partial, out, data):
+    """Write a submission CSV from trained runs, checked against the sample submission.
+
+    Prints the CSV's path on stdout; a JSON manifest lies beside it.
+    """
+    from comp.predict import predict_submission
+    from comp.spec import load_competition
+
+    comp_spec = load_competition(competition, data)
+    path, manifest = predict_submission(comp_spec, list(run_ids), ensemble, tta, tta_level, allow_partial, out, _say)
+    click.echo(str(path))
+
+
+@main.command()
+@click.argument("csv", type=click.Path(path_type=Path))
+@competition_option
+@data_option
+def validate(csv, competition, data):
+    """Check a submission CSV against the competition's sample submission and classes."""
+    from comp.data.demo import ensure_data
+    from comp.data.layouts import read_dataset
+    from comp.spec import load_competition
+    from comp.submission import validate_csv
+
+    comp_spec = load_competition(competition, data)
+    ensure_data(comp_spec)
+    dataset = read_dataset(comp_spec)
+    frame = validate_csv(csv, comp_spec, dataset.class_names, list(dataset.test["id"]))
+    click.echo(f"{csv}: valid ({len(frame)} rows, {comp_spec.name})")
+
+
+@main.command()
+@click.argument("csv", type=click.Path(path_type=Path))
+@click.option("--answers", type=click.Path(path_type=Path), required=True, help="id,target CSV of the true labels.")
+@competition_option
+def score(csv, answers, competition):
+    """Print the competition's metric of a submission against known answers."""
+    from comp.spec import load_competition
+    from comp.submission import score_csv
+
+    comp_spec = load_competition(competition)
+    value = score_csv(csv, answers, comp_spec)
+    _say(f"{comp_spec.metric} of {csv} against {answers}:")
+    click.echo(f"{value:.4f}")
+
+
+# --------------------------------------------------------------------------- listings
+
+
+@main.command()
+def models():
+    """List the registered models and their options."""
+    from comp.models import list_models, model_info
+
+    for name in list_models():
+        info = model_info(name)
+        opts = ", ".join(f"{k}={v!r}" for k, v in info["options"].items())
+        click.echo(f"{name:10s} {info['description']}")
+        if opts:
+            click.echo(f"{'':10s} options: {opts}")
+
+
+@main.command()
+def recipes():
+    """List the recipes (competition/recipes/*.toml)."""
+    from comp.spec import list_recipes, load_recipe
+
+    for name in list_recipes():
+        r = load_recipe(name)
+        click.echo(f"{name:12s} model={r.model_name:8s} {r.description}")
+
+
+@main.command()
+@click.option("--competition", "-c", default=None, help="Only this competition's runs.")
+def runs(competition):
+    """Every run with its recipe, folds, out-of-fold score, time and submissions."""
+    import pandas as pd
+
+    from comp.runs import list_runs
+    from comp.submission import manifests_for_run
+
+    rows = []
+    for run in list_runs(competition):
+        m = run.metrics() or {}
+        rows.append({
+            "competition": run.config["run"]["competition"], "run": run.id, "recipe": run.config["run"]["recipe"],
+            "folds": f"{len(run.finished_folds())}/{run.folds}",
+            "oof": f"{m['oof_score']:.4f}" if "oof_score" in m else "-",
+            "minutes": f"{m['seconds'] / 60:.1f}" if "seconds" in m else "-",
+            "submissions": len(manifests_for_run(run.id, run.config["run"]["competition"])),
+            "created": run.config.get("created", ""),
+        })
+    if not rows:
+        _say("no runs yet: `comp train` makes one")
+        return
+    click.echo(pd.DataFrame(rows).to_string(index=False))

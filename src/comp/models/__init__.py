@@ -1,0 +1,9 @@
+"""Models registered by name: ``create_model("vgg", input_shape, num_classes, **options)``.
+
+Importing this package registers every builder (vgg, fast, resnet, resnet56, ...).
+"""
+
+from comp.models.registry import check_options, create_model, list_models, model_info, register_model
+from comp.models import vgg, resnet  # noqa: F401  (registration side effect)
+
+__all__ = ["check_options", "create_model", "list_models", "model_info", "register_model"]

@@ -1,0 +1,68 @@
+"""The VGG family: plain stacks of 3x3 conv, batch norm and ReLU, no residuals.
+
+One generic builder, :func:`vgg_family`, and thin registered variants:
+
+- ``vgg``: the default from-scratch net. Four stages of two convs, widths 64-512,
+  global average pooling and dropout. Deep and wide: the GPU recipe's model.
+- ``fast``: tuned for time to accuracy (after cifar10-airbench and Page's ResNet-9 trials):
+  pool *before* batch norm (4x less BN work), three stages, max-pooled head with a
+  scaled-down output, BN momentum suited to short runs.
+
+Inputs are 0-255 images; the model scales them itself, so the pipeline can feed uint8.
+"""
+
+from __future__ import annotations
+
+from comp.tf_quiet import keras
+from keras import layers
+
+from comp.models.registry import register_model
+
+
+def _conv_bn(x, filters: int, bn_momentum: float, pool: bool = False, name: str = ""):
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    if pool:  # pooling first makes batch norm and the activation 4x cheaper
+        x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, epsilon=1e-5, name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def vgg_family(input_shape, num_classes, *, widths, convs_per_stage=2, stem=0, pool_first=False,
+               head="avg", dropout=0.0, bn_momentum=0.9, logit_scale=1.0, name="vgg"):
+    """Generic VGG-style builder (see module docstring)."""
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale")(inputs)
+    if stem:
+        x = _conv_bn(x, stem, bn_momentum, name="stem")
+    for s, width in enumerate(widths, start=1):
+        for c in range(convs_per_stage):
+            x = _conv_bn(x, width, bn_momentum, pool=pool_first and c == 0, name=f"s{s}c{c + 1}")
+        if not pool_first:
+            x = layers.MaxPooling2D(2, name=f"s{s}_pool")(x)
+    pool = layers.GlobalAveragePooling2D if head == "avg" else layers.GlobalMaxPooling2D
+    x = pool(name="head_pool")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="head_dropout")(x)
+    x = layers.Dense(num_classes, use_bias=False, name="logits")(x)
+    if logit_scale != 1.0:
+        x = layers.Rescaling(logit_scale, name="logit_scale")(x)
+    # float32 logits under a mixed_float16 policy: the loss and softmax stay accurate
+    outputs = layers.Activation("linear", dtype="float32", name="output")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+@register_model("vgg")
+def vgg(input_shape, num_classes, widths: list[int] = (64, 128, 256, 512), convs_per_stage: int = 2,
+        dropout: float = 0.3, bn_momentum: float = 0.9):
+    """Deep VGG-style CNN with batch norm (the default): 4 stages x 2 convs, 64-512 wide, ~4.7M params."""
+    return vgg_family(input_shape, num_classes, widths=list(widths), convs_per_stage=convs_per_stage,
+                      dropout=dropout, bn_momentum=bn_momentum, name="vgg")
+
+
+@register_model("fast")
+def fast(input_shape, num_classes, widths: list[int] = (64, 256, 256), stem: int = 32,
+         bn_momentum: float = 0.6, logit_scale: float = 0.125):
+    """Speed-run VGG (no residuals): stem + 3 stages x 2 convs, pool before BN, max-pooled head."""
+    return vgg_family(input_shape, num_classes, widths=list(widths), convs_per_stage=2, stem=stem,
+                      pool_first=True, head="max", bn_momentum=bn_momentum, logit_scale=logit_scale,
+                      name="fast")

@@ -1,0 +1,189 @@
+"""Prediction: test-time augmentation, fold models, fold and run ensembles.
+
+TTA levels are ordered lists of tiny view functions (as in cifar10-airbench): a level's
+prediction is the mean of the softmax over its views.
+
+- ``none``: the image as is.
+- ``flip``: the image and its mirror (the largest single TTA effect on CIFAR-10).
+- ``flip-shift``: those two plus each of them shifted by one pixel down-right and up-left.
+
+Example::
+
+    probs = predict_proba(model, uint8_images, "flip")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from comp.errors import CompError
+from comp.spec import unknown_name_error
+
+
+def _views():
+    from comp.tf_quiet import tf
+
+    def identity(x):
+        return x
+
+    def flip(x):
+        return tf.reverse(x, axis=[2])
+
+    def shift(dy, dx):
+        def view(x):
+            h, w = x.shape[1], x.shape[2]
+            padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
+            return padded[:, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w, :]
+        return view
+
+    return {
+        "none": [identity],
+        "flip": [identity, flip],
+        "flip-shift": [identity, flip, shift(1, 1), shift(-1, -1),
+                       lambda x: shift(1, 1)(flip(x)), lambda x: shift(-1, -1)(flip(x))],
+    }
+
+
+TTA_LEVELS = ("none", "flip", "flip-shift")
+
+
+def check_tta(level: str) -> str:
+    if level not in TTA_LEVELS:
+        raise unknown_name_error("TTA level", level, list(TTA_LEVELS))
+    return level
+
+
+def predict_proba(model, images: np.ndarray, tta: str = "none", batch_size: int = 512) -> np.ndarray:
+    """Class probabilities (N, C) for uint8 images (N, H, W, 3), averaged over the TTA views."""
+    from comp.tf_quiet import tf
+
+    views = _views()[check_tta(tta)]
+    total = None
+    for view in views:
+        ds = (tf.data.Dataset.from_tensor_slices(np.asarray(images))
+              .batch(batch_size)
+              .map(lambda x, v=view: v(tf.cast(x, tf.float32)), num_parallel_calls=tf.data.AUTOTUNE)
+              .prefetch(tf.data.AUTOTUNE))
+        logits = model.predict(ds, verbose=0)
+        probs = tf.nn.softmax(tf.cast(logits, tf.float32)).numpy()
+        total = probs if total is None else total + probs
+    return total / len(views)
+
+
+def load_model(path: Path):
+    from comp.tf_quiet import keras
+
+    import comp.train  # noqa: F401  (registers the custom objects a saved model refers to)
+
+    if not path.is_file():
+        raise CompError(f"{path}: model file not found (is the fold finished?)")
+    return keras.saving.load_model(path, compile=False)
+
+
+def fold_test_probs(run, fold: int, tta: str, test_images) -> np.ndarray:
+    """One fold's test probabilities at TTA level ``tta``: saved at training time, else recomputed."""
+    import json
+
+    fold_dir = run.fold_dir(fold)
+    saved = json.loads((fold_dir / "metrics.json").read_text())
+    if saved.get("tta") == tta and (fold_dir / "test.npy").is_file():
+        return np.load(fold_dir / "test.npy")
+    model = load_model(fold_dir / "model.keras")
+    return predict_proba(model, test_images(), tta, run.recipe.predict.batch_size)
+
+
+def run_oof(run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row indices, integer labels, OOF probabilities) of every validated row of finished folds."""
+    table = run.fold_table()
+    classes = {c: i for i, c in enumerate(run.class_names)}
+    rows, probs = [], []
+    for k in run.finished_folds():
+        idx = np.flatnonzero(table["fold"].to_numpy() == k)
+        rows.append(idx)
+        probs.append(np.load(run.fold_dir(k) / "oof.npy"))
+    if not rows:
+        raise CompError(f"{run.dir}: no finished folds")
+    rows = np.concatenate(rows)
+    labels = table["label"].map(classes).to_numpy()[rows]
+    return rows, labels, np.concatenate(probs)
+
+
+def predict_submission(comp, run_ids: list[str], ensemble: bool, tta: bool, tta_level: str | None,
+                       allow_partial: bool, out: Path | None, say) -> tuple[Path, dict]:
+    """Everything ``comp predict`` does: checks first, then probabilities, CSV and manifest."""
+    import comp as toolkit
+    from comp.data.demo import ensure_data
+    from comp.data.layouts import read_dataset
+    from comp.runs import latest_run, open_run
+    from comp.submission import (check_rules, default_path, make_frame, score_csv, validate_frame,
+                                 write_submission)
+
+    runs = [open_run(comp.name, r) for r in run_ids] or [latest_run(comp.name)]
+    rule_check = check_rules(comp, runs)  # before any work: a forbidden run never gets near a CSV
+    ensure_data(comp)
+    dataset = read_dataset(comp)
+    for run in runs:
+        finished = run.finished_folds()
+        if not finished:
+            raise CompError(f"run '{run.id}' has no finished folds; train it first")
+        if ensemble and len(finished) < run.folds and not allow_partial:
+            raise CompError(f"run '{run.id}' has {len(finished)} of {run.folds} folds finished; "
+                            f"--ensemble needs all of them (finish training, or pass --allow-partial)")
+        if run.class_names != dataset.class_names:
+            raise CompError(f"run '{run.id}': its class map {run.class_names[:5]}... differs from the "
+                            f"data's {dataset.class_names[:5]}...; predictions would be mislabelled")
+    level = "none" if not tta else (tta_level or (runs[0].recipe.predict.tta
+                                                  if runs[0].recipe.predict.tta != "none" else "flip"))
+    cache: dict = {}
+
+    def test_images():
+        if "x" not in cache:
+            from comp.train import load_images_for
+
+            cache["x"] = load_images_for(comp, dataset)[1]
+        return cache["x"]
+
+    run_probs, used = [], []
+    for run in runs:
+        finished = run.finished_folds()
+        folds = finished if ensemble else [_best_fold(run, finished)]
+        probs = [fold_test_probs(run, k, level, test_images) for k in folds]
+        if any(p.shape[0] != len(dataset.test) for p in probs):
+            raise CompError(f"run '{run.id}': its test predictions have {probs[0].shape[0]} rows but the "
+                            f"competition has {len(dataset.test)} test images; retrain the run")
+        run_probs.append(np.mean(probs, axis=0))
+        m = run.metrics() or {}
+        used.append({"run": run.id, "recipe": run.config["run"]["recipe"], "folds": folds,
+                     "fold_models": len(folds), "total_folds": run.folds,
+                     "oof_score": m.get("oof_score"), "pretrained": run.config["run"].get("pretrained", False)})
+        say(f"run {run.id}: {len(folds)} fold model(s) {folds}, TTA {level}, "
+            f"OOF {comp.metric} {m.get('oof_score', float('nan')):.4f}")
+    probs = np.mean(run_probs, axis=0)
+    frame = make_frame(comp, list(dataset.test["id"]), probs, dataset.class_names)
+    path = out or default_path(comp, [r.id for r in runs])
+    validate_frame(frame, comp, dataset.class_names, str(path), list(dataset.test["id"]))
+    manifest = {
+        "competition": comp.name, "created_by": f"comp {toolkit.__version__}", "runs": used,
+        "ensemble": "mean of fold probabilities" if ensemble else "best fold",
+        "weights": [1.0 / len(runs)] * len(runs), "tta": level, "metric": comp.metric,
+        "rule_check": rule_check,
+    }
+    write_submission(frame, path, manifest)
+    say(f"wrote {path} ({len(frame)} rows; validated against "
+        f"{comp.path('sample_submission') or 'the test list'})")
+    answers = comp.path("answers")
+    if answers is not None and answers.is_file():
+        say(f"test {comp.metric} against {answers}: {score_csv(path, answers, comp):.4f}")
+    return path, manifest
+
+
+def _best_fold(run, finished: list[int]) -> int:
+    import json
+
+    from comp import metrics
+
+    scores = {k: json.loads((run.fold_dir(k) / "metrics.json").read_text())["score"] for k in finished}
+    pick = max if metrics.higher_is_better(run.competition.metric) else min
+    return pick(scores, key=scores.get)

@@ -1,0 +1,185 @@
+"""Run directories: layout, naming, config, listing.
+
+::
+
+    runs/<competition>/<run-id>/
+      config.toml   resolved competition + recipe + overrides, seed, toolkit version
+      classes.json  the class map (index -> name), checked at prediction time
+      folds.csv     id,label,fold
+      fold-<k>/     model.keras, history.csv, oof.npy, test.npy, metrics.json (written last)
+      metrics.json  per-fold and out-of-fold scores, seconds, params
+      plots/        curves.png, confusion.png
+
+The default run id is the recipe name plus a hash of the resolved config, so the same
+command lands in the same run (resume, skip finished folds) and a changed setting does not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import tomli_w
+
+import comp
+from comp.atomic import write_json, write_text
+from comp.errors import CompError
+from comp.spec import Competition, Recipe, competition_from_dict, recipe_from_dict, to_dict
+
+RUNS_DIR = Path("runs")
+
+
+@dataclass
+class Run:
+    dir: Path
+    config: dict
+
+    @property
+    def id(self) -> str:
+        return self.dir.name
+
+    @property
+    def competition(self) -> Competition:
+        return competition_from_dict(self.config["competition"], f"{self.dir}/config.toml [competition]")
+
+    @property
+    def recipe(self) -> Recipe:
+        return recipe_from_dict(self.config["recipe"], f"{self.dir}/config.toml [recipe]")
+
+    @property
+    def folds(self) -> int:
+        return int(self.config["run"]["folds"])
+
+    def fold_dir(self, k: int) -> Path:
+        return self.dir / f"fold-{k}"
+
+    def fold_done(self, k: int) -> bool:
+        return (self.fold_dir(k) / "metrics.json").is_file()
+
+    def finished_folds(self) -> list[int]:
+        return [k for k in range(self.folds) if self.fold_done(k)]
+
+    @property
+    def class_names(self) -> list[str]:
+        return json.loads((self.dir / "classes.json").read_text())["classes"]
+
+    def fold_table(self) -> pd.DataFrame:
+        return pd.read_csv(self.dir / "folds.csv", dtype={"id": str, "label": str, "fold": int},
+                           keep_default_na=False)
+
+    def metrics(self) -> dict | None:
+        path = self.dir / "metrics.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+
+def run_config(comp_spec: Competition, recipe: Recipe, folds: int, val_fraction: float,
+               overrides: list[str], recipe_ref: str) -> dict:
+    return {
+        "run": {
+            "competition": comp_spec.name,
+            "recipe": recipe.name,
+            "recipe_ref": recipe_ref,
+            "folds": folds,
+            "val_fraction": val_fraction,
+            "seed": recipe.train.seed,
+            "overrides": list(overrides),
+            "pretrained": bool(recipe.model.get("weights", "none") not in (None, "none")),
+            "external_data": False,
+        },
+        "competition": to_dict(comp_spec),
+        "recipe": to_dict(recipe),
+    }
+
+
+def config_hash(config: dict) -> str:
+    """A short hash of what determines a run's results (not where the data lives)."""
+    keyed = {"run": {k: v for k, v in config["run"].items() if k not in ("overrides", "recipe_ref")},
+             "recipe": config["recipe"],
+             "competition": {**config["competition"], "data": {**config["competition"]["data"], "root": ""}}}
+    return hashlib.sha1(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:6]
+
+
+def default_run_id(config: dict) -> str:
+    return f"{config['run']['recipe']}-{config['run']['folds']}f-{config_hash(config)}"
+
+
+def _diff(old: dict, new: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _diff(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return out
+
+
+def open_run(competition: str, run_id: str) -> Run:
+    run_dir = RUNS_DIR / competition / run_id
+    cfg_path = run_dir / "config.toml"
+    if not cfg_path.is_file():
+        known = [r.id for r in list_runs(competition)]
+        hint = f" Runs of {competition}: {', '.join(known[-5:])}" if known else f" No runs of {competition} yet."
+        raise CompError(f"run '{run_id}' not found in {RUNS_DIR / competition}.{hint}")
+    with cfg_path.open("rb") as f:
+        return Run(run_dir, tomllib.load(f))
+
+
+def create_run(config: dict, run_id: str | None, restart: bool) -> tuple[Run, bool]:
+    """The run for ``config``: (run, existed). An existing run must have the same config."""
+    run_id = run_id or default_run_id(config)
+    run_dir = RUNS_DIR / config["run"]["competition"] / run_id
+    if restart and run_dir.exists():
+        shutil.rmtree(run_dir)
+    cfg_path = run_dir / "config.toml"
+    if cfg_path.is_file():
+        run = open_run(config["run"]["competition"], run_id)
+        old = {k: run.config[k] for k in ("run", "recipe")}
+        new = {k: config[k] for k in ("run", "recipe")}
+        old["run"] = {k: v for k, v in old["run"].items() if k not in ("overrides", "recipe_ref")}
+        new["run"] = {k: v for k, v in new["run"].items() if k not in ("overrides", "recipe_ref")}
+        changes = _diff(old, new)
+        if changes:
+            raise CompError(f"{run_dir} already exists with a different config ({'; '.join(changes[:3])}); "
+                            f"pass another --run, or --restart to start it over")
+        return run, True
+    config = {"toolkit_version": comp.__version__,
+              "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **config}
+    write_text(cfg_path, tomli_w.dumps(config))
+    return Run(run_dir, config), False
+
+
+def list_runs(competition: str | None = None) -> list[Run]:
+    """Runs sorted by creation time (oldest first)."""
+    pattern = f"{competition}/*/config.toml" if competition else "*/*/config.toml"
+    runs = []
+    for cfg in RUNS_DIR.glob(pattern):
+        try:
+            with cfg.open("rb") as f:
+                runs.append(Run(cfg.parent, tomllib.load(f)))
+        except (OSError, tomllib.TOMLDecodeError):
+            continue
+    return sorted(runs, key=lambda r: (r.config.get("created", ""), r.id))
+
+
+def latest_run(competition: str) -> Run:
+    runs = list_runs(competition)
+    if not runs:
+        raise CompError(f"no runs of '{competition}' in {RUNS_DIR / competition}; train one with "
+                        f"`comp train --competition {competition}`")
+    return runs[-1]
+
+
+def save_fold_table(run: Run, ids, labels, folds) -> None:
+    table = pd.DataFrame({"id": ids, "label": labels, "fold": folds})
+    write_text(run.dir / "folds.csv", table.to_csv(index=False))
+
+
+def save_classes(run: Run, class_names: list[str]) -> None:
+    write_json(run.dir / "classes.json", {"classes": list(class_names)})

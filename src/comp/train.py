@@ -1,0 +1,464 @@
+"""Training: one fold (input pipeline, compile, callbacks, fit, artifacts) and the k-fold driver.
+
+Sections, in the order a fold runs through them:
+
+1. devices: precision policy and XLA per device, said out loud at the start of every fold;
+2. schedule and optimizer: warm-up then constant, linear (one-cycle) or cosine decay, per step;
+   SGD with Nesterov momentum or AdamW, decoupled weight decay, optional EMA of the weights;
+3. input pipeline: uint8 index batches gathered from memory, augmented per batch
+   (comp.augment), a pure function of (seed, epoch, step);
+4. one fold: ``model.fit`` with BackupAndRestore (resume), ModelCheckpoint (best by the
+   validation metric), CSVLogger; then out-of-fold and test probabilities with TTA;
+5. the k-fold driver: folds as separate processes (TensorFlow never gives GPU memory back
+   inside a process), one per GPU at a time, finished folds skipped.
+
+Label smoothing: Szegedy et al. 2016, https://arxiv.org/abs/1512.00567.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from comp.tf_quiet import keras, quiet_stderr, tf  # noqa: E402  (first: silences TF's start-up)
+
+import numpy as np  # noqa: E402
+
+from comp import metrics  # noqa: E402
+from comp.atomic import atomic_path, save_npy, write_json  # noqa: E402
+from comp.augment import make_train_transform  # noqa: E402
+from comp.errors import CompError  # noqa: E402
+from comp.models import create_model  # noqa: E402
+from comp.predict import predict_proba  # noqa: E402
+from comp.spec import Recipe, TrainCfg  # noqa: E402
+
+# --------------------------------------------------------------------------- 1. devices
+
+
+@dataclass
+class DeviceSetup:
+    devices: list[str]
+    policy: str
+    jit_compile: bool
+
+    def describe(self) -> str:
+        return f"devices: {', '.join(self.devices)} | precision: {self.policy} | XLA: {'on' if self.jit_compile else 'off'}"
+
+
+def choose_precision(requested: str, gpu_capabilities: list[tuple[int, int]]) -> str:
+    """mixed_float16 where every GPU has tensor cores (compute capability 7.0+), else float32.
+
+    On CPUs mixed precision is much slower, and P100-class GPUs gain nothing from it.
+    """
+    if requested != "auto":
+        return requested
+    if gpu_capabilities and all(cc >= (7, 0) for cc in gpu_capabilities):
+        return "mixed_float16"
+    return "float32"
+
+
+def choose_jit(requested: str, has_gpu: bool) -> bool:
+    """XLA on GPUs by default; on CPUs it compiles slowly and gains little for convnets."""
+    return {"on": True, "off": False}.get(requested, has_gpu)
+
+
+def setup_devices(cfg: TrainCfg) -> DeviceSetup:
+    with quiet_stderr():  # cuInit failures on GPU-less machines are expected, not news
+        gpus = tf.config.list_physical_devices("GPU")
+    caps = []
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # already initialised in this process
+            pass
+        details = tf.config.experimental.get_device_details(gpu)
+        caps.append(tuple(details.get("compute_capability", (0, 0))))
+    policy = choose_precision(cfg.precision, caps)
+    keras.mixed_precision.set_global_policy(policy)
+    names = [f"GPU:{i} (cc {c[0]}.{c[1]})" for i, c in enumerate(caps)] or [f"CPU ({os.cpu_count()} cores)"]
+    return DeviceSetup(names, policy, choose_jit(cfg.jit_compile, bool(gpus)))
+
+
+# --------------------------------------------------------------------------- 2. schedule, optimizer
+
+
+@keras.saving.register_keras_serializable(package="comp")
+class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to ``peak``, then constant, linear (one-cycle) or cosine decay, per step.
+
+    Keras' ``CosineDecay`` has a warm-up but no linear decay, and one class for the three
+    shapes keeps them comparable (the recipes README measures them against each other).
+    """
+
+    def __init__(self, peak, total_steps, warmup_steps, start_fraction=0.1, final_fraction=0.0, kind="onecycle"):
+        self.peak, self.total_steps, self.warmup_steps = float(peak), int(total_steps), int(warmup_steps)
+        self.start_fraction, self.final_fraction, self.kind = float(start_fraction), float(final_fraction), kind
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        peak = self.peak
+        warm = max(self.warmup_steps, 1)
+        warm_lr = peak * (self.start_fraction + (1.0 - self.start_fraction) * step / warm)
+        span = max(self.total_steps - self.warmup_steps, 1)
+        progress = tf.clip_by_value((step - self.warmup_steps) / span, 0.0, 1.0)
+        final = peak * self.final_fraction
+        if self.kind == "constant":
+            decay_lr = tf.constant(peak)
+        elif self.kind == "cosine":
+            decay_lr = final + (peak - final) * 0.5 * (1.0 + tf.cos(math.pi * progress))
+        else:
+            decay_lr = peak + (final - peak) * progress
+        return tf.where(step < self.warmup_steps, warm_lr, decay_lr)
+
+    def get_config(self):
+        return {"peak": self.peak, "total_steps": self.total_steps, "warmup_steps": self.warmup_steps,
+                "start_fraction": self.start_fraction, "final_fraction": self.final_fraction, "kind": self.kind}
+
+
+def make_optimizer(cfg: TrainCfg, steps_per_epoch: int):
+    schedule = WarmupDecay(cfg.lr, cfg.epochs * steps_per_epoch, round(cfg.warmup_epochs * steps_per_epoch),
+                           cfg.start_fraction, cfg.final_fraction, cfg.schedule)
+    common = dict(learning_rate=schedule, weight_decay=cfg.weight_decay or None,
+                  use_ema=cfg.ema, ema_momentum=cfg.ema_momentum)
+    if cfg.optimizer == "sgd":
+        opt = keras.optimizers.SGD(momentum=cfg.momentum, nesterov=cfg.nesterov, **common)
+    else:
+        opt = keras.optimizers.AdamW(**common)
+    if cfg.weight_decay:
+        # Keras' decoupled decay hits every variable; batch-norm scales/offsets and biases
+        # should not shrink towards zero.
+        opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    return opt
+
+
+# --------------------------------------------------------------------------- 3. input pipeline
+
+
+def train_dataset(x: np.ndarray, y: np.ndarray, recipe: Recipe, num_classes: int, batch_size: int,
+                  initial_epoch: int = 0) -> tf.data.Dataset:
+    """Endless (images, soft targets) batches; epoch e's order is a function of (seed, e).
+
+    Images stay uint8 until after augmentation; the whole array is one tensor that index
+    batches gather from (``from_tensor_slices`` would copy it per element).
+    """
+    n = len(x)
+    steps = n // batch_size
+    seed = recipe.train.seed
+    with tf.device("/CPU:0"):
+        images = tf.constant(np.asarray(x))
+        labels = tf.constant(np.asarray(y, dtype=np.int32))
+    transform = make_train_transform(recipe.augment, num_classes, seed, recipe.train.epochs)
+
+    def epoch_batches(epoch):
+        order = tf.argsort(tf.random.stateless_uniform([n], tf.stack([tf.cast(seed, tf.int64), epoch])))
+        idx = tf.reshape(order[: steps * batch_size], [steps, batch_size])
+        return tf.data.Dataset.from_tensor_slices(idx).enumerate().map(lambda s, i: (epoch, s, i))
+
+    def load(epoch, step, idx):
+        return transform(tf.gather(images, idx), tf.gather(labels, idx), epoch, step)
+
+    # Epochs past the planned number repeat the last one's schedule of draws (BackupAndRestore
+    # restarts a fold mid-way; fit stops at recipe.train.epochs anyway).
+    return (tf.data.Dataset.range(initial_epoch, recipe.train.epochs + 1).repeat()
+            .flat_map(epoch_batches)
+            .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .prefetch(tf.data.AUTOTUNE))
+
+
+def eval_dataset(x: np.ndarray, y: np.ndarray, num_classes: int, batch_size: int) -> tf.data.Dataset:
+    with tf.device("/CPU:0"):
+        ds = tf.data.Dataset.from_tensor_slices((np.asarray(x), np.asarray(y, dtype=np.int32)))
+    return (ds.batch(batch_size)
+            .map(lambda a, b: (tf.cast(a, tf.float32), tf.one_hot(b, num_classes)),
+                 num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE))
+
+
+# --------------------------------------------------------------------------- 4. one fold
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds ``seconds`` (wall time of the epoch) and ``lr`` to the epoch logs, before CSVLogger."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["seconds"] = round(time.perf_counter() - self._start, 3)
+            lr = self.model.optimizer.learning_rate
+            logs["lr"] = float(keras.ops.convert_to_numpy(lr))
+
+
+def _history_best(path: Path, monitor: str) -> float | None:
+    """Best monitored value logged so far (a resumed checkpoint must beat it, not start over)."""
+    import pandas as pd
+
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    hist = pd.read_csv(path)
+    if monitor not in hist or hist.empty:
+        return None
+    return float(hist[monitor].max() if monitor.endswith("accuracy") else hist[monitor].min())
+
+
+@dataclass
+class FoldData:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray | None
+    num_classes: int
+    metric: str
+
+
+def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2,
+               strategy: tf.distribute.Strategy | None = None) -> dict:
+    """Train one fold into ``fold_dir``; returns its metrics (also written to metrics.json).
+
+    Resumes from ``fold_dir/backup`` if an earlier attempt was interrupted.
+    """
+    cfg = recipe.train
+    keras.utils.set_random_seed(cfg.seed)
+    setup = setup_devices(cfg)
+    print(f"[{fold_dir.name}] {setup.describe()} | train {len(data.x_train)} / val {len(data.x_val)}",
+          file=sys.stderr, flush=True)
+    fold_dir.mkdir(parents=True, exist_ok=True)
+    batch_size = min(cfg.batch_size, len(data.x_train))
+    steps = len(data.x_train) // batch_size
+    backup_dir = fold_dir / "backup"
+    history_path = fold_dir / "history.csv"
+    if not backup_dir.exists():
+        history_path.unlink(missing_ok=True)  # a fresh start: no stale epochs from an older attempt
+
+    scope = strategy.scope() if strategy else _null_scope()
+    with scope:
+        model = create_model(recipe.model_name, data.x_train.shape[1:], data.num_classes, **recipe.model_options)
+        model.compile(
+            optimizer=make_optimizer(cfg, steps),
+            loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+            jit_compile=setup.jit_compile,
+            steps_per_execution=cfg.steps_per_execution,
+        )
+    best_path = fold_dir / "best.weights.h5"
+    callbacks = [EpochTimer()]
+    if cfg.ema:
+        callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))  # validate the EMA weights
+    callbacks += [
+        keras.callbacks.ModelCheckpoint(best_path, monitor=cfg.monitor, save_best_only=True,
+                                        save_weights_only=True,
+                                        initial_value_threshold=_history_best(history_path, cfg.monitor)),
+        keras.callbacks.CSVLogger(str(history_path), append=True),
+        keras.callbacks.BackupAndRestore(str(backup_dir)),
+    ]
+    model.fit(
+        train_dataset(data.x_train, data.y_train, recipe, data.num_classes, batch_size),
+        steps_per_epoch=steps,
+        epochs=cfg.epochs,
+        validation_data=eval_dataset(data.x_val, data.y_val, data.num_classes, recipe.predict.batch_size),
+        callbacks=callbacks,
+        verbose=verbose,
+        shuffle=False,  # the dataset shuffles itself, per epoch, from the seed
+    )
+    if best_path.is_file():
+        model.load_weights(best_path)
+    return _finish_fold(model, recipe, data, fold_dir)
+
+
+class _null_scope:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _finish_fold(model, recipe: Recipe, data: FoldData, fold_dir: Path) -> dict:
+    """Save the model and the fold's probabilities; metrics.json last, as the 'done' mark."""
+    import pandas as pd
+
+    start = time.perf_counter()
+    with atomic_path(fold_dir / "model.keras") as tmp:
+        model.save(tmp)
+    tta, bs = recipe.predict.tta, recipe.predict.batch_size
+    oof = predict_proba(model, data.x_val, tta, bs)
+    save_npy(fold_dir / "oof.npy", oof.astype(np.float32))
+    if data.x_test is not None:
+        save_npy(fold_dir / "test.npy", predict_proba(model, data.x_test, tta, bs).astype(np.float32))
+    hist = pd.read_csv(fold_dir / "history.csv")
+    monitor = recipe.train.monitor
+    best_row = hist[monitor].idxmax() if monitor.endswith("accuracy") else hist[monitor].idxmin()
+    result = {
+        "score": metrics.score(data.metric, data.y_val, oof),
+        "metric": data.metric,
+        "accuracy": metrics.score("accuracy", data.y_val, oof),
+        "log_loss": metrics.score("log_loss", data.y_val, oof),
+        "tta": tta,
+        "seconds": round(float(hist["seconds"].sum()) + time.perf_counter() - start, 1),  # all attempts
+        "epoch_seconds": round(float(hist["seconds"].median()), 2),
+        "epochs": int(len(hist)),
+        "best_epoch": int(hist["epoch"].iloc[best_row]) + 1,
+        "n_train": int(len(data.x_train)),
+        "n_val": int(len(data.x_val)),
+        "params": int(model.count_params()),
+    }
+    (fold_dir / "best.weights.h5").unlink(missing_ok=True)
+    write_json(fold_dir / "metrics.json", result)
+    return result
+
+
+# --------------------------------------------------------------------------- 5. the k-fold driver
+
+
+def fold_data(run, k: int, x_all: np.ndarray, labels: np.ndarray, x_test: np.ndarray | None) -> FoldData:
+    folds = run.fold_table()["fold"].to_numpy()
+    val = folds == k
+    if not val.any():
+        raise CompError(f"{run.dir}/folds.csv: fold {k} has no validation rows")
+    # Boolean-mask reads pull the fold's rows out of the memory-mapped cache in one pass.
+    return FoldData(np.asarray(x_all[~val]), labels[~val], np.asarray(x_all[val]), labels[val],
+                    None if x_test is None else np.asarray(x_test), len(run.class_names),
+                    run.competition.metric)
+
+
+def fold_command(run, k: int) -> list[str]:
+    return [sys.executable, "-m", "comp", "train-fold", "--run-dir", str(run.dir), "--fold", str(k)]
+
+
+def run_folds(run, folds: list[int], executor: str, gpus: list[str] | None, in_process) -> None:
+    """Train ``folds`` of ``run``: in this process, or one subprocess per fold (one per GPU at a time).
+
+    ``in_process(k)`` trains fold k here (used by the ``inline`` executor).
+    """
+    if executor == "inline":
+        for k in folds:
+            in_process(k)
+        return
+    if executor == "ray":
+        from comp.cluster import run_folds_ray
+
+        run_folds_ray(run, folds)
+        return
+    slots = gpus or [None]
+    pending, running, failed = list(folds), {}, []
+    while pending or running:
+        while pending and len(running) < len(slots):
+            slot = next(s for s in slots if s not in running.values())
+            k = pending.pop(0)
+            env = dict(os.environ)
+            if slot is not None:
+                env["CUDA_VISIBLE_DEVICES"] = slot
+            running[subprocess.Popen(fold_command(run, k), env=env)] = slot
+        for proc in list(running):
+            if proc.poll() is not None:
+                if proc.returncode != 0:
+                    failed.append((proc.args[-1], proc.returncode))
+                del running[proc]
+        if running:
+            time.sleep(0.2)
+    if failed:
+        raise CompError(f"{run.dir}: fold(s) {', '.join(f for f, _ in failed)} failed "
+                        f"(exit {failed[0][1]}); re-run the same command to resume")
+
+
+def load_images_for(comp_spec, dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(train images, test images), uint8, from the decode cache under data/.cache/<competition>/."""
+    from comp.data.images import load_images
+
+    size = tuple(comp_spec.data.image_size)
+    cache = Path("data") / ".cache" / comp_spec.name
+    x_train = load_images(dataset.train["path"].tolist(), size, cache, "train")
+    x_test = load_images(dataset.test["path"].tolist(), size, cache, "test")
+    return x_train, x_test
+
+
+def check_recipe(recipe: Recipe) -> None:
+    """Fail before any work on an unknown model, model option or augmentation preset."""
+    from comp.augment import create_preset
+    from comp.models import check_options
+
+    check_options(recipe.model_name, recipe.model_options)
+    create_preset(recipe.augment.preset)
+    from comp.predict import check_tta
+
+    check_tta(recipe.predict.tta)
+
+
+def prepare_run(comp_spec, recipe: Recipe, recipe_ref: str, overrides: list[str], folds: int,
+                val_fraction: float, run_id: str | None, restart: bool):
+    """Create (or reopen) the run: config, class map and folds saved before any training."""
+    from comp.data.demo import ensure_data
+    from comp.data.folds import make_folds
+    from comp.data.layouts import read_dataset
+    from comp.runs import create_run, run_config, save_classes, save_fold_table
+
+    check_recipe(recipe)
+    ensure_data(comp_spec)
+    dataset = read_dataset(comp_spec)
+    fold_ids = make_folds(dataset.labels, folds, recipe.train.seed, val_fraction)
+    run, existed = create_run(run_config(comp_spec, recipe, folds, val_fraction, overrides, recipe_ref),
+                              run_id, restart)
+    if existed:
+        if run.class_names != dataset.class_names:
+            raise CompError(f"{run.dir}/classes.json: the run's classes {run.class_names} differ from "
+                            f"the data's {dataset.class_names}; pass --restart or a new --run")
+        saved = run.fold_table()
+        if list(saved["id"]) != list(dataset.train["id"]):
+            raise CompError(f"{run.dir}/folds.csv: the training images changed since this run started; "
+                            f"pass --restart or a new --run")
+    else:
+        save_classes(run, dataset.class_names)
+        save_fold_table(run, dataset.train["id"], dataset.train["label"], fold_ids)
+    return run, dataset
+
+
+def train_fold_in_run(run, k: int, verbose: int = 2) -> dict:
+    """Train fold ``k`` of an existing run (the body of ``comp train-fold``)."""
+    from comp.data.layouts import read_dataset
+
+    comp_spec = run.competition
+    dataset = read_dataset(comp_spec)
+    x_train, x_test = load_images_for(comp_spec, dataset)
+    data = fold_data(run, k, x_train, dataset.labels, x_test)
+    return train_fold(run.recipe, data, run.fold_dir(k), verbose=verbose)
+
+
+def summarise_run(run) -> dict:
+    """Per-fold and out-of-fold scores of a run, written to its metrics.json and plots/."""
+    from comp import report
+    from comp.predict import run_oof
+
+    comp_spec = run.competition
+    per_fold = []
+    for k in run.finished_folds():
+        m = json.loads((run.fold_dir(k) / "metrics.json").read_text())
+        per_fold.append({"fold": k, **m})
+    _, labels, probs = run_oof(run)
+    summary = {
+        "run": run.id,
+        "competition": comp_spec.name,
+        "recipe": run.recipe.name,
+        "metric": comp_spec.metric,
+        "folds": run.folds,
+        "finished_folds": len(per_fold),
+        "oof_score": metrics.score(comp_spec.metric, labels, probs),
+        "oof_accuracy": metrics.score("accuracy", labels, probs),
+        "oof_log_loss": metrics.score("log_loss", labels, probs),
+        "oof_rows": int(len(labels)),
+        "seconds": round(sum(f["seconds"] for f in per_fold), 1),
+        "params": per_fold[0]["params"],
+        "tta": run.recipe.predict.tta,
+        "per_fold": per_fold,
+    }
+    write_json(run.dir / "metrics.json", summary)
+    report.plot_curves(run, run.dir / "plots" / "curves.png")
+    report.plot_confusion(labels, probs.argmax(1), run.class_names, run.dir / "plots" / "confusion.png")
+    return summary
