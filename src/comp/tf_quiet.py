@@ -34,3 +34,5 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 with quiet_stderr():
     import tensorflow as tf  # noqa: E402,F401
     import keras  # noqa: E402,F401
+
+    tf.config.list_physical_devices("GPU")  # probes CUDA once; a GPU-less machine logs cuInit errors

@@ -35,6 +35,7 @@ from comp.atomic import atomic_path, save_npy, write_json  # noqa: E402
 from comp.augment import make_train_transform  # noqa: E402
 from comp.errors import CompError  # noqa: E402
 from comp.models import create_model  # noqa: E402
+from comp.models.vgg import init_whitening  # noqa: E402
 from comp.predict import predict_proba  # noqa: E402
 from comp.spec import Recipe, TrainCfg  # noqa: E402
 
@@ -241,6 +242,7 @@ def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2,
     scope = strategy.scope() if strategy else _null_scope()
     with scope:
         model = create_model(recipe.model_name, data.x_train.shape[1:], data.num_classes, **recipe.model_options)
+        init_whitening(model, data.x_train)  # data-dependent first layer, where the model has one
         model.compile(
             optimizer=make_optimizer(cfg, steps),
             loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),

@@ -6,10 +6,10 @@
 
 from __future__ import annotations
 
-from comp.tf_quiet import keras
-from keras import layers
-
 from comp.models.registry import register_model
+from comp.tf_quiet import keras
+
+layers = keras.layers
 
 
 def _block(x, filters: int, stride: int, bn_momentum: float, name: str):

@@ -5,18 +5,22 @@ One generic builder, :func:`vgg_family`, and thin registered variants:
 - ``vgg``: the default from-scratch net. Four stages of two convs, widths 64-512,
   global average pooling and dropout. Deep and wide: the GPU recipe's model.
 - ``fast``: tuned for time to accuracy (after cifar10-airbench and Page's ResNet-9 trials):
-  pool *before* batch norm (4x less BN work), three stages, max-pooled head with a
-  scaled-down output, BN momentum suited to short runs.
+  a frozen 2x2 patch-whitening first layer set from the training images, pool *before*
+  batch norm (4x less BN work), three stages, max-pooled head with a scaled-down output,
+  BN momentum suited to short runs.
 
 Inputs are 0-255 images; the model scales them itself, so the pipeline can feed uint8.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from comp.tf_quiet import keras
-from keras import layers
 
 from comp.models.registry import register_model
+
+layers = keras.layers
 
 
 def _conv_bn(x, filters: int, bn_momentum: float, pool: bool = False, name: str = ""):
@@ -27,11 +31,19 @@ def _conv_bn(x, filters: int, bn_momentum: float, pool: bool = False, name: str 
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
-def vgg_family(input_shape, num_classes, *, widths, convs_per_stage=2, stem=0, pool_first=False,
+WHITEN_PATCH = 2  # patch side of the whitening layer; 2 * 3 * 2**2 = 24 output channels
+
+
+def vgg_family(input_shape, num_classes, *, widths, convs_per_stage=2, stem=0, whiten=False, pool_first=False,
                head="avg", dropout=0.0, bn_momentum=0.9, logit_scale=1.0, name="vgg"):
     """Generic VGG-style builder (see module docstring)."""
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale")(inputs)
+    if whiten:
+        # Frozen: its kernel is set once from the data by init_whitening (before training).
+        channels = 2 * input_shape[-1] * WHITEN_PATCH**2
+        x = layers.Conv2D(channels, WHITEN_PATCH, padding="valid", name="whiten", trainable=False)(x)
+        x = layers.Activation("gelu", name="whiten_gelu")(x)
     if stem:
         x = _conv_bn(x, stem, bn_momentum, name="stem")
     for s, width in enumerate(widths, start=1):
@@ -60,9 +72,33 @@ def vgg(input_shape, num_classes, widths: list[int] = (64, 128, 256, 512), convs
 
 
 @register_model("fast")
-def fast(input_shape, num_classes, widths: list[int] = (64, 256, 256), stem: int = 32,
+def fast(input_shape, num_classes, widths: list[int] = (64, 256, 256), whiten: bool = True, stem: int = 0,
          bn_momentum: float = 0.6, logit_scale: float = 0.125):
-    """Speed-run VGG (no residuals): stem + 3 stages x 2 convs, pool before BN, max-pooled head."""
+    """Speed-run VGG (no residuals): patch whitening + 3 stages x 2 convs, pool before BN, max head."""
     return vgg_family(input_shape, num_classes, widths=list(widths), convs_per_stage=2, stem=stem,
-                      pool_first=True, head="max", bn_momentum=bn_momentum, logit_scale=logit_scale,
-                      name="fast")
+                      whiten=whiten, pool_first=True, head="max", bn_momentum=bn_momentum,
+                      logit_scale=logit_scale, name="fast")
+
+
+def init_whitening(model, images: np.ndarray, eps: float = 5e-4, max_images: int = 5000) -> bool:
+    """Set a ``whiten`` layer's kernel to the PCA whitening of the images' 2x2 patches.
+
+    Each eigenvector of the patch covariance, scaled by 1/sqrt(eigenvalue + eps), becomes a
+    filter, together with its negative (as in cifar10-airbench). Returns False when the
+    model has no such layer.
+    """
+    try:
+        layer = model.get_layer("whiten")
+    except ValueError:
+        return False
+    x = np.asarray(images[:max_images], dtype=np.float32) / 127.5 - 1.0
+    p = WHITEN_PATCH
+    h, w = x.shape[1] - p + 1, x.shape[2] - p + 1
+    # (N, h, w, p, p, C) patches, flattened in the kernel's (kh, kw, cin) order
+    patches = np.stack([np.stack([x[:, i:i + h, j:j + w, :] for j in range(p)], axis=3) for i in range(p)], axis=3)
+    flat = patches.reshape(-1, p * p * x.shape[-1]).astype(np.float64)
+    eigval, eigvec = np.linalg.eigh(np.cov(flat, rowvar=False))
+    filters = (eigvec / np.sqrt(eigval + eps)).T.reshape(-1, p, p, x.shape[-1])  # (F, kh, kw, cin)
+    kernel = np.concatenate([filters, -filters]).transpose(1, 2, 3, 0)  # (kh, kw, cin, 2F)
+    layer.set_weights([kernel.astype(np.float32), np.zeros(kernel.shape[-1], np.float32)])
+    return True

@@ -1,0 +1,1 @@
+"""Data: layouts → (id, path, label) tables, decoded image caches, folds, demo builders."""

@@ -1,0 +1,60 @@
+"""Builders that write a competition's data on first use.
+
+``sklearn-digits``: scikit-learn's bundled handwritten digits (1,797 8x8 images) in the Dacon
+layout: ``train/<digit>/<nnnn>.png``, ``test/TEST_<nnnn>.png``, ``sample_submission.csv``,
+and ``answers.csv`` (the test labels, since they are known).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+from comp.errors import CompError
+from comp.spec import Competition
+
+
+def build_sklearn_digits(root: Path, test_fraction: float = 0.2, seed: int = 0) -> None:
+    """Write the digits competition into ``root`` (built in a temporary folder, then renamed)."""
+    digits = load_digits()
+    images = (digits.images * (255.0 / 16.0)).round().astype(np.uint8)
+    labels = digits.target.astype(str)
+    idx = np.arange(len(images))
+    train_idx, test_idx = train_test_split(idx, test_size=test_fraction, stratify=labels, random_state=seed)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = root.with_name(f".tmp-{root.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        for i in sorted(train_idx):
+            d = tmp / "train" / labels[i]
+            d.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(images[i], mode="L").save(d / f"{i:04d}.png")
+        (tmp / "test").mkdir()
+        ids = []
+        for n, i in enumerate(sorted(test_idx)):
+            ids.append(f"TEST_{n:04d}")
+            Image.fromarray(images[i], mode="L").save(tmp / "test" / f"{ids[-1]}.png")
+        truth = labels[sorted(test_idx)]
+        pd.DataFrame({"id": ids, "target": "0"}).to_csv(tmp / "sample_submission.csv", index=False)
+        pd.DataFrame({"id": ids, "target": truth}).to_csv(tmp / "answers.csv", index=False)
+        tmp.rename(root)  # the folder appears complete or not at all
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+BUILDERS = {"sklearn-digits": build_sklearn_digits}
+
+
+def ensure_data(comp: Competition) -> None:
+    """Build the competition's data if its spec names a builder and the folder is missing."""
+    if comp.data.builder and not comp.root.exists():
+        try:
+            BUILDERS[comp.data.builder](comp.root)
+        except OSError as e:
+            raise CompError(f"{comp.root}: cannot build the {comp.data.builder} data ({e})") from None

@@ -1,0 +1,128 @@
+"""Decode images once into a uint8 cache, memory-mapped.
+
+Every image becomes RGB at the spec's size (grayscale, RGBA, palette, 16-bit, any size).
+The cache is one ``.npy`` per competition, split and size, named by a fingerprint of the
+file list (relative paths, sizes, modification times), so it is rebuilt only when the files
+change. It is written to a temporary file and renamed, and checked (shape, count,
+fingerprint) before use; a stale or damaged cache is rebuilt.
+
+Example::
+
+    x = load_images(paths, (32, 32), cache_dir=Path("data/.cache/dacon-cifar10"), name="train")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+from tqdm.auto import tqdm
+
+from comp.atomic import write_json
+from comp.errors import CompError
+
+
+def decode_image(path: str | Path, size: tuple[int, int]) -> np.ndarray:
+    """One image as uint8 RGB of shape (height, width, 3); names the file on failure."""
+    height, width = size
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+                # 16-bit grayscale: PIL's convert("RGB") clips instead of scaling.
+                arr = np.asarray(img, dtype=np.uint32)
+                top = 65535 if img.mode.startswith("I;16") or arr.max() > 255 else 255
+                img = Image.fromarray((arr * 255 // top).astype(np.uint8), mode="L")
+            if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+                img = img.convert("RGBA")
+                background = Image.new("RGBA", img.size, (0, 0, 0, 255))
+                img = Image.alpha_composite(background, img)
+            img = img.convert("RGB")
+            if img.size != (width, height):
+                img = img.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
+            return np.asarray(img, dtype=np.uint8)
+    except FileNotFoundError:
+        raise CompError(f"{path}: image file not found") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        reason = "empty file" if Path(path).exists() and Path(path).stat().st_size == 0 else str(e)
+        raise CompError(f"{path}: cannot decode image ({reason})") from None
+
+
+def fingerprint(paths: list[str], size: tuple[int, int]) -> str:
+    """A hash of the file list (paths, sizes, modification times) and the target size."""
+    h = hashlib.sha1(f"{size[0]}x{size[1]}".encode())
+    for p in paths:
+        try:
+            st = os.stat(p)
+        except FileNotFoundError:
+            raise CompError(f"{p}: image file not found") from None
+        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def decode_all(paths: list[str], size: tuple[int, int], out: np.ndarray, desc: str = "decode",
+               workers: int | None = None) -> None:
+    """Decode ``paths`` into ``out`` (N, H, W, 3) in parallel threads, with a progress bar.
+
+    PIL releases the GIL while decoding, so threads scale without pickling arrays around.
+    """
+    workers = workers or min(8, os.cpu_count() or 1)
+    chunk = 256
+
+    def work(start: int) -> int:
+        stop = min(start + chunk, len(paths))
+        for i in range(start, stop):
+            out[i] = decode_image(paths[i], size)
+        return stop - start
+
+    with ThreadPoolExecutor(workers) as pool, tqdm(total=len(paths), desc=desc, unit="img",
+                                                   leave=False, disable=None) as bar:
+        for done in pool.map(work, range(0, len(paths), chunk)):
+            bar.update(done)
+
+
+def _cache_ok(npy: Path, meta: Path, count: int, size: tuple[int, int], fp: str) -> bool:
+    try:
+        info = json.loads(meta.read_text())
+        arr = np.load(npy, mmap_mode="r")
+    except (OSError, ValueError):
+        return False
+    return (info.get("fingerprint") == fp and info.get("count") == count
+            and arr.shape == (count, size[0], size[1], 3) and arr.dtype == np.uint8)
+
+
+def load_images(paths: list[str], size: tuple[int, int], cache_dir: Path | None, name: str) -> np.ndarray:
+    """All images as a uint8 array (N, H, W, 3), from the cache when it is current.
+
+    With ``cache_dir=None`` the images are decoded into memory and nothing is written.
+    """
+    size = (int(size[0]), int(size[1]))
+    if cache_dir is None:
+        out = np.empty((len(paths), *size, 3), np.uint8)
+        decode_all(paths, size, out, desc=f"decode {name}")
+        return out
+    fp = fingerprint(paths, size)
+    npy = cache_dir / f"{name}-{size[0]}x{size[1]}.npy"
+    meta = npy.with_suffix(".json")
+    if _cache_ok(npy, meta, len(paths), size, fp):
+        return np.load(npy, mmap_mode="r")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = npy.with_name(f".{npy.name}.{os.getpid()}.tmp")
+    try:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(paths), *size, 3))
+        decode_all(paths, size, out, desc=f"decode {name}")
+        out.flush()
+        del out
+        os.replace(tmp, npy)
+        write_json(meta, {"fingerprint": fp, "count": len(paths), "size": list(size)})
+    except OSError as e:
+        raise CompError(f"{cache_dir}: cannot write the decode cache ({e.strerror or e})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return np.load(npy, mmap_mode="r")
+
