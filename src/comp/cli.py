@@ -95,14 +95,19 @@ data_option = click.option("--data", type=click.Path(path_type=Path), default=No
 @click.option("--executor", type=click.Choice(["process", "inline", "ray"]), default="process", show_default=True,
               help="process: one subprocess per fold; inline: all folds in this process; ray: a Ray cluster.")
 @click.option("--gpus", default=None, help="Comma-separated GPU ids; one fold runs on each at a time.")
+@click.option("--strategy", type=click.Choice(["none", "mirrored"]), default=None,
+              help="mirrored: each fold uses every local GPU through tf.distribute (sets train.strategy).")
 @click.option("--restart", is_flag=True, help="Delete the run's artifacts and start over.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-epoch lines.")
-def train(competition, recipe, folds, val_fraction, run_id, fold, overrides, data, executor, gpus, restart, quiet):
+def train(competition, recipe, folds, val_fraction, run_id, fold, overrides, data, executor, gpus, strategy,
+          restart, quiet):
     """Train a recipe on a competition with stratified k-fold; print the fold table."""
     from comp.spec import load_competition, load_recipe
 
+    if strategy:
+        overrides = (*overrides, f"train.strategy={strategy}")
     comp_spec = load_competition(competition, data)
-    recipe_obj = load_recipe(recipe, overrides)
+    recipe_obj = load_recipe(recipe, overrides, comp_spec)
     from comp import report, train as training
 
     run, dataset = training.prepare_run(comp_spec, recipe_obj, recipe, list(overrides), folds,

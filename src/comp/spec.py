@@ -81,6 +81,9 @@ class Competition:
     data: DataSpec = field(default_factory=DataSpec)
     submission: SubmissionSpec = field(default_factory=SubmissionSpec)
     rules: RulesSpec = field(default_factory=RulesSpec)
+    # Recipe keys this competition sets for every recipe, before --set (e.g. fewer epochs for a
+    # tiny data set): [recipe] train.epochs = 12
+    recipe: dict = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -128,6 +131,7 @@ class TrainCfg:
     precision: str = _choice("auto", ("auto", "float32", "mixed_float16"))  # auto: mixed_float16 on capable GPUs
     jit_compile: str = _choice("auto", ("auto", "on", "off"))  # XLA; auto: on for GPUs
     steps_per_execution: int = 1  # batches per graph call; 8-32 helps small nets on GPUs
+    strategy: str = _choice("none", ("none", "mirrored"))  # mirrored: one fold over all local GPUs
     monitor: str = _choice("val_accuracy", ("val_accuracy", "val_loss"))  # best checkpoint by
 
 
@@ -382,11 +386,27 @@ def recipe_from_dict(table: dict, where: str) -> Recipe:
     return recipe
 
 
-def load_recipe(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
-    """Load a recipe and apply ``--set`` overrides (strings ``key=value``)."""
+def _deep_merge(base: dict, top: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_recipe(name_or_path: str, overrides: list[str] | tuple[str, ...] = (),
+                competition: Competition | None = None) -> Recipe:
+    """Load a recipe, apply the competition's [recipe] keys, then ``--set`` overrides (``key=value``)."""
     path = resolve(name_or_path, "recipe")
-    table = merge_overrides(_read_toml(path), list(overrides))
-    where = str(path) + (" with --set overrides" if overrides else "")
+    table = _read_toml(path)
+    if competition is not None and competition.recipe:
+        table = _deep_merge(table, competition.recipe)
+    table = merge_overrides(table, list(overrides))
+    parts = [" with the competition's [recipe] keys"] if competition is not None and competition.recipe else []
+    parts += [" with --set overrides"] if overrides else []
+    where = str(path) + "".join(parts)
     recipe = recipe_from_dict(table, where)
     if not recipe.name:
         recipe.name = path.stem

@@ -17,6 +17,7 @@ Label smoothing: Szegedy et al. 2016, https://arxiv.org/abs/1512.00567.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -209,6 +210,27 @@ def _history_best(path: Path, monitor: str) -> float | None:
     return float(hist[monitor].max() if monitor.endswith("accuracy") else hist[monitor].min())
 
 
+def _resume_point(backup_dir: Path, history_path: Path) -> int:
+    """Epochs finished by an interrupted attempt (0 for a fresh start); trims history.csv to them.
+
+    BackupAndRestore saves after CSVLogger writes, so a kill between the two leaves one
+    logged epoch that will run again: it is dropped here so no epoch appears twice.
+    """
+    import pandas as pd
+
+    meta = backup_dir / "training_metadata.json"
+    if not meta.is_file():
+        history_path.unlink(missing_ok=True)  # a fresh start: no stale epochs from an older attempt
+        return 0
+    done = int(json.loads(meta.read_text())["epoch"])
+    if history_path.is_file() and history_path.stat().st_size:
+        hist = pd.read_csv(history_path)
+        if len(hist) != done:
+            with atomic_path(history_path) as tmp:
+                hist[hist["epoch"] < done].to_csv(tmp, index=False)
+    return done
+
+
 @dataclass
 class FoldData:
     x_train: np.ndarray
@@ -220,8 +242,16 @@ class FoldData:
     metric: str
 
 
-def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2,
-               strategy: tf.distribute.Strategy | None = None) -> dict:
+def make_strategy(name: str) -> tf.distribute.Strategy | None:
+    """tf.distribute over the local devices (GPUs, else the logical CPUs) for ``mirrored``."""
+    if name != "mirrored":
+        return None
+    devices = [d.name for d in tf.config.list_logical_devices("GPU")] or \
+              [d.name for d in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices)
+
+
+def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2) -> dict:
     """Train one fold into ``fold_dir``; returns its metrics (also written to metrics.json).
 
     Resumes from ``fold_dir/backup`` if an earlier attempt was interrupted.
@@ -229,17 +259,20 @@ def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2,
     cfg = recipe.train
     keras.utils.set_random_seed(cfg.seed)
     setup = setup_devices(cfg)
-    print(f"[{fold_dir.name}] {setup.describe()} | train {len(data.x_train)} / val {len(data.x_val)}",
+    strategy = make_strategy(cfg.strategy)
+    replicas = f" | mirrored over {strategy.num_replicas_in_sync} replicas" if strategy else ""
+    print(f"[{fold_dir.name}] {setup.describe()}{replicas} | train {len(data.x_train)} / val {len(data.x_val)}",
           file=sys.stderr, flush=True)
     fold_dir.mkdir(parents=True, exist_ok=True)
     batch_size = min(cfg.batch_size, len(data.x_train))
     steps = len(data.x_train) // batch_size
     backup_dir = fold_dir / "backup"
     history_path = fold_dir / "history.csv"
-    if not backup_dir.exists():
-        history_path.unlink(missing_ok=True)  # a fresh start: no stale epochs from an older attempt
+    initial_epoch = _resume_point(backup_dir, history_path)
+    if initial_epoch:
+        print(f"[{fold_dir.name}] resuming after epoch {initial_epoch} of {cfg.epochs}", file=sys.stderr, flush=True)
 
-    scope = strategy.scope() if strategy else _null_scope()
+    scope = strategy.scope() if strategy else contextlib.nullcontext()
     with scope:
         model = create_model(recipe.model_name, data.x_train.shape[1:], data.num_classes, **recipe.model_options)
         init_whitening(model, data.x_train)  # data-dependent first layer, where the model has one
@@ -262,7 +295,7 @@ def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2,
         keras.callbacks.BackupAndRestore(str(backup_dir)),
     ]
     model.fit(
-        train_dataset(data.x_train, data.y_train, recipe, data.num_classes, batch_size),
+        train_dataset(data.x_train, data.y_train, recipe, data.num_classes, batch_size, initial_epoch),
         steps_per_epoch=steps,
         epochs=cfg.epochs,
         validation_data=eval_dataset(data.x_val, data.y_val, data.num_classes, recipe.predict.batch_size),
@@ -273,14 +306,6 @@ def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2,
     if best_path.is_file():
         model.load_weights(best_path)
     return _finish_fold(model, recipe, data, fold_dir)
-
-
-class _null_scope:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _finish_fold(model, recipe: Recipe, data: FoldData, fold_dir: Path) -> dict:
