@@ -1,0 +1,230 @@
+"""comp.augment: presets by name, per-batch seeding, in-graph ops, mixup/cutmix soft targets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from comp.augment import (BatchAugmenter, create_preset, cutmix, list_presets, make_train_transform, mixup,
+                          random_cutout, random_flip, random_translate)
+from comp.errors import CompError
+from comp.spec import AugmentCfg
+from comp.tf_quiet import tf
+
+
+def batch(n=8, h=16, w=16, seed=0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+
+
+def seed(a, b=0):
+    return tf.constant([a, b], tf.int64)
+
+
+# --------------------------------------------------------------------------- presets
+
+
+def test_presets_are_registered_by_name():
+    assert {"none", "light", "heavy"} <= set(list_presets())
+    assert create_preset("none") is None
+
+
+@pytest.mark.parametrize("preset", [
+    pytest.param(p, marks=pytest.mark.xfail(
+        reason="BatchAugmenter('none') accepts the name, then calls set_random_seed on None "
+               "(AttributeError) instead of returning the batch unchanged", raises=AttributeError, strict=True))
+    if p == "none" else p
+    for p in list_presets()])
+def test_every_preset_returns_uint8_of_the_same_shape(preset):
+    images = batch(6, 12, 20)
+    out = BatchAugmenter(preset, seed=1)(images, 0, 0)
+    assert out.dtype == np.uint8
+    assert out.shape == images.shape
+
+
+@pytest.mark.parametrize("preset", [p for p in list_presets() if p != "none"])
+def test_preset_in_graph_keeps_dtype_and_static_shape(preset):
+    aug = BatchAugmenter(preset, seed=1)
+    images = tf.constant(batch(4, 12, 12))
+    out = aug.tf(images, tf.constant(0, tf.int64), tf.constant(3, tf.int64))
+    assert out.dtype == tf.uint8 and out.shape == (4, 12, 12, 3)
+
+
+def test_batch_augmenter_is_deterministic_per_seed_epoch_and_step():
+    images = batch()
+    aug = BatchAugmenter("heavy", seed=5)
+    a = aug(images, 0, 0)
+    np.testing.assert_array_equal(a, aug(images, 0, 0))
+    np.testing.assert_array_equal(a, BatchAugmenter("heavy", seed=5)(images, 0, 0))  # a fresh instance
+    assert not np.array_equal(a, aug(images, 0, 1))  # next step
+    assert not np.array_equal(a, aug(images, 1, 0))  # next epoch
+    assert not np.array_equal(a, BatchAugmenter("heavy", seed=6)(images, 0, 0))  # another seed
+
+
+def test_batch_augmenter_leaves_the_input_unchanged():
+    images = batch()
+    copy = images.copy()
+    BatchAugmenter("heavy", seed=0)(images, 0, 0)
+    np.testing.assert_array_equal(images, copy)
+
+
+@pytest.mark.parametrize("make", [lambda: create_preset("hevy"), lambda: BatchAugmenter("hevy", 0),
+                                  lambda: make_train_transform(AugmentCfg(preset="hevy"), 3, 0, 2)])
+def test_unknown_preset_suggests_the_closest(make):
+    with pytest.raises(CompError) as e:
+        make()
+    msg = str(e.value)
+    assert "unknown augment.preset 'hevy'" in msg
+    assert "Did you mean 'heavy'?" in msg
+
+
+# --------------------------------------------------------------------------- in-graph per-sample ops
+
+
+def test_random_translate_moves_content_within_pad_and_keeps_shape():
+    pad, n = 2, 16
+    img = np.zeros((n, 9, 9, 3), np.uint8)
+    img[:, 4, 4] = 255  # one bright pixel in the centre
+    out = random_translate(tf.constant(img), pad, seed(3)).numpy()
+    assert out.shape == img.shape and out.dtype == np.uint8
+    moves = []
+    for o in out:
+        ys, xs = np.nonzero(o[..., 0])
+        assert len(ys) == 1  # moved, not smeared or lost
+        moves.append((ys[0] - 4, xs[0] - 4))
+    assert all(abs(dy) <= pad and abs(dx) <= pad for dy, dx in moves)
+    assert any(m != (0, 0) for m in moves)
+    assert len(set(moves)) > 1  # each image has its own shift
+
+
+def test_random_translate_fills_with_zeros():
+    out = random_translate(tf.fill([32, 8, 8, 3], tf.constant(9, tf.uint8)), 3, seed(1)).numpy()
+    assert set(np.unique(out).tolist()) <= {0, 9}
+    assert (out == 0).any()
+
+
+def test_random_translate_with_zero_pad_is_the_identity():
+    images = tf.constant(batch(2, 8, 8))
+    np.testing.assert_array_equal(random_translate(images, 0, seed(0)).numpy(), images.numpy())
+
+
+def test_random_flip_flips_some_images_left_right():
+    images = batch(32, 6, 6)
+    out = random_flip(tf.constant(images), seed(2)).numpy()
+    flipped = [np.array_equal(o, i[:, ::-1]) for o, i in zip(out, images)]
+    kept = [np.array_equal(o, i) for o, i in zip(out, images)]
+    assert all(f or k for f, k in zip(flipped, kept))
+    assert any(flipped) and any(kept)
+
+
+def test_random_cutout_zeroes_a_square_and_keeps_shape():
+    images = np.full((8, 16, 16, 3), 100, np.uint8)
+    out = random_cutout(tf.constant(images), 6, seed(4)).numpy()
+    assert out.shape == images.shape and out.dtype == np.uint8
+    for o in out:
+        zeros = (o[..., 0] == 0).sum()
+        assert 0 < zeros <= 6 * 6
+
+
+# --------------------------------------------------------------------------- mixing
+
+
+def _onehot(labels, c):
+    return tf.one_hot(labels, c, dtype=tf.float32)
+
+
+@pytest.mark.parametrize("fn, alpha", [(mixup, 0.2), (mixup, 1.0), (cutmix, 1.0), (cutmix, 0.4)])
+def test_soft_targets_sum_to_one_and_lie_in_0_1(fn, alpha):
+    images = tf.constant(batch(8, 12, 12))
+    targets = _onehot(tf.constant([0, 1, 2, 3, 4, 0, 1, 2]), 5)
+    mixed, soft = fn(images, targets, alpha, seed(11))
+    mixed, soft = mixed.numpy(), soft.numpy()
+    assert mixed.dtype == np.float32 and mixed.shape == (8, 12, 12, 3)
+    assert soft.dtype == np.float32 and soft.shape == (8, 5)
+    assert mixed.min() >= 0 and mixed.max() <= 255
+    np.testing.assert_allclose(soft.sum(1), 1.0, atol=1e-5)
+    assert soft.min() >= 0 and soft.max() <= 1 + 1e-6
+
+
+def test_mixup_targets_match_the_image_mixing_weight():
+    n = 4
+    images = tf.constant(np.stack([np.full((4, 4, 3), 40 * (i + 1), np.uint8) for i in range(n)]))
+    targets = _onehot(tf.range(n), n)
+    mixed, soft = mixup(images, targets, 1.0, seed(5))
+    for i in range(n):
+        partner = n - 1 - i
+        lam = soft.numpy()[i, i]
+        expected = lam * 40 * (i + 1) + (1 - lam) * 40 * (partner + 1)
+        np.testing.assert_allclose(mixed.numpy()[i], expected, rtol=1e-5)
+        assert soft.numpy()[i, partner] == pytest.approx(1 - lam, abs=1e-6)
+
+
+@pytest.mark.parametrize("s", range(4))
+def test_cutmix_label_weight_equals_the_pasted_area(s):
+    n, h, w = 6, 16, 12
+    images = tf.constant(np.stack([np.full((h, w, 3), 30 * (i + 1), np.uint8) for i in range(n)]))
+    targets = _onehot(tf.range(n), n)  # image i has class i; its partner is n - 1 - i
+    mixed, soft = cutmix(images, targets, 1.0, seed(s, 99))
+    mixed, soft = mixed.numpy(), soft.numpy()
+    areas = []
+    for i in range(n):
+        partner = n - 1 - i
+        pasted = (mixed[i, ..., 0] == 30 * (partner + 1)).mean()
+        kept = (mixed[i, ..., 0] == 30 * (i + 1)).mean()
+        assert pasted + kept == pytest.approx(1.0)
+        assert soft[i, partner] == pytest.approx(pasted, abs=1e-6)
+        assert soft[i, i] == pytest.approx(kept, abs=1e-6)
+        areas.append(pasted)
+    assert any(0 < a < 1 for a in areas)
+
+
+# --------------------------------------------------------------------------- the training transform
+
+
+def _run(transform, images, labels, epoch=0, step=0):
+    x, y = transform(tf.constant(images), tf.constant(labels, tf.int32),
+                     tf.constant(epoch, tf.int64), tf.constant(step, tf.int64))
+    return x.numpy(), y.numpy()
+
+
+def test_train_transform_outputs_float32_images_and_soft_targets():
+    cfg = AugmentCfg(preset="heavy", flip=True, translate=2, cutout=4, mixup_alpha=0.2, cutmix_alpha=1.0)
+    transform = make_train_transform(cfg, num_classes=3, seed=0, epochs=4)
+    images, labels = batch(8, 12, 12), np.arange(8) % 3
+    x, y = _run(transform, images, labels)
+    assert x.dtype == np.float32 and x.shape == (8, 12, 12, 3)
+    assert y.dtype == np.float32 and y.shape == (8, 3)
+    assert x.min() >= 0 and x.max() <= 255
+    np.testing.assert_allclose(y.sum(1), 1.0, atol=1e-5)
+
+
+def test_train_transform_is_a_function_of_seed_epoch_and_step():
+    cfg = AugmentCfg(preset="light", flip=True, translate=2, mixup_alpha=0.4)
+    images, labels = batch(8, 12, 12), np.arange(8) % 3
+    t1 = make_train_transform(cfg, 3, seed=2, epochs=4)
+    t2 = make_train_transform(cfg, 3, seed=2, epochs=4)
+    a = _run(t1, images, labels, 1, 5)
+    b = _run(t2, images, labels, 1, 5)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], _run(t1, images, labels, 1, 6)[0])
+
+
+def test_train_transform_without_mixing_gives_one_hot_targets():
+    transform = make_train_transform(AugmentCfg(preset="none"), num_classes=4, seed=0, epochs=2)
+    images, labels = batch(5, 8, 8), np.array([0, 1, 2, 3, 1])
+    x, y = _run(transform, images, labels)
+    np.testing.assert_array_equal(x, images.astype(np.float32))
+    np.testing.assert_array_equal(y, np.eye(4, dtype=np.float32)[labels])
+
+
+def test_no_mixing_in_the_last_mix_off_epochs():
+    cfg = AugmentCfg(preset="none", mixup_alpha=1.0, mix_off_epochs=2)
+    transform = make_train_transform(cfg, num_classes=4, seed=0, epochs=5)
+    images, labels = batch(8, 8, 8), np.arange(8) % 4
+    onehot = np.eye(4, dtype=np.float32)[labels]
+    _, mixed = _run(transform, images, labels, epoch=2)
+    assert not np.array_equal(mixed, onehot)
+    for epoch in (3, 4):
+        x, y = _run(transform, images, labels, epoch=epoch)
+        np.testing.assert_array_equal(y, onehot)
+        np.testing.assert_array_equal(x, images.astype(np.float32))

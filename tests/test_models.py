@@ -1,0 +1,79 @@
+"""comp.models: every registered model builds, returns float32 logits, and reloads after saving."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from comp.errors import CompError
+from comp.models import check_options, create_model, list_models, model_info
+from comp.predict import load_model
+
+INPUT = (16, 16, 3)
+CLASSES = 5
+
+
+def test_the_design_models_are_registered():
+    assert {"vgg", "fast", "resnet"} <= set(list_models())
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_model_builds_and_returns_float32_logits(name):
+    model = create_model(name, INPUT, CLASSES)
+    images = np.random.default_rng(0).integers(0, 256, (2, *INPUT)).astype(np.float32)
+    out = model(images, training=False)
+    assert tuple(out.shape) == (2, CLASSES)
+    assert out.dtype == "float32"
+    assert np.isfinite(np.asarray(out)).all()
+    assert model.count_params() > 0
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_model_info_lists_a_description_and_options(name):
+    info = model_info(name)
+    assert info["name"] == name and info["description"]
+    assert isinstance(info["options"], dict)
+
+
+def test_model_options_change_the_model():
+    small = create_model("vgg", INPUT, CLASSES, widths=[4, 8], convs_per_stage=1)
+    big = create_model("vgg", INPUT, CLASSES, widths=[8, 16], convs_per_stage=1)
+    assert small.count_params() < big.count_params()
+
+
+def test_unknown_model_name_suggests_the_closest():
+    with pytest.raises(CompError) as e:
+        create_model("vgj", INPUT, CLASSES)
+    msg = str(e.value)
+    assert "unknown model 'vgj'" in msg and "Did you mean 'vgg'?" in msg
+    assert "Available:" in msg and "resnet" in msg
+
+
+def test_unknown_model_option_suggests_the_closest():
+    with pytest.raises(CompError) as e:
+        create_model("vgg", INPUT, CLASSES, widht=[8])
+    msg = str(e.value)
+    assert "model 'vgg'" in msg
+    assert "unknown key 'model.widht'" in msg and "Did you mean 'model.widths'?" in msg
+
+
+def test_model_option_of_the_wrong_type_is_an_error():
+    with pytest.raises(CompError, match=r"model\.dropout must be a number\. Received: model\.dropout='high'"):
+        check_options("vgg", {"dropout": "high"})
+    with pytest.raises(CompError, match=r"model\.widths must be an integer\. Received: model\.widths=8\.5"):
+        check_options("vgg", {"widths": [8.5, 16]})
+
+
+def test_saved_model_reloads_with_the_same_outputs(tmp_path):
+    model = create_model("resnet", INPUT, CLASSES, width=4)
+    images = np.random.default_rng(1).integers(0, 256, (3, *INPUT)).astype(np.float32)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = load_model(path)
+    np.testing.assert_allclose(np.asarray(loaded(images, training=False)),
+                               np.asarray(model(images, training=False)), rtol=1e-5, atol=1e-5)
+
+
+def test_loading_a_missing_model_is_an_error(tmp_path):
+    with pytest.raises(CompError, match=r"m\.keras: model file not found"):
+        load_model(tmp_path / "m.keras")

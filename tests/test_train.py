@@ -1,0 +1,135 @@
+"""comp.train: the learning-rate schedule, device choices, and one tiny fold end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from comp.predict import load_model, predict_proba
+from comp.spec import load_recipe
+from comp.train import FoldData, WarmupDecay, choose_jit, choose_precision, train_fold
+
+# --------------------------------------------------------------------------- schedule
+
+PEAK, TOTAL, WARM = 0.1, 100, 10
+
+
+def lr(kind, step, final_fraction=0.0, warm=WARM):
+    return float(WarmupDecay(PEAK, TOTAL, warm, start_fraction=0.1, final_fraction=final_fraction, kind=kind)(step))
+
+
+@pytest.mark.parametrize("kind", ["onecycle", "cosine", "constant"])
+def test_warmup_starts_at_start_fraction_and_reaches_peak(kind):
+    assert lr(kind, 0) == pytest.approx(0.01)
+    assert lr(kind, 5) == pytest.approx(0.01 + 0.09 * 0.5)
+    assert lr(kind, WARM) == pytest.approx(PEAK)
+
+
+@pytest.mark.parametrize("kind, last", [("onecycle", 0.01), ("cosine", 0.01), ("constant", PEAK)])
+def test_last_step_reaches_the_final_fraction(kind, last):
+    assert lr(kind, TOTAL, final_fraction=0.1) == pytest.approx(last)
+    assert lr(kind, TOTAL + 50, final_fraction=0.1) == pytest.approx(last)  # clipped after the end
+
+
+def test_decay_shapes_halfway():
+    half = WARM + (TOTAL - WARM) // 2
+    assert lr("onecycle", half) == pytest.approx(PEAK / 2)
+    assert lr("cosine", half) == pytest.approx(PEAK / 2)
+    assert lr("constant", half) == pytest.approx(PEAK)
+    quarter = WARM + (TOTAL - WARM) // 4
+    assert lr("onecycle", quarter) == pytest.approx(PEAK * 0.75, rel=0.02)
+    assert lr("cosine", quarter) == pytest.approx(PEAK * (1 + np.cos(np.pi * 22 / 90)) / 2)
+
+
+def test_no_warmup_starts_at_peak():
+    assert lr("onecycle", 0, warm=0) == pytest.approx(PEAK)
+
+
+def test_schedule_config_round_trips():
+    sched = WarmupDecay(0.3, 50, 5, 0.2, 0.05, "cosine")
+    again = WarmupDecay.from_config(sched.get_config())
+    for step in (0, 3, 5, 20, 50):
+        assert float(again(step)) == pytest.approx(float(sched(step)))
+
+
+# --------------------------------------------------------------------------- devices
+
+
+@pytest.mark.parametrize("requested, caps, expected", [
+    ("auto", [], "float32"),
+    ("auto", [(7, 0)], "mixed_float16"),
+    ("auto", [(8, 0), (9, 0)], "mixed_float16"),
+    ("auto", [(8, 0), (6, 0)], "float32"),
+    ("auto", [(6, 1)], "float32"),
+    ("float32", [(9, 0)], "float32"),
+    ("mixed_float16", [], "mixed_float16"),
+])
+def test_choose_precision(requested, caps, expected):
+    assert choose_precision(requested, caps) == expected
+
+
+@pytest.mark.parametrize("requested, has_gpu, expected", [
+    ("auto", False, False), ("auto", True, True),
+    ("on", False, True), ("on", True, True),
+    ("off", False, False), ("off", True, False),
+])
+def test_choose_jit(requested, has_gpu, expected):
+    assert choose_jit(requested, has_gpu) is expected
+
+
+# --------------------------------------------------------------------------- one fold
+
+
+def fold_data(n_train=24, n_val=9, n_test=7, size=12, classes=3) -> FoldData:
+    rng = np.random.default_rng(0)
+
+    def imgs(n):
+        return rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+
+    return FoldData(imgs(n_train), np.arange(n_train) % classes, imgs(n_val), np.arange(n_val) % classes,
+                    imgs(n_test), classes, "accuracy")
+
+
+def test_train_fold_writes_every_artifact_with_the_right_shapes(tiny_competition):
+    recipe = load_recipe("tiny", ["train.epochs=2"])
+    data = fold_data()
+    fold_dir = tiny_competition / "runs" / "t" / "r" / "fold-0"
+    result = train_fold(recipe, data, fold_dir, verbose=0)
+
+    assert sorted(p.name for p in fold_dir.iterdir()) == [
+        "history.csv", "metrics.json", "model.keras", "oof.npy", "test.npy"]  # no backup, no temp files
+    oof, test = np.load(fold_dir / "oof.npy"), np.load(fold_dir / "test.npy")
+    assert oof.shape == (9, 3) and oof.dtype == np.float32
+    assert test.shape == (7, 3) and test.dtype == np.float32
+    np.testing.assert_allclose(oof.sum(1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(test.sum(1), 1.0, atol=1e-5)
+
+    hist = pd.read_csv(fold_dir / "history.csv")
+    assert list(hist["epoch"]) == [0, 1]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"} <= set(hist.columns)
+    assert np.isfinite(hist["loss"]).all()
+
+    metrics = json.loads((fold_dir / "metrics.json").read_text())
+    assert metrics == result
+    assert metrics["n_train"] == 24 and metrics["n_val"] == 9 and metrics["epochs"] == 2
+    assert metrics["metric"] == "accuracy" and 0.0 <= metrics["score"] <= 1.0
+    assert metrics["tta"] == "flip" and metrics["best_epoch"] in (1, 2)
+
+    model = load_model(fold_dir / "model.keras")
+    np.testing.assert_allclose(predict_proba(model, data.x_val, "flip"), oof, atol=1e-5)
+
+
+def test_train_fold_with_xla_on_cpu(tiny_competition, capsys):
+    recipe = load_recipe("tiny", ["train.epochs=1", "train.jit_compile=on", "augment.preset=none"])
+    fold_dir = tiny_competition / "fold-xla"
+    data = fold_data()
+    data.x_test = None  # no test set: no test.npy
+    result = train_fold(recipe, data, fold_dir, verbose=0)
+    assert result["epochs"] == 1 and 0.0 <= result["score"] <= 1.0
+    assert np.isfinite(pd.read_csv(fold_dir / "history.csv")["loss"]).all()
+    assert np.load(fold_dir / "oof.npy").shape == (9, 3)
+    assert not (fold_dir / "test.npy").exists()
+    assert "XLA: on" in capsys.readouterr().err
