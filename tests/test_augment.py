@@ -28,12 +28,7 @@ def test_presets_are_registered_by_name():
     assert create_preset("none") is None
 
 
-@pytest.mark.parametrize("preset", [
-    pytest.param(p, marks=pytest.mark.xfail(
-        reason="BatchAugmenter('none') accepts the name, then calls set_random_seed on None "
-               "(AttributeError) instead of returning the batch unchanged", raises=AttributeError, strict=True))
-    if p == "none" else p
-    for p in list_presets()])
+@pytest.mark.parametrize("preset", list_presets())
 def test_every_preset_returns_uint8_of_the_same_shape(preset):
     images = batch(6, 12, 20)
     out = BatchAugmenter(preset, seed=1)(images, 0, 0)

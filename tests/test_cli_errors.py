@@ -72,15 +72,16 @@ def test_train_with_a_corrupt_image(tiny_competition, damage):
         Image.fromarray(rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)).save(bad, format="PNG")
         bad.write_bytes(bad.read_bytes()[:900])
     result = invoke(*TRAIN)
-    # the run's summary line comes first: decoding starts after the run is set up
-    error_line(result, "data/tiny/train/circle/0003.png", "cannot decode image", only_line=False)
+    error_line(result, "data/tiny/train/circle/0003.png", "cannot decode image")
+    assert_no_run(tiny_competition)
     assert not list(tiny_competition.rglob("*.npy"))  # no cache of the failed decode
 
 
 def test_train_with_a_corrupt_test_image(tiny_competition):
     bad = data(tiny_competition) / "test" / "TEST_004.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
-    error_line(invoke(*TRAIN), "data/tiny/test/TEST_004.png", "cannot decode image", only_line=False)
+    error_line(invoke(*TRAIN), "data/tiny/test/TEST_004.png", "cannot decode image")
+    assert_no_run(tiny_competition)
     assert not list(tiny_competition.rglob("test-*.npy"))
 
 

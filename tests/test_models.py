@@ -60,7 +60,7 @@ def test_unknown_model_option_suggests_the_closest():
 def test_model_option_of_the_wrong_type_is_an_error():
     with pytest.raises(CompError, match=r"model\.dropout must be a number\. Received: model\.dropout='high'"):
         check_options("vgg", {"dropout": "high"})
-    with pytest.raises(CompError, match=r"model\.widths must be an integer\. Received: model\.widths=8\.5"):
+    with pytest.raises(CompError, match=r"model\.widths must be a list of integers\. Received: model\.widths=\[8\.5, 16\]"):
         check_options("vgg", {"widths": [8.5, 16]})
 
 

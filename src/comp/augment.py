@@ -99,6 +99,8 @@ class BatchAugmenter:
         self._local = threading.local()
 
     def __call__(self, images: np.ndarray, epoch: int, step: int) -> np.ndarray:
+        if self.preset == "none":
+            return images
         compose = getattr(self._local, "compose", None)
         if compose is None:
             compose = self._local.compose = create_preset(self.preset)

@@ -110,8 +110,8 @@ def train(competition, recipe, folds, val_fraction, run_id, fold, overrides, dat
     recipe_obj = load_recipe(recipe, overrides, comp_spec)
     from comp import report, train as training
 
-    run, dataset = training.prepare_run(comp_spec, recipe_obj, recipe, list(overrides), folds,
-                                        val_fraction, run_id, restart)
+    run, dataset, (x_train, x_test) = training.prepare_run(comp_spec, recipe_obj, recipe, list(overrides),
+                                                           folds, val_fraction, run_id, restart)
     todo = list(range(folds)) if fold is None else [fold]
     if fold is not None and not 0 <= fold < run.folds:
         raise CompError(f"--fold must be in [0, {run.folds - 1}] for run {run.id}. Received: --fold={fold}")
@@ -124,7 +124,6 @@ def train(competition, recipe, folds, val_fraction, run_id, fold, overrides, dat
     if not todo:
         _say("nothing to train: every requested fold is finished (--restart starts over)")
     else:
-        x_train, x_test = training.load_images_for(comp_spec, dataset)  # decode once, before the folds
         verbose = 0 if quiet else (1 if sys.stderr.isatty() else 2)
 
         def in_process(k):

@@ -167,7 +167,8 @@ def _type_name(tp: Any) -> str:
     if origin in (types.UnionType, typing.Union):
         return " or ".join(_type_name(a) for a in typing.get_args(tp))
     if origin is list:
-        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+        elem = typing.get_args(tp)[0]
+        return "a list of " + {str: "strings", int: "integers", float: "numbers", bool: "booleans"}.get(elem, str(elem))
     return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
             dict: "a table", type(None): "absent"}.get(tp, str(tp))
 
@@ -187,7 +188,10 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
                 pass
     elif origin is list and isinstance(value, list):
         (elem,) = typing.get_args(tp)
-        return [_coerce(v, elem, key, where) for v in value]
+        try:
+            return [_coerce(v, elem, key, where) for v in value]
+        except CompError:
+            pass
     elif tp is bool and isinstance(value, bool):
         return value
     elif tp is int and isinstance(value, int) and not isinstance(value, bool):

@@ -210,6 +210,31 @@ def _history_best(path: Path, monitor: str) -> float | None:
     return float(hist[monitor].max() if monitor.endswith("accuracy") else hist[monitor].min())
 
 
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore whose backup is written to temporary files and renamed.
+
+    Keras writes the backup in place, so a kill during the save leaves a damaged file
+    that the next attempt cannot load; here a kill leaves the previous complete backup.
+    """
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        meta = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
+        with atomic_path(self._weights_path) as tmp_weights, atomic_path(self._training_metadata_path) as tmp_meta:
+            self.model.save_weights(str(tmp_weights), overwrite=True)
+            tmp_meta.write_text(json.dumps(meta))
+
+
+def _loadable_h5(path: Path) -> bool:
+    import h5py
+
+    try:
+        with h5py.File(path, "r"):
+            return True
+    except OSError:
+        return False
+
+
 def _resume_point(backup_dir: Path, history_path: Path) -> int:
     """Epochs finished by an interrupted attempt (0 for a fresh start); trims history.csv to them.
 
@@ -223,6 +248,9 @@ def _resume_point(backup_dir: Path, history_path: Path) -> int:
         history_path.unlink(missing_ok=True)  # a fresh start: no stale epochs from an older attempt
         return 0
     done = int(json.loads(meta.read_text())["epoch"])
+    best = history_path.parent / "best.weights.h5"
+    if best.is_file() and not _loadable_h5(best):  # killed while ModelCheckpoint was writing it
+        best.unlink()
     if history_path.is_file() and history_path.stat().st_size:
         hist = pd.read_csv(history_path)
         if len(hist) != done:
@@ -292,7 +320,7 @@ def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2)
                                         save_weights_only=True,
                                         initial_value_threshold=_history_best(history_path, cfg.monitor)),
         keras.callbacks.CSVLogger(str(history_path), append=True),
-        keras.callbacks.BackupAndRestore(str(backup_dir)),
+        AtomicBackupAndRestore(str(backup_dir)),
     ]
     model.fit(
         train_dataset(data.x_train, data.y_train, recipe, data.num_classes, batch_size, initial_epoch),
@@ -356,8 +384,19 @@ def fold_data(run, k: int, x_all: np.ndarray, labels: np.ndarray, x_test: np.nda
                     run.competition.metric)
 
 
-def fold_command(run, k: int) -> list[str]:
-    return [sys.executable, "-m", "comp", "train-fold", "--run-dir", str(run.dir), "--fold", str(k)]
+def fold_command(run_dir: Path, k: int) -> list[str]:
+    return [sys.executable, "-m", "comp", "train-fold", "--run-dir", str(run_dir), "--fold", str(k)]
+
+
+def _die_with_parent() -> None:
+    """In a fold's subprocess: get SIGTERM when `comp train` dies, even by SIGKILL (Linux)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: Ctrl-C still reaches the whole process group
+        pass
 
 
 def run_folds(run, folds: list[int], executor: str, gpus: list[str] | None, in_process) -> None:
@@ -383,7 +422,7 @@ def run_folds(run, folds: list[int], executor: str, gpus: list[str] | None, in_p
             env = dict(os.environ)
             if slot is not None:
                 env["CUDA_VISIBLE_DEVICES"] = slot
-            running[subprocess.Popen(fold_command(run, k), env=env)] = slot
+            running[subprocess.Popen(fold_command(run.dir, k), env=env, preexec_fn=_die_with_parent)] = slot
         for proc in list(running):
             if proc.poll() is not None:
                 if proc.returncode != 0:
@@ -421,7 +460,10 @@ def check_recipe(recipe: Recipe) -> None:
 
 def prepare_run(comp_spec, recipe: Recipe, recipe_ref: str, overrides: list[str], folds: int,
                 val_fraction: float, run_id: str | None, restart: bool):
-    """Create (or reopen) the run: config, class map and folds saved before any training."""
+    """Create (or reopen) the run: config, class map and folds saved before any training.
+
+    Returns (run, dataset, (train images, test images)).
+    """
     from comp.data.demo import ensure_data
     from comp.data.folds import make_folds
     from comp.data.layouts import read_dataset
@@ -431,6 +473,7 @@ def prepare_run(comp_spec, recipe: Recipe, recipe_ref: str, overrides: list[str]
     ensure_data(comp_spec)
     dataset = read_dataset(comp_spec)
     fold_ids = make_folds(dataset.labels, folds, recipe.train.seed, val_fraction)
+    images = load_images_for(comp_spec, dataset)  # decode once (or hit the cache) before any run exists
     run, existed = create_run(run_config(comp_spec, recipe, folds, val_fraction, overrides, recipe_ref),
                               run_id, restart)
     if existed:
@@ -444,7 +487,7 @@ def prepare_run(comp_spec, recipe: Recipe, recipe_ref: str, overrides: list[str]
     else:
         save_classes(run, dataset.class_names)
         save_fold_table(run, dataset.train["id"], dataset.train["label"], fold_ids)
-    return run, dataset
+    return run, dataset, images
 
 
 def train_fold_in_run(run, k: int, verbose: int = 2) -> dict:

@@ -34,10 +34,9 @@ def main() -> None:
 
     comp_spec = load_competition(args.competition)
     recipe = load_recipe(args.recipe, args.overrides)
-    run, dataset = training.prepare_run(comp_spec, recipe, args.recipe, args.overrides, args.folds, 0.2,
+    run, dataset, (x_train, x_test) = training.prepare_run(comp_spec, recipe, args.recipe, args.overrides, args.folds, 0.2,
                                         args.run, restart=False)
     if not run.fold_done(args.fold):
-        x_train, x_test = training.load_images_for(comp_spec, dataset)
         data = training.fold_data(run, args.fold, x_train, dataset.labels, x_test)
         training.train_fold(run.recipe, data, run.fold_dir(args.fold), verbose=2)
     hist = pd.read_csv(run.fold_dir(args.fold) / "history.csv")

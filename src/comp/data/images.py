@@ -90,9 +90,9 @@ def _cache_ok(npy: Path, meta: Path, count: int, size: tuple[int, int], fp: str)
     try:
         info = json.loads(meta.read_text())
         arr = np.load(npy, mmap_mode="r")
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError):  # missing, truncated or not a .npy at all
         return False
-    return (info.get("fingerprint") == fp and info.get("count") == count
+    return (isinstance(info, dict) and info.get("fingerprint") == fp and info.get("count") == count
             and arr.shape == (count, size[0], size[1], 3) and arr.dtype == np.uint8)
 
 
