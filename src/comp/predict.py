@@ -38,11 +38,16 @@ def _views():
             return padded[:, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w, :]
         return view
 
+    def flipped(view):
+        def view_of_mirror(x):
+            return view(flip(x))
+        return view_of_mirror
+
+    down_right, up_left = shift(1, 1), shift(-1, -1)
     return {
         "none": [identity],
         "flip": [identity, flip],
-        "flip-shift": [identity, flip, shift(1, 1), shift(-1, -1),
-                       lambda x: shift(1, 1)(flip(x)), lambda x: shift(-1, -1)(flip(x))],
+        "flip-shift": [identity, flip, down_right, up_left, flipped(down_right), flipped(up_left)],
     }
 
 
