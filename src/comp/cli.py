@@ -67,6 +67,8 @@ def main(debug: bool) -> None:
       comp train --competition dacon-cifar10 --folds 5     k-fold training of the default recipe
       comp predict --competition dacon-cifar10 --ensemble  average the folds with TTA, write the CSV
       comp runs                                            the runs so far, with their scores
+      comp compare --backbones ResNet50V2,EfficientNetB0   transfer track, offline only
+      comp sweep --grid train.batch_size=100,200           a grid of settings, best first
     """
 
 
@@ -166,10 +168,13 @@ def train_fold_cmd(run_dir: Path, fold: int):
 @click.option("--tta-level", type=click.Choice(["none", "flip", "flip-shift"]), default=None,
               help="TTA views (default: the recipe's, at least flip).")
 @click.option("--allow-partial", is_flag=True, help="Let --ensemble use a run with unfinished folds.")
+@click.option("--weights", "blend_weights", type=click.Choice(["equal", "oof"]), default="equal", show_default=True,
+              help="How several --run are blended: equal weights, or weights fitted on their out-of-fold "
+                   "predictions (the runs must share their folds).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="CSV path (default: submissions/<competition>-<run>-<stamp>.csv).")
 @data_option
-def predict(competition, run_ids, ensemble, tta, tta_level, allow_partial, out, data):
+def predict(competition, run_ids, ensemble, tta, tta_level, allow_partial, blend_weights, out, data):
     """Write a submission CSV from trained runs, checked against the sample submission.
 
     Prints the CSV's path on stdout; a JSON manifest lies beside it.
@@ -178,7 +183,8 @@ def predict(competition, run_ids, ensemble, tta, tta_level, allow_partial, out, 
     from comp.spec import load_competition
 
     comp_spec = load_competition(competition, data)
-    path, manifest = predict_submission(comp_spec, list(run_ids), ensemble, tta, tta_level, allow_partial, out, _say)
+    path, manifest = predict_submission(comp_spec, list(run_ids), ensemble, tta, tta_level, allow_partial, out, _say,
+                                        weights=blend_weights)
     click.echo(str(path))
 
 
@@ -215,6 +221,92 @@ def score(csv, answers, competition):
     click.echo(f"{value:.4f}")
 
 
+# --------------------------------------------------------------------------- compare, sweep
+
+
+def comparison_options(fn):
+    """The options comp compare and comp sweep share with comp train."""
+    options = [
+        competition_option,
+        click.option("--folds", "-k", type=int, default=1, show_default=True,
+                     help="Folds per row; 1 = one hold-out split (quick), 5 = a cross-validated estimate."),
+        click.option("--val-fraction", type=float, default=0.2, show_default=True,
+                     help="Validation share of the hold-out split (--folds 1)."),
+        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                     help="Override a recipe key in every row, e.g. --set train.epochs=5 (repeatable)."),
+        data_option,
+        click.option("--executor", type=click.Choice(["process", "inline", "ray"]), default="process",
+                     show_default=True, help="How each row's folds run (as in comp train)."),
+        click.option("--gpus", default=None, help="Comma-separated GPU ids; one fold runs on each at a time."),
+        click.option("--quiet", "-q", is_flag=True, help="No per-epoch lines."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _comparison(kind, competition, rows_for, folds, val_fraction, overrides, data, executor, gpus, quiet, header):
+    from comp.compare import markdown_table, run_comparison
+    from comp.spec import load_competition
+
+    comp_spec = load_competition(competition, data)
+    rows = rows_for(comp_spec)
+    gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
+    verbose = 0 if quiet else (1 if sys.stderr.isatty() else 2)
+    out_dir, table = run_comparison(kind, comp_spec, rows, folds, val_fraction, executor, gpu_list, verbose, _say,
+                                    header)
+    _say("\n" + markdown_table(table) + "\n")
+    _say(f"table: {out_dir / 'table.md'} | {out_dir / 'table.csv'} | chart: {out_dir / 'chart.png'}")
+    click.echo(str(out_dir))
+
+
+@main.command()
+@click.option("--backbones", default="", metavar="A,B,...",
+              help="keras.applications backbones, one row each with the transfer recipe "
+                   "(e.g. MobileNetV2,ResNet50V2,EfficientNetB0).")
+@click.option("--recipes", default="", metavar="R,S,...", help="Recipes, one row each (e.g. fast,vgg-mixup).")
+@click.option("--transfer-recipe", default="transfer", show_default=True, help="The recipe of the --backbones rows.")
+@comparison_options
+def compare(backbones, recipes, transfer_recipe, competition, folds, val_fraction, overrides, data, executor, gpus,
+            quiet):
+    """Train backbones and recipes side by side; write a table (Markdown, CSV) and a bar chart.
+
+    \b
+    Offline comparison: where the competition forbids pretrained weights, runs that used
+    them cannot be submitted (comp predict refuses them). Each row is a normal run.
+      comp compare --backbones MobileNetV2,ResNet50V2 --recipes fast --set train.epochs=5
+    """
+    from comp.compare import backbone_rows, recipe_rows, split_list
+
+    def rows_for(comp_spec):
+        return (backbone_rows(split_list(backbones), list(overrides), transfer_recipe)
+                + recipe_rows(split_list(recipes), list(overrides), comp_spec, _say))
+
+    header = ("`comp compare" + (f" --backbones {backbones}" if backbones else "")
+              + (f" --recipes {recipes}" if recipes else "") + f" --folds {folds}"
+              + "".join(f" --set {o}" for o in overrides) + "`")
+    _comparison("compare", competition, rows_for, folds, val_fraction, overrides, data, executor, gpus, quiet, header)
+
+
+@main.command()
+@click.option("--recipe", "-r", default=DEFAULT_RECIPE, show_default=True, help="The recipe every grid point varies.")
+@click.option("--grid", "grids", multiple=True, required=True, metavar="KEY=V1,V2,...",
+              help="A recipe key and its values, e.g. --grid train.batch_size=100,200 (repeatable: the product).")
+@comparison_options
+def sweep(recipe, grids, competition, folds, val_fraction, overrides, data, executor, gpus, quiet):
+    """Train every point of a grid of recipe settings; write the table (best first) and a chart.
+
+    \b
+      comp sweep -r fast --grid train.batch_size=256,512 --grid train.epochs=10,20
+    """
+    from comp.compare import grid_rows
+
+    header = (f"`comp sweep --recipe {recipe}" + "".join(f" --grid {g}" for g in grids) + f" --folds {folds}"
+              + "".join(f" --set {o}" for o in overrides) + "`")
+    _comparison("sweep", competition, lambda comp_spec: grid_rows(recipe, list(grids), list(overrides)), folds,
+                val_fraction, overrides, data, executor, gpus, quiet, header)
+
+
 # --------------------------------------------------------------------------- listings
 
 
@@ -244,7 +336,7 @@ def recipes():
 @main.command()
 @click.option("--competition", "-c", default=None, help="Only this competition's runs.")
 def runs(competition):
-    """Every run with its recipe, folds, out-of-fold score, time and submissions."""
+    """Every run with its recipe, model, pretrained flag, folds, out-of-fold score, time and submissions."""
     import pandas as pd
 
     from comp.runs import list_runs
@@ -255,6 +347,7 @@ def runs(competition):
         m = run.metrics() or {}
         rows.append({
             "competition": run.config["run"]["competition"], "run": run.id, "recipe": run.config["run"]["recipe"],
+            "model": run.model_label, "pretrained": "yes" if run.pretrained else "no",
             "folds": f"{len(run.finished_folds())}/{run.folds}",
             "oof": f"{m['oof_score']:.4f}" if "oof_score" in m else "-",
             "minutes": f"{m['seconds'] / 60:.1f}" if "seconds" in m else "-",

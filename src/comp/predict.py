@@ -116,8 +116,12 @@ def run_oof(run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def predict_submission(comp, run_ids: list[str], ensemble: bool, tta: bool, tta_level: str | None,
-                       allow_partial: bool, out: Path | None, say) -> tuple[Path, dict]:
-    """Everything ``comp predict`` does: checks first, then probabilities, CSV and manifest."""
+                       allow_partial: bool, out: Path | None, say, weights: str = "equal") -> tuple[Path, dict]:
+    """Everything ``comp predict`` does: checks first, then probabilities, CSV and manifest.
+
+    ``weights``: how the runs are blended, ``equal`` or ``oof`` (fitted on their out-of-fold
+    predictions by :mod:`comp.blend`).
+    """
     import comp as toolkit
     from comp.data.demo import ensure_data
     from comp.data.layouts import read_dataset
@@ -139,6 +143,16 @@ def predict_submission(comp, run_ids: list[str], ensemble: bool, tta: bool, tta_
         if run.class_names != dataset.class_names:
             raise CompError(f"run '{run.id}': its class map {run.class_names[:5]}... differs from the "
                             f"data's {dataset.class_names[:5]}...; predictions would be mislabelled")
+    if weights not in ("equal", "oof"):
+        raise CompError(f"weights must be 'equal' or 'oof'. Received: weights={weights!r}")
+    blended = None
+    if weights == "oof":  # fitted (and the folds checked) before any test prediction is made
+        from comp.blend import fit_oof_blend
+
+        blended = fit_oof_blend(runs, comp.metric)
+        for line in blended.lines():
+            say(line)
+    run_weights = blended.weights if blended else [1.0 / len(runs)] * len(runs)
     level = "none" if not tta else (tta_level or (runs[0].recipe.predict.tta
                                                   if runs[0].recipe.predict.tta != "none" else "flip"))
     cache: dict = {}
@@ -165,16 +179,18 @@ def predict_submission(comp, run_ids: list[str], ensemble: bool, tta: bool, tta_
                      "oof_score": m.get("oof_score"), "pretrained": run.config["run"].get("pretrained", False)})
         say(f"run {run.id}: {len(folds)} fold model(s) {folds}, TTA {level}, "
             f"OOF {comp.metric} {m.get('oof_score', float('nan')):.4f}")
-    probs = np.mean(run_probs, axis=0)
+    probs = np.tensordot(np.asarray(run_weights), np.stack(run_probs), axes=1)
     frame = make_frame(comp, list(dataset.test["id"]), probs, dataset.class_names)
     path = out or default_path(comp, [r.id for r in runs])
     validate_frame(frame, comp, dataset.class_names, str(path), list(dataset.test["id"]))
     manifest = {
         "competition": comp.name, "created_by": f"comp {toolkit.__version__}", "runs": used,
         "ensemble": "mean of fold probabilities" if ensemble else "best fold",
-        "weights": [1.0 / len(runs)] * len(runs), "tta": level, "metric": comp.metric,
+        "weights": [float(w) for w in run_weights], "weights_mode": weights, "tta": level, "metric": comp.metric,
         "rule_check": rule_check,
     }
+    if blended is not None:
+        manifest["blend"] = blended.manifest()
     write_submission(frame, path, manifest)
     say(f"wrote {path} ({len(frame)} rows; validated against "
         f"{comp.path('sample_submission') or 'the test list'})")

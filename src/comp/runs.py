@@ -73,6 +73,16 @@ class Run:
         return pd.read_csv(self.dir / "folds.csv", dtype={"id": str, "label": str, "fold": int},
                            keep_default_na=False)
 
+    @property
+    def model_label(self) -> str:
+        """The model as tables show it: ``vgg``, or ``transfer:ResNet50V2`` (with its backbone)."""
+        model = self.config["recipe"]["model"]
+        return f"{model['name']}:{model['backbone']}" if "backbone" in model else model["name"]
+
+    @property
+    def pretrained(self) -> bool:
+        return bool(self.config["run"].get("pretrained", False))
+
     def metrics(self) -> dict | None:
         path = self.dir / "metrics.json"
         return json.loads(path.read_text()) if path.is_file() else None
@@ -89,12 +99,24 @@ def run_config(comp_spec: Competition, recipe: Recipe, folds: int, val_fraction:
             "val_fraction": val_fraction,
             "seed": recipe.train.seed,
             "overrides": list(overrides),
-            "pretrained": bool(recipe.model.get("weights", "none") not in (None, "none")),
+            "pretrained": uses_pretrained_weights(recipe),
             "external_data": False,
         },
         "competition": to_dict(comp_spec),
         "recipe": to_dict(recipe),
     }
+
+
+def uses_pretrained_weights(recipe: Recipe) -> bool:
+    """Whether the recipe's model loads weights trained outside the competition.
+
+    ``model.weights`` (``imagenet`` or a local file's path; ``none`` is a random start), or the
+    builder's default where the recipe leaves the key out.
+    """
+    from comp.models import effective_options
+
+    weights = effective_options(recipe.model_name, recipe.model_options).get("weights", "none")
+    return weights not in (None, "none")
 
 
 def config_hash(config: dict) -> str:

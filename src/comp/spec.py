@@ -133,6 +133,15 @@ class TrainCfg:
     steps_per_execution: int = 1  # batches per graph call; 8-32 helps small nets on GPUs
     strategy: str = _choice("none", ("none", "mirrored"))  # mirrored: one fold over all local GPUs
     monitor: str = _choice("val_accuracy", ("val_accuracy", "val_loss"))  # best checkpoint by
+    # Two-phase fine-tuning, for models with a pretrained "backbone" layer (model `transfer` with
+    # model.weights imagenet or a file); other models, and backbones with weights = "none" (which
+    # train as a whole from the first epoch), ignore these keys. Phase 1 trains the new head on a
+    # frozen backbone, so its random gradients never reach the pretrained weights; phase 2
+    # fine-tunes the top of the backbone gently. Batch norm stays frozen throughout (small
+    # batches would spoil the pretrained statistics).
+    freeze_epochs: int = 2  # phase 1: the first N of train.epochs, backbone frozen, at train.lr
+    unfreeze_fraction: float = 0.3  # phase 2: share of the backbone's layers with weights, from the top, that train
+    finetune_lr_factor: float = 0.1  # phase 2: peak learning rate = train.lr * this, same schedule shape
 
 
 @dataclass
@@ -377,6 +386,9 @@ def recipe_from_dict(table: dict, where: str) -> Recipe:
         ("train.lr", recipe.train.lr, recipe.train.lr > 0, "positive"),
         ("train.label_smoothing", recipe.train.label_smoothing, 0 <= recipe.train.label_smoothing < 1, "in [0, 1)"),
         ("train.steps_per_execution", recipe.train.steps_per_execution, recipe.train.steps_per_execution >= 1, "at least 1"),
+        ("train.freeze_epochs", recipe.train.freeze_epochs, recipe.train.freeze_epochs >= 0, "0 or more"),
+        ("train.unfreeze_fraction", recipe.train.unfreeze_fraction, 0 <= recipe.train.unfreeze_fraction <= 1, "in [0, 1]"),
+        ("train.finetune_lr_factor", recipe.train.finetune_lr_factor, recipe.train.finetune_lr_factor > 0, "positive"),
         ("augment.mixup_alpha", recipe.augment.mixup_alpha, recipe.augment.mixup_alpha >= 0, "0 or more"),
         ("augment.cutmix_alpha", recipe.augment.cutmix_alpha, recipe.augment.cutmix_alpha >= 0, "0 or more"),
         ("augment.mix_prob", recipe.augment.mix_prob, 0 <= recipe.augment.mix_prob <= 1, "in [0, 1]"),

@@ -8,7 +8,9 @@ Sections, in the order a fold runs through them:
 3. input pipeline: uint8 index batches gathered from memory, augmented per batch
    (comp.augment), a pure function of (seed, epoch, step);
 4. one fold: ``model.fit`` with BackupAndRestore (resume), ModelCheckpoint (best by the
-   validation metric), CSVLogger; then out-of-fold and test probabilities with TTA;
+   validation metric), CSVLogger; then out-of-fold and test probabilities with TTA; a model
+   with a pretrained ``backbone`` trains in two phases (head first, then the top of the
+   backbone at a lower learning rate: :func:`fine_tune`), a randomly initialised one as a whole;
 5. the k-fold driver: folds as separate processes (TensorFlow never gives GPU memory back
    inside a process), one per GPU at a time, finished folds skipped.
 
@@ -18,6 +20,7 @@ Label smoothing: Szegedy et al. 2016, https://arxiv.org/abs/1512.00567.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -38,6 +41,7 @@ from comp.errors import CompError  # noqa: E402
 from comp.models import create_model  # noqa: E402
 from comp.models.vgg import init_whitening  # noqa: E402
 from comp.predict import predict_proba  # noqa: E402
+from comp.runs import uses_pretrained_weights  # noqa: E402
 from comp.spec import Recipe, TrainCfg  # noqa: E402
 
 # --------------------------------------------------------------------------- 1. devices
@@ -300,17 +304,25 @@ def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2)
     if initial_epoch:
         print(f"[{fold_dir.name}] resuming after epoch {initial_epoch} of {cfg.epochs}", file=sys.stderr, flush=True)
 
-    scope = strategy.scope() if strategy else contextlib.nullcontext()
-    with scope:
+    def scope():
+        return strategy.scope() if strategy else contextlib.nullcontext()
+
+    with scope():
         model = create_model(recipe.model_name, data.x_train.shape[1:], data.num_classes, **recipe.model_options)
         init_whitening(model, data.x_train)  # data-dependent first layer, where the model has one
-        model.compile(
-            optimizer=make_optimizer(cfg, steps),
-            loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
-            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-            jit_compile=setup.jit_compile,
-            steps_per_execution=cfg.steps_per_execution,
-        )
+
+    def compile_phase(phase: TrainCfg, build: bool = False) -> None:
+        with scope():
+            model.compile(
+                optimizer=make_optimizer(phase, steps),
+                loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
+                metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+                jit_compile=setup.jit_compile,
+                steps_per_execution=cfg.steps_per_execution,
+            )
+            if build:  # its variables now, under the strategy, for a backup written before fit
+                model.optimizer.build(model.trainable_variables)
+
     best_path = fold_dir / "best.weights.h5"
     callbacks = [EpochTimer()]
     if cfg.ema:
@@ -320,20 +332,97 @@ def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2)
                                         save_weights_only=True,
                                         initial_value_threshold=_history_best(history_path, cfg.monitor)),
         keras.callbacks.CSVLogger(str(history_path), append=True),
-        AtomicBackupAndRestore(str(backup_dir)),
     ]
-    model.fit(
-        train_dataset(data.x_train, data.y_train, recipe, data.num_classes, batch_size, initial_epoch),
-        steps_per_epoch=steps,
-        epochs=cfg.epochs,
-        validation_data=eval_dataset(data.x_val, data.y_val, data.num_classes, recipe.predict.batch_size),
-        callbacks=callbacks,
-        verbose=verbose,
-        shuffle=False,  # the dataset shuffles itself, per epoch, from the seed
-    )
+    validation = eval_dataset(data.x_val, data.y_val, data.num_classes, recipe.predict.batch_size)
+
+    def fit(start: int, stop: int, keep_backup: bool = False) -> None:
+        model.fit(
+            train_dataset(data.x_train, data.y_train, recipe, data.num_classes, batch_size, start),
+            steps_per_epoch=steps,
+            initial_epoch=start,
+            epochs=stop,
+            validation_data=validation,
+            callbacks=[*callbacks, AtomicBackupAndRestore(str(backup_dir), delete_checkpoint=not keep_backup)],
+            verbose=verbose,
+            shuffle=False,  # the dataset shuffles itself, per epoch, from the seed
+        )
+
+    if has_backbone(model) and uses_pretrained_weights(recipe):
+        fine_tune(model, cfg, compile_phase, fit, initial_epoch, backup_dir,
+                  lambda msg: print(f"[{fold_dir.name}] {msg}", file=sys.stderr, flush=True))
+    else:  # from scratch; a backbone with weights=none too: nothing to protect, and batch norm must learn
+        compile_phase(cfg)
+        fit(initial_epoch, cfg.epochs)
     if best_path.is_file():
-        model.load_weights(best_path)
+        # The layers only: in a two-phase fold the best epoch may come from the other
+        # phase, whose optimizer tracked other variables (and is not needed any more).
+        model.load_weights(best_path, objects_to_skip=[model.optimizer])
     return _finish_fold(model, recipe, data, fold_dir)
+
+
+def has_backbone(model) -> bool:
+    """Whether the model has a ``backbone`` layer (model ``transfer``); pretrained, it trains in two phases."""
+    return any(layer.name == "backbone" for layer in model.layers)
+
+
+def unfreeze_top(backbone, fraction: float) -> tuple[int, int]:
+    """Let the top ``fraction`` of the backbone's layers with weights train; batch norm stays frozen.
+
+    A frozen BatchNormalization also runs in inference mode in Keras 3, so the ImageNet
+    statistics survive small, differently distributed batches. Returns (trainable layers,
+    layers with weights).
+    """
+    weighted = [layer for layer in backbone.layers if layer.weights]
+    first = len(weighted) - round(fraction * len(weighted))
+    backbone.trainable = True  # sets every sub-layer; the loop below narrows it down
+    for i, layer in enumerate(weighted):
+        layer.trainable = i >= first and not isinstance(layer, keras.layers.BatchNormalization)
+    return sum(layer.trainable for layer in weighted), len(weighted)
+
+
+def fine_tune(model, cfg: TrainCfg, compile_phase, fit, initial_epoch: int, backup_dir: Path, log) -> None:
+    """Two-phase training of a model with a ``backbone`` layer (keys in :class:`~comp.spec.TrainCfg`).
+
+    Phase 1, epochs [0, F) with F = train.freeze_epochs: the backbone frozen, the head trains
+    at train.lr. Phase 2, epochs [F, train.epochs): the top train.unfreeze_fraction of the
+    backbone trains too, with a fresh optimizer at train.lr * train.finetune_lr_factor.
+
+    Resume: backups up to epoch F hold phase 1's optimizer, later ones phase 2's. At the
+    switch the backup is rewritten with phase 2's fresh optimizer, so BackupAndRestore never
+    restores one phase's optimizer (other variables, a step count past the end of the
+    schedule) into the other.
+    """
+    backbone = model.get_layer("backbone")
+    freeze = min(cfg.freeze_epochs, cfg.epochs)
+    if initial_epoch < freeze:
+        backbone.trainable = False
+        compile_phase(dataclasses.replace(cfg, epochs=freeze))
+        log(f"phase 1: epochs 1-{freeze} train the head, backbone frozen, peak lr {cfg.lr:g}")
+        fit(initial_epoch, freeze, keep_backup=freeze < cfg.epochs)
+    if freeze >= cfg.epochs:
+        return
+    trainable, weighted = unfreeze_top(backbone, cfg.unfreeze_fraction)
+    phase = dataclasses.replace(cfg, epochs=cfg.epochs - freeze, lr=cfg.lr * cfg.finetune_lr_factor)
+    compile_phase(phase, build=True)
+    log(f"phase 2: epochs {freeze + 1}-{cfg.epochs} fine-tune {trainable} of the backbone's {weighted} layers "
+        f"with weights (the top {cfg.unfreeze_fraction:.0%}, batch norm frozen), peak lr {phase.lr:g}")
+    if 0 < freeze and initial_epoch <= freeze:
+        _switch_backup(model, backup_dir, freeze, load=initial_epoch == freeze)
+    fit(max(initial_epoch, freeze), cfg.epochs)
+
+
+def _switch_backup(model, backup_dir: Path, epoch: int, load: bool) -> None:
+    """Replace phase 1's last backup by phase 2's starting point: same layers, fresh (built) optimizer.
+
+    ``load``: this process resumed exactly at the switch, so phase 1's final weights are in
+    the backup only.
+    """
+    backup = AtomicBackupAndRestore(str(backup_dir))
+    if load:
+        model.load_weights(backup._weights_path, objects_to_skip=[model.optimizer])
+    backup.set_model(model)
+    backup._current_epoch = epoch  # what on_epoch_end would have set after epoch `epoch` - 1
+    backup._save_model()
 
 
 def _finish_fold(model, recipe: Recipe, data: FoldData, fold_dir: Path) -> dict:

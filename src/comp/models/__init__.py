@@ -1,9 +1,10 @@
 """Models registered by name: ``create_model("vgg", input_shape, num_classes, **options)``.
 
-Importing this package registers every builder (vgg, fast, resnet, resnet56, ...).
+Importing this package registers every builder (vgg, fast, resnet, resnet56, transfer, ...).
 """
 
-from comp.models.registry import check_options, create_model, list_models, model_info, register_model
-from comp.models import vgg, resnet  # noqa: F401  (registration side effect)
+from comp.models.registry import (check_options, create_model, effective_options, list_models, model_info,
+                                  register_model)
+from comp.models import vgg, resnet, transfer  # noqa: F401  (registration side effect)
 
-__all__ = ["check_options", "create_model", "list_models", "model_info", "register_model"]
+__all__ = ["check_options", "create_model", "effective_options", "list_models", "model_info", "register_model"]

@@ -20,11 +20,15 @@ from comp.errors import CompError
 from comp.spec import _coerce, unknown_key_error, unknown_name_error
 
 _MODELS: dict[str, Callable] = {}
+_CHECKS: dict[str, Callable[[dict], None]] = {}  # name -> checks of option values beyond their types
 
 
-def register_model(name: str):
+def register_model(name: str, check: Callable[[dict], None] | None = None):
+    """Register a builder; ``check(options)`` raises CompError on values no type catches (a backbone name)."""
     def wrap(fn: Callable) -> Callable:
         _MODELS[name] = fn
+        if check is not None:
+            _CHECKS[name] = check
         return fn
 
     return wrap
@@ -59,7 +63,14 @@ def check_options(name: str, options: dict) -> dict:
         if key not in params:
             raise unknown_key_error(f"model '{name}'", f"model.{key}", [f"model.{p}" for p in params])
         checked[key] = _coerce(value, hints[key], f"model.{key}", f"model '{name}'") if key in hints else value
+    if name in _CHECKS:
+        _CHECKS[name](checked)
     return checked
+
+
+def effective_options(name: str, options: dict) -> dict:
+    """The builder's defaults overlaid with ``options``: what the model is really built with."""
+    return {**model_info(name)["options"], **options}
 
 
 def create_model(name: str, input_shape: tuple[int, int, int], num_classes: int, **options):
@@ -67,5 +78,7 @@ def create_model(name: str, input_shape: tuple[int, int, int], num_classes: int,
     options = check_options(name, options)
     try:
         return _builder(name)(input_shape, num_classes, **options)
+    except CompError:  # the builder's own message already names the key and value
+        raise
     except ValueError as e:  # Keras rejects a shape or size the options produce
         raise CompError(f"model '{name}' cannot be built for input {input_shape}: {e}") from None

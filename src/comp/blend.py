@@ -1,0 +1,161 @@
+"""Cross-run blends with weights fitted on out-of-fold predictions (``comp predict --weights oof``).
+
+Every run keeps the probabilities its fold models gave their validation rows (``oof.npy``).
+For runs trained on the same folds those rows line up, so blend weights can be fitted where
+no model saw the labels, and the blend's out-of-fold score compared with each run's.
+
+The weights minimise the blend's log loss over the simplex (w >= 0, sum w = 1). The loss
+only depends on each run's probability of the true class, q[n, i], and
+``-mean(log(q @ w))`` is exactly the likelihood of mixture weights, so the EM update
+``w_i <- w_i * mean_n(q[n, i] / (q @ w)[n])`` (Dempster, Laird & Rubin 1977) fits them: it stays
+on the simplex, never raises the loss and needs no step size, which a general constrained
+optimiser (scipy's SLSQP) would add for no gain on a problem this small.
+
+Log loss is convex in w, so its optimum is never worse than any single run on log loss. On
+accuracy or macro F1 it can be, on a small validation set: the fitted weights are then
+compared with each run alone, and the best out-of-fold candidate is kept (and said so).
+
+Example::
+
+    result = fit_oof_blend(runs, "accuracy")
+    probs = blend([run_test_probs_a, run_test_probs_b], result.weights)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from comp import metrics
+from comp.errors import CompError
+
+EPS = 1e-7  # probabilities are clipped here, as comp.metrics clips them for the log loss
+
+
+def blend(probs: list[np.ndarray], weights) -> np.ndarray:
+    """The weighted sum of several (N, C) probability arrays."""
+    return np.tensordot(np.asarray(weights, dtype=np.float64), np.stack(probs).astype(np.float64), axes=1)
+
+
+def fit_weights(probs: list[np.ndarray], labels: np.ndarray, max_iter: int = 2000, tol: float = 1e-10) -> np.ndarray:
+    """Simplex weights minimising the log loss of ``blend(probs, w)`` on ``labels`` (EM, see module doc).
+
+    >>> fit_weights([good, noise], y)  # doctest: +SKIP
+    array([0.97, 0.03])
+    """
+    labels = np.asarray(labels)
+    rows = np.arange(len(labels))
+    q = np.stack([np.clip(np.asarray(p, dtype=np.float64)[rows, labels], EPS, 1.0) for p in probs], axis=1)
+    w = np.full(q.shape[1], 1.0 / q.shape[1])
+    loss = -np.mean(np.log(q @ w))
+    for _ in range(max_iter):
+        w = w * np.mean(q / (q @ w)[:, None], axis=0)
+        w = w / w.sum()  # exact already; this only removes rounding drift
+        new_loss = -np.mean(np.log(q @ w))
+        if loss - new_loss < tol:
+            break
+        loss = new_loss
+    return w
+
+
+@dataclass
+class BlendResult:
+    weights: list[float]
+    run_ids: list[str]
+    metric: str
+    rows: int  # out-of-fold rows every run predicted
+    run_scores: list[float]  # each run alone, on those rows, in the competition's metric
+    run_log_losses: list[float]
+    score: float  # the blend's out-of-fold score
+    log_loss: float
+    note: str = ""  # why the fitted weights were not kept, if they were not
+    fitted: list[float] = field(default_factory=list)  # the log-loss optimum, before that check
+
+    def lines(self) -> list[str]:
+        out = [f"OOF blend weights fitted on {self.rows} out-of-fold rows (log loss, EM):"]
+        for rid, w, s, ll in zip(self.run_ids, self.weights, self.run_scores, self.run_log_losses):
+            out.append(f"  run {rid}: weight {w:.3f} | OOF {self.metric} {s:.4f}, log loss {ll:.4f}")
+        out.append(f"  blend: OOF {self.metric} {self.score:.4f}, log loss {self.log_loss:.4f}")
+        if self.note:
+            out.append(f"  {self.note}")
+        return out
+
+    def manifest(self) -> dict:
+        return {"method": "out-of-fold log loss, EM on the simplex", "oof_rows": self.rows,
+                "metric": self.metric, "oof_score": self.score, "oof_log_loss": self.log_loss,
+                "runs": [{"run": r, "weight": w, "oof_score": s, "oof_log_loss": ll}
+                         for r, w, s, ll in zip(self.run_ids, self.weights, self.run_scores, self.run_log_losses)],
+                **({"note": self.note, "fitted_weights": self.fitted} if self.note else {})}
+
+
+def choose_weights(probs: list[np.ndarray], labels: np.ndarray, metric: str, run_ids: list[str]) -> BlendResult:
+    """Fit the weights, then keep them unless a run alone scores better out-of-fold on ``metric``."""
+    fitted = fit_weights(probs, labels)
+    higher = metrics.higher_is_better(metric)
+
+    def evaluate(w):
+        p = blend(probs, w)
+        return metrics.score(metric, labels, p), metrics.score("log_loss", labels, p)
+
+    best = ("fitted", fitted, *evaluate(fitted))
+    singles = [(rid, np.eye(len(probs))[i], *evaluate(np.eye(len(probs))[i])) for i, rid in enumerate(run_ids)]
+    # The best run alone: on the metric, then on log loss. It replaces the fitted weights only
+    # when strictly better on the metric (on log loss the fitted weights are never worse).
+    top = sorted(singles, key=lambda c: ((-c[2] if higher else c[2]), c[3]))[0]
+    note = ""
+    if (top[2] > best[2]) if higher else (top[2] < best[2]):
+        best = top
+        note = f"the log-loss optimum scored lower on {metric} out-of-fold than run {top[0]} alone: that run is kept"
+    return BlendResult(weights=[float(x) for x in best[1]], run_ids=list(run_ids), metric=metric, rows=len(labels),
+                       run_scores=[s[2] for s in singles], run_log_losses=[s[3] for s in singles],
+                       score=best[2], log_loss=best[3], note=note, fitted=[float(x) for x in fitted])
+
+
+def check_same_folds(runs) -> None:
+    """Refuse runs whose folds.csv differ: their out-of-fold rows would not line up."""
+    first = runs[0]
+    base = first.fold_table()
+    for run in runs[1:]:
+        other = run.fold_table()
+        detail = _fold_difference(base, other)
+        if detail:
+            raise CompError(f"runs '{first.id}' and '{run.id}' were made on different folds "
+                            f"({first.dir}/folds.csv and {run.dir}/folds.csv: {detail}); --weights oof needs "
+                            f"every run on the same folds (same --folds, --val-fraction and train.seed); "
+                            f"blend them with --weights equal instead")
+
+
+def _fold_difference(a: pd.DataFrame, b: pd.DataFrame) -> str:
+    if len(a) != len(b) or list(a["id"]) != list(b["id"]):
+        return f"{len(a)} and {len(b)} rows, or other ids"
+    if list(a["label"]) != list(b["label"]):
+        return "the labels differ"
+    folds_a, folds_b = a["fold"].to_numpy(), b["fold"].to_numpy()
+    if folds_a.max() != folds_b.max():
+        return f"{folds_a.max() + 1} and {folds_b.max() + 1} folds"
+    moved = int((folds_a != folds_b).sum())
+    return f"{moved} rows in another fold" if moved else ""
+
+
+def fit_oof_blend(runs, metric: str) -> BlendResult:
+    """Blend weights for ``runs`` from their out-of-fold predictions on the folds all of them finished."""
+    from comp.predict import run_oof
+
+    check_same_folds(runs)
+    oofs = [run_oof(run) for run in runs]
+    common = set(oofs[0][0])
+    for rows, _, _ in oofs[1:]:
+        common &= set(rows)
+    if not common:
+        raise CompError(f"runs {', '.join(r.id for r in runs)} have no finished fold in common; "
+                        f"--weights oof needs out-of-fold predictions of the same rows")
+    order = np.array(sorted(common))
+    probs, labels = [], None
+    for rows, run_labels, run_probs in oofs:
+        position = {r: i for i, r in enumerate(rows)}
+        take = np.array([position[r] for r in order])
+        probs.append(run_probs[take])
+        labels = run_labels[take]
+    return choose_weights(probs, labels, metric, [r.id for r in runs])

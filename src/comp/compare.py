@@ -1,0 +1,284 @@
+"""Offline comparisons: ``comp compare`` (transfer backbones and whole recipes side by side) and
+``comp sweep`` (a grid of recipe settings).
+
+Every row is an ordinary run, trained by the same code as ``comp train``: it resumes, skips
+finished folds, and shows in ``comp runs``. The table, best first, goes to
+``runs/<competition>/<compare|sweep>-<stamp>/`` as ``table.md`` and ``table.csv``, beside a bar
+chart ``chart.png``. Its columns: the row, the model, parameters, out-of-fold accuracy and log
+loss (and the competition's metric where it is neither), train seconds (every attempt,
+prediction included) and training images per second of epoch time.
+
+Example::
+
+    rows = backbone_rows(["MobileNetV2", "EfficientNetB0"], ["train.epochs=1"]) + recipe_rows(["fast"], [], comp)
+    out_dir, table = run_comparison("compare", comp, rows, folds=1, say=print)
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from comp import metrics
+from comp.atomic import atomic_path, write_text
+from comp.errors import CompError
+from comp.spec import Competition, load_recipe, parse_override
+
+# --------------------------------------------------------------------------- rows
+
+
+@dataclass
+class Row:
+    label: str  # the table's name for the row: a backbone, a recipe, or a grid point
+    recipe_ref: str  # recipe name or path, as --recipe takes it
+    overrides: list[str]  # --set overrides of this row
+    settings: dict = field(default_factory=dict)  # sweep: grid key -> value (one column each)
+    run_prefix: str | None = None  # run id = <prefix>-<folds>f-<config hash>; None: comp train's default id
+
+
+def split_list(text: str) -> list[str]:
+    """``"a, b,,c"`` -> ``["a", "b", "c"]``: the --backbones and --recipes lists."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def backbone_rows(backbones: list[str], overrides: list[str], recipe_ref: str = "transfer") -> list[Row]:
+    """One row per backbone of the transfer recipe (``model.backbone=<name>``)."""
+    rows = []
+    for name in backbones:
+        recipe_name = Path(recipe_ref).stem
+        rows.append(Row(name, recipe_ref, [*overrides, f"model.backbone={name}"], run_prefix=f"{recipe_name}-{name}"))
+    return rows
+
+
+def recipe_rows(recipes: list[str], overrides: list[str], comp: Competition, say=None) -> list[Row]:
+    """One row per recipe, as it is. A ``model.<key>`` override is another model's option (the
+    backbones' ``model.weights=none``), so it only goes to recipes whose model has that key."""
+    from comp.models import model_info
+
+    rows = []
+    for ref in recipes:
+        options = set(model_info(load_recipe(ref, (), comp).model_name)["options"]) | {"name"}
+        kept = [o for o in overrides if not _is_model_key(o) or _key(o).split(".")[1] in options]
+        skipped = [o for o in overrides if o not in kept]
+        if skipped and say is not None:
+            say(f"recipe {ref}: {', '.join(skipped)} not applied (its model has no such option)")
+        rows.append(Row(Path(ref).stem, ref, kept))
+    return rows
+
+
+def _key(override: str) -> str:
+    return override.partition("=")[0].strip()
+
+
+def _is_model_key(override: str) -> bool:
+    return _key(override).startswith("model.") and _key(override).count(".") == 1
+
+
+def split_values(text: str) -> list[str]:
+    """Split ``v1,v2`` at the commas outside brackets and quotes: ``[8,16],[16,32]`` is two values."""
+    values, depth, quote, current = [], 0, "", ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            values.append(current.strip())
+            current = ""
+            continue
+        current += ch
+    values.append(current.strip())
+    return values
+
+
+def parse_grid(text: str) -> tuple[str, list[str], list]:
+    """``train.epochs=10,20`` -> (key, the values as typed, the values as TOML reads them)."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    values = split_values(raw) if sep else []
+    if not key or not values or any(not v for v in values):
+        raise CompError(f"--grid expects key=value1,value2,..., for example --grid train.epochs=10,20. "
+                        f"Received: --grid {text!r}")
+    parsed = [parse_override(f"{key}={v}")[1] for v in values]
+    return key, values, parsed
+
+
+def grid_rows(recipe_ref: str, grids: list[str], overrides: list[str]) -> list[Row]:
+    """One row per point of the grid (the product of every --grid's values)."""
+    axes = [parse_grid(g) for g in grids]
+    keys = [k for k, _, _ in axes]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise CompError(f"--grid names {repeated[0]} twice; give all its values in one --grid. "
+                        f"Received: {', '.join(grids)}")
+    rows = []
+    for point in itertools.product(*[list(zip(raws, values)) for _, raws, values in axes]):
+        sets = [f"{k}={raw}" for k, (raw, _) in zip(keys, point)]
+        rows.append(Row(" ".join(sets), recipe_ref, [*overrides, *sets],
+                        settings={k: value for k, (_, value) in zip(keys, point)}))
+    return rows
+
+
+# --------------------------------------------------------------------------- training the rows
+
+
+def check_rows(comp: Competition, rows: list[Row]) -> None:
+    """Every row's recipe, overrides and model options, checked before anything trains."""
+    from comp.train import check_recipe
+
+    if not rows:
+        raise CompError("nothing to compare: pass --backbones and/or --recipes (or --grid for comp sweep)")
+    labels = [r.label for r in rows]
+    twice = sorted({x for x in labels if labels.count(x) > 1})
+    if twice:
+        raise CompError(f"'{twice[0]}' is listed twice. Received rows: {', '.join(labels)}")
+    for row in rows:
+        check_recipe(load_recipe(row.recipe_ref, row.overrides, comp))
+
+
+def _run_id(comp: Competition, recipe, row: Row, folds: int, val_fraction: float) -> str | None:
+    from comp.runs import config_hash, run_config
+
+    if row.run_prefix is None:
+        return None
+    config = run_config(comp, recipe, folds, val_fraction, row.overrides, row.recipe_ref)
+    return f"{row.run_prefix}-{folds}f-{config_hash(config)}"
+
+
+def train_row(comp: Competition, row: Row, folds: int, val_fraction: float, executor: str,
+              gpus: list[str] | None, verbose: int, say):
+    """Train (or resume, or reuse) the row's run; returns (run, its summary)."""
+    from comp import train as training
+
+    recipe = load_recipe(row.recipe_ref, row.overrides, comp)
+    run, dataset, (x_train, x_test) = training.prepare_run(
+        comp, recipe, row.recipe_ref, row.overrides, folds, val_fraction,
+        _run_id(comp, recipe, row, folds, val_fraction), restart=False)
+    todo = [k for k in range(folds) if not run.fold_done(k)]
+    say(f"[{row.label}] run {run.dir}: " + (f"training fold(s) {', '.join(map(str, todo))}" if todo
+                                             else "every fold finished already, reused"))
+    if todo:
+        def in_process(k):
+            data_k = training.fold_data(run, k, x_train, dataset.labels, x_test)
+            training.train_fold(run.recipe, data_k, run.fold_dir(k), verbose=verbose)
+
+        training.run_folds(run, todo, executor, gpus, in_process)
+    summary = run.metrics()
+    if todo or summary is None or summary.get("finished_folds") != folds:
+        summary = training.summarise_run(run)
+    return run, summary
+
+
+def _epoch_seconds(run, fold: int) -> float:
+    hist = pd.read_csv(run.fold_dir(fold) / "history.csv")
+    return float(hist["seconds"].sum())
+
+
+def result_row(row: Row, run, summary: dict) -> dict:
+    """One line of the table."""
+    per_fold = summary["per_fold"]
+    images = sum(f["n_train"] * f["epochs"] for f in per_fold)
+    seconds = sum(_epoch_seconds(run, f["fold"]) for f in per_fold)
+    out = {"row": row.label, **row.settings, "model": run.model_label, "params": int(summary["params"])}
+    if summary["metric"] not in ("accuracy", "log_loss"):
+        out[f"oof_{summary['metric']}"] = summary["oof_score"]
+    out.update({"oof_accuracy": summary["oof_accuracy"], "oof_log_loss": summary["oof_log_loss"],
+                "train_seconds": summary["seconds"],
+                "images_per_second": round(images / seconds, 1) if seconds > 0 else float("nan"),
+                "run": run.id})
+    return out
+
+
+def sort_best_first(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Best first by the competition's metric, ties by lower log loss."""
+    column = "oof_log_loss" if metric == "log_loss" else f"oof_{metric}"
+    higher = metrics.higher_is_better(metric)
+    return table.sort_values([column, "oof_log_loss"], ascending=[not higher, True],
+                             kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def _format(column: str, value) -> str:
+    if isinstance(value, float):
+        if column.startswith("oof_"):
+            return f"{value:.4f}"
+        return f"{value:.1f}"
+    if column == "params":
+        return f"{value:,}"
+    return str(value)
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """The table as GitHub Markdown (pandas' to_markdown needs tabulate, which comp does not depend on)."""
+    numeric = [pd.api.types.is_numeric_dtype(table[c]) for c in table.columns]
+    lines = ["| " + " | ".join(table.columns) + " |",
+             "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
+    for _, record in table.iterrows():
+        lines.append("| " + " | ".join(_format(c, record[c]) for c in table.columns) + " |")
+    return "\n".join(lines)
+
+
+def plot_bars(table: pd.DataFrame, metric: str, title: str, path: Path) -> None:
+    """Horizontal bars, one per row: the out-of-fold metric, and training images per second."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display needed
+    import matplotlib.pyplot as plt
+
+    column = "oof_log_loss" if metric == "log_loss" else f"oof_{metric}"
+    labels = table["row"].tolist()[::-1]  # best at the top
+    height = 1.2 + 0.4 * len(labels)
+    fig, (ax_score, ax_speed) = plt.subplots(1, 2, figsize=(11, height), sharey=True)
+    ax_score.barh(labels, table[column].tolist()[::-1], color="C0")
+    ax_score.set(xlabel=f"out-of-fold {metric}", title=f"{metric} ({'higher' if metrics.higher_is_better(metric) else 'lower'} is better)")
+    for y, value in enumerate(table[column].tolist()[::-1]):
+        ax_score.text(value, y, f" {value:.4f}", va="center", fontsize=8)
+    ax_speed.barh(labels, table["images_per_second"].tolist()[::-1], color="C1")
+    ax_speed.set(xlabel="training images / second", title="throughput")
+    fig.suptitle(title)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    plt.close(fig)
+
+
+def write_outputs(table: pd.DataFrame, kind: str, comp: Competition, folds: int, header: str) -> Path:
+    """table.md, table.csv and chart.png in runs/<competition>/<kind>-<stamp>/ (each written atomically)."""
+    from comp.runs import RUNS_DIR
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    out_dir, n = RUNS_DIR / comp.name / f"{kind}-{stamp}", 2
+    while out_dir.exists():  # a second comparison within the same second keeps its own folder
+        out_dir, n = RUNS_DIR / comp.name / f"{kind}-{stamp}-{n}", n + 1
+    title = f"{comp.name}: {kind} ({folds} fold{'s' if folds > 1 else ''}, best first)"
+    write_text(out_dir / "table.md", f"# {title}\n\n{header}\n\n{markdown_table(table)}\n")
+    write_text(out_dir / "table.csv", table.to_csv(index=False))
+    plot_bars(table, comp.metric, title, out_dir / "chart.png")
+    return out_dir
+
+
+def run_comparison(kind: str, comp: Competition, rows: list[Row], folds: int = 1, val_fraction: float = 0.2,
+                   executor: str = "process", gpus: list[str] | None = None, verbose: int = 0,
+                   say=lambda msg: None, header: str = "") -> tuple[Path, pd.DataFrame]:
+    """Check every row, train each in turn, write the table and chart; returns (folder, table)."""
+    from comp.tf_quiet import keras
+
+    check_rows(comp, rows)
+    results = []
+    for i, row in enumerate(rows, start=1):
+        say(f"{kind} {i}/{len(rows)}: {row.label}")
+        run, summary = train_row(comp, row, folds, val_fraction, executor, gpus, verbose, say)
+        results.append(result_row(row, run, summary))
+        keras.backend.clear_session()  # inline rows: the graphs of the last model are not needed again
+    table = sort_best_first(pd.DataFrame(results), comp.metric)
+    return write_outputs(table, kind, comp, folds, header), table
