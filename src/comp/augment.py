@@ -35,6 +35,10 @@ from comp.tf_quiet import tf
 
 from comp.spec import AugmentCfg, unknown_name_error
 
+# OpenCV's own thread pool (under albumentations) fights TensorFlow's for the same cores; the
+# parallelism comes from tf.data's calls instead.
+cv2.setNumThreads(0)
+
 # --------------------------------------------------------------------------- albumentations presets
 
 _PRESETS: dict[str, Callable[[], A.Compose | None]] = {}
