@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from comp.augment import (BatchAugmenter, create_preset, cutmix, list_presets, make_train_transform, mixup,
-                          random_cutout, random_flip, random_translate)
+from comp.augment import (BatchAugmenter, alternating_flip, create_preset, cutmix, list_presets, make_train_transform,
+                          mixup, random_cutout, random_flip, random_translate)
 from comp.errors import CompError
 from comp.spec import AugmentCfg
 from comp.tf_quiet import tf
@@ -223,3 +223,28 @@ def test_no_mixing_in_the_last_mix_off_epochs():
         x, y = _run(transform, images, labels, epoch=epoch)
         np.testing.assert_array_equal(y, onehot)
         np.testing.assert_array_equal(x, images.astype(np.float32))
+
+
+def test_alternating_flip_shows_every_image_both_ways_in_each_pair_of_epochs():
+    images = batch(64, 6, 6)
+    index = tf.range(1000, 1064)
+    views = [alternating_flip(tf.constant(images), index, tf.constant(e, tf.int64), seed=3).numpy() for e in range(3)]
+    flipped = [np.array([np.array_equal(o, i[:, ::-1]) for o, i in zip(v, images)]) for v in views]
+    assert np.all(flipped[0] != flipped[1])  # the opposite way in the next epoch
+    np.testing.assert_array_equal(flipped[0], flipped[2])  # and the same coin two epochs on
+    assert 0.3 < flipped[0].mean() < 0.7  # a coin, not all or nothing
+    other_seed = alternating_flip(tf.constant(images), index, tf.constant(0, tf.int64), seed=4).numpy()
+    assert not np.array_equal(other_seed, views[0])
+
+
+def test_train_transform_uses_the_alternating_flip_only_when_given_the_indices():
+    images = tf.constant(batch(32, 6, 6))
+    labels = tf.zeros([32], tf.int32)
+    cfg = AugmentCfg(preset="none", flip=True, alternate_flip=True)
+    transform = make_train_transform(cfg, num_classes=2, seed=0, epochs=2)
+    index = tf.range(32)
+    e0 = transform(images, labels, tf.constant(0, tf.int64), tf.constant(0, tf.int64), index)[0].numpy()
+    e1 = transform(images, labels, tf.constant(1, tf.int64), tf.constant(5, tf.int64), index)[0].numpy()
+    np.testing.assert_array_equal(e0[:, :, ::-1], e1)  # each image the other way round
+    random_e0 = transform(images, labels, tf.constant(0, tf.int64), tf.constant(0, tf.int64))[0].numpy()
+    assert random_e0.shape == e0.shape  # no indices (a plain call): the random flip, same shapes

@@ -57,3 +57,40 @@ def test_train_predict_validate_score_end_to_end(tiny_competition):
 
     listing = invoke("runs", "-c", "tiny")
     assert "e2e" in listing.stdout and "2/2" in listing.stdout
+
+
+def test_subset_trains_on_n_images_per_class_without_the_test_set(tiny_competition):
+    result = invoke("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--subset", "5", "--run", "sub",
+                    "--executor", "inline", "-q")
+    assert result.exit_code == 0, result.output
+    run = tiny_competition / "runs" / "tiny" / "sub"
+    folds = pd.read_csv(run / "folds.csv", dtype=str)
+    assert len(folds) == 15 and folds["label"].value_counts().eq(5).all()
+    assert "15 train / 0 test images" in result.stderr
+    assert 'subset = 5' in (run / "config.toml").read_text()
+    assert (run / "fold-0" / "oof.npy").is_file() and not (run / "fold-0" / "test.npy").exists()
+
+    # the same draw in a fold subprocess (read back from the run's config)
+    from comp.runs import open_run
+    from comp.train import train_fold_in_run
+    reopened = open_run("tiny", "sub")
+    assert reopened.subset == 5
+    import shutil
+    shutil.rmtree(run / "fold-1")
+    train_fold_in_run(reopened, 1, verbose=0)
+    assert (run / "fold-1" / "metrics.json").is_file()
+
+    pred = invoke("predict", "-c", "tiny", "--run", "sub", "--ensemble")  # the test set decoded on demand
+    assert pred.exit_code == 0, pred.output
+    assert len(pd.read_csv(tiny_competition / pred.stdout.strip())) == 9
+
+
+def test_subset_of_zero_images_is_refused():
+    from comp.data.layouts import Dataset, subset_dataset
+    from comp.errors import CompError
+    import pytest
+
+    ds = Dataset(train=pd.DataFrame({"id": ["a"], "path": ["a.png"], "label": ["x"]}), test=pd.DataFrame(),
+                 class_names=["x"])
+    with pytest.raises(CompError, match="--subset must be at least 1 image per class. Received: 0"):
+        subset_dataset(ds, 0, seed=0)

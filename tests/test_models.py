@@ -77,3 +77,29 @@ def test_saved_model_reloads_with_the_same_outputs(tmp_path):
 def test_loading_a_missing_model_is_an_error(tmp_path):
     with pytest.raises(CompError, match=r"m\.keras: model file not found"):
         load_model(tmp_path / "m.keras")
+
+
+def test_fast_options_airbench_style_blocks():
+    model = create_model("fast", (32, 32, 3), CLASSES, activation="gelu", bn_scale=False, identity_init=True)
+    kernel = model.get_layer("s2c1_conv").get_weights()[0]  # (3, 3, 64, 256)
+    n = kernel.shape[2]
+    centre = kernel[1, 1, :, :n]
+    np.testing.assert_array_equal(centre, np.eye(n))  # the first cin filters pass their channel through
+    assert np.count_nonzero(kernel[:, :, :, :n]) == n
+    assert np.abs(kernel[:, :, :, n:]).max() > 0  # the rest are random
+    bn = model.get_layer("s2c1_bn")
+    assert [w.name for w in bn.trainable_weights] == ["beta"]  # no scale: a constant 1
+    assert model.get_layer("s2c1_gelu").get_config()["activation"] == "gelu"
+
+
+def test_fast_rejects_an_unknown_activation():
+    with pytest.raises(CompError, match=r"model.activation must be one of relu, gelu, silu. Received: 'tanh'"):
+        check_options("fast", {"activation": "tanh"})
+
+
+def test_identity_initialised_model_reloads(tmp_path):
+    model = create_model("fast", INPUT, CLASSES, identity_init=True, widths=[8, 16, 16])
+    path = tmp_path / "m.keras"
+    model.save(path)
+    x = np.random.default_rng(0).integers(0, 255, (2, *INPUT)).astype("float32")
+    np.testing.assert_allclose(load_model(path).predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)

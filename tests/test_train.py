@@ -133,3 +133,31 @@ def test_train_fold_with_xla_on_cpu(tiny_competition, capsys):
     assert np.load(fold_dir / "oof.npy").shape == (9, 3)
     assert not (fold_dir / "test.npy").exists()
     assert "XLA: on" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- optimizer
+
+
+def test_offset_lr_scale_multiplies_the_step_of_batch_norm_offsets_only():
+    from comp.tf_quiet import keras
+    from comp.train import OffsetScaledSGD, is_norm_offset
+
+    def one_step(scale):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, use_bias=False, name="d"),
+                                  keras.layers.BatchNormalization(name="d_bn")])
+        opt = OffsetScaledSGD(scale, learning_rate=0.1, momentum=0.0)
+        model.compile(optimizer=opt, loss="mse")
+        before = [v.numpy().copy() for v in model.trainable_variables]
+        x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
+        model.train_on_batch(x, x[:, :3] + 1.0)
+        return {"/".join(v.path.split("/")[-2:]): v.numpy() - b for v, b in zip(model.trainable_variables, before)}
+
+    plain, scaled = one_step(1.0), one_step(8.0)
+    assert [p for p in plain if is_norm_offset(type("V", (), {"path": p, "name": p})())] == ["d_bn/beta"]
+    np.testing.assert_allclose(scaled["d_bn/beta"], 8.0 * plain["d_bn/beta"], rtol=1e-5)
+    np.testing.assert_allclose(scaled["d/kernel"], plain["d/kernel"], rtol=1e-5)
+    np.testing.assert_allclose(scaled["d_bn/gamma"], plain["d_bn/gamma"], rtol=1e-5)
+    assert np.abs(plain["d_bn/beta"]).max() > 0
+    config = OffsetScaledSGD(8.0, learning_rate=0.1).get_config()
+    assert OffsetScaledSGD.from_config(config).offset_lr_scale == 8.0

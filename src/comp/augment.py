@@ -130,6 +130,21 @@ def random_flip(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     return tf.where(flip, tf.reverse(images, axis=[2]), images)
 
 
+def alternating_flip(images: tf.Tensor, index: tf.Tensor, epoch: tf.Tensor, seed: int) -> tf.Tensor:
+    """Flip each image by a fixed coin of its own in even epochs and the opposite in odd ones.
+
+    Every image is seen both ways in every pair of epochs, instead of by chance (Jordan 2024,
+    cifar10-airbench, https://arxiv.org/abs/2404.00498: the same accuracy in fewer epochs).
+    ``index`` is the images' position in the training set; the coin is a hash of (seed, index).
+    """
+    # The coin: the top bit of a 32-bit multiplicative (Knuth) hash of index + seed; no table
+    # of the whole training set is needed, and it is the same in every epoch and after a resume.
+    h = tf.math.floormod((tf.cast(index, tf.int64) + seed * 40503) * 2654435761, 2**32)
+    coin = tf.bitwise.right_shift(h, 31)
+    flip = tf.math.floormod(coin + tf.cast(epoch, tf.int64), 2) == 1
+    return tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
+
+
 def random_translate(images: tf.Tensor, pad: int, seed: tf.Tensor) -> tf.Tensor:
     """Shift each image by its own (dy, dx) in [-pad, pad], filling with zeros."""
     if pad <= 0:
@@ -213,7 +228,10 @@ def cutmix(images: tf.Tensor, targets: tf.Tensor, alpha: float, seed: tf.Tensor)
 
 
 def make_train_transform(cfg: AugmentCfg, num_classes: int, seed: int, epochs: int):
-    """A function (uint8 images, int labels, epoch, step) -> (float32 images, float32 targets).
+    """A function (uint8 images, int labels, epoch, step[, index]) -> (float32 images, float32 targets).
+
+    ``index`` (the images' positions in the training set) is needed by ``alternate_flip`` only;
+    without it the flip is random.
 
     Every random draw is a function of (seed, epoch, step): the same batch comes out of a
     resumed run, whatever order tf.data's parallel calls run in.
@@ -222,12 +240,14 @@ def make_train_transform(cfg: AugmentCfg, num_classes: int, seed: int, epochs: i
     mixing = cfg.mixup_alpha > 0 or cfg.cutmix_alpha > 0
     last_mix_epoch = epochs - cfg.mix_off_epochs  # mix in epochs [0, last_mix_epoch)
 
-    def transform(images, labels, epoch, step):
+    def transform(images, labels, epoch, step, index=None):
         base = tf.stack([tf.cast(seed, tf.int64), epoch * 1_000_003 + step])
         seeds = tf.random.experimental.stateless_split(base, 6)
         if albument is not None:
             images = albument.tf(images, epoch, step)
-        if cfg.flip:
+        if cfg.flip and cfg.alternate_flip and index is not None:
+            images = alternating_flip(images, index, epoch, seed)
+        elif cfg.flip:
             images = random_flip(images, seeds[0])
         images = random_translate(images, cfg.translate, seeds[1])
         images = random_cutout(images, cfg.cutout, seeds[2])

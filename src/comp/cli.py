@@ -74,6 +74,9 @@ def main(debug: bool) -> None:
 
 competition_option = click.option("--competition", "-c", default=DEFAULT_COMPETITION, show_default=True,
                                   help="Competition spec: a name from competition/ or a path to a TOML file.")
+subset_option = click.option(
+    "--subset", type=click.IntRange(min=0), default=0, metavar="N",
+    help="Train on at most N images per class (a seeded, stratified draw) and skip the test set: quick comparisons.")
 data_option = click.option("--data", type=click.Path(path_type=Path), default=None,
                            help="Use this data folder instead of the spec's data.root.")
 
@@ -100,9 +103,10 @@ data_option = click.option("--data", type=click.Path(path_type=Path), default=No
 @click.option("--strategy", type=click.Choice(["none", "mirrored"]), default=None,
               help="mirrored: each fold uses every local GPU through tf.distribute (sets train.strategy).")
 @click.option("--restart", is_flag=True, help="Delete the run's artifacts and start over.")
+@subset_option
 @click.option("--quiet", "-q", is_flag=True, help="No per-epoch lines.")
 def train(competition, recipe, folds, val_fraction, run_id, fold, overrides, data, executor, gpus, strategy,
-          restart, quiet):
+          restart, subset, quiet):
     """Train a recipe on a competition with stratified k-fold; print the fold table."""
     from comp.spec import load_competition, load_recipe
 
@@ -113,7 +117,7 @@ def train(competition, recipe, folds, val_fraction, run_id, fold, overrides, dat
     from comp import report, train as training
 
     run, dataset, (x_train, x_test) = training.prepare_run(comp_spec, recipe_obj, recipe, list(overrides),
-                                                           folds, val_fraction, run_id, restart)
+                                                           folds, val_fraction, run_id, restart, subset)
     todo = list(range(folds)) if fold is None else [fold]
     if fold is not None and not 0 <= fold < run.folds:
         raise CompError(f"--fold must be in [0, {run.folds - 1}] for run {run.id}. Received: --fold={fold}")
@@ -238,6 +242,7 @@ def comparison_options(fn):
         click.option("--executor", type=click.Choice(["process", "inline", "ray"]), default="process",
                      show_default=True, help="How each row's folds run (as in comp train)."),
         click.option("--gpus", default=None, help="Comma-separated GPU ids; one fold runs on each at a time."),
+        subset_option,
         click.option("--quiet", "-q", is_flag=True, help="No per-epoch lines."),
     ]
     for option in reversed(options):
@@ -245,7 +250,8 @@ def comparison_options(fn):
     return fn
 
 
-def _comparison(kind, competition, rows_for, folds, val_fraction, overrides, data, executor, gpus, quiet, header):
+def _comparison(kind, competition, rows_for, folds, val_fraction, overrides, data, executor, gpus, subset, quiet,
+                header):
     from comp.compare import markdown_table, run_comparison
     from comp.spec import load_competition
 
@@ -253,8 +259,10 @@ def _comparison(kind, competition, rows_for, folds, val_fraction, overrides, dat
     rows = rows_for(comp_spec)
     gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
     verbose = 0 if quiet else (1 if sys.stderr.isatty() else 2)
+    if subset:
+        header = f"{header} Subset: at most {subset} training images per class.".strip()
     out_dir, table = run_comparison(kind, comp_spec, rows, folds, val_fraction, executor, gpu_list, verbose, _say,
-                                    header)
+                                    header, subset)
     _say("\n" + markdown_table(table) + "\n")
     _say(f"table: {out_dir / 'table.md'} | {out_dir / 'table.csv'} | chart: {out_dir / 'chart.png'}")
     click.echo(str(out_dir))
@@ -267,7 +275,7 @@ def _comparison(kind, competition, rows_for, folds, val_fraction, overrides, dat
 @click.option("--recipes", default="", metavar="R,S,...", help="Recipes, one row each (e.g. fast,vgg-mixup).")
 @click.option("--transfer-recipe", default="transfer", show_default=True, help="The recipe of the --backbones rows.")
 @comparison_options
-def compare(backbones, recipes, transfer_recipe, competition, folds, val_fraction, overrides, data, executor, gpus,
+def compare(backbones, recipes, transfer_recipe, competition, folds, val_fraction, overrides, data, executor, gpus, subset,
             quiet):
     """Train backbones and recipes side by side; write a table (Markdown, CSV) and a bar chart.
 
@@ -285,7 +293,8 @@ def compare(backbones, recipes, transfer_recipe, competition, folds, val_fractio
     header = ("`comp compare" + (f" --backbones {backbones}" if backbones else "")
               + (f" --recipes {recipes}" if recipes else "") + f" --folds {folds}"
               + "".join(f" --set {o}" for o in overrides) + "`")
-    _comparison("compare", competition, rows_for, folds, val_fraction, overrides, data, executor, gpus, quiet, header)
+    _comparison("compare", competition, rows_for, folds, val_fraction, overrides, data, executor, gpus, subset, quiet,
+                header)
 
 
 @main.command()
@@ -293,7 +302,7 @@ def compare(backbones, recipes, transfer_recipe, competition, folds, val_fractio
 @click.option("--grid", "grids", multiple=True, required=True, metavar="KEY=V1,V2,...",
               help="A recipe key and its values, e.g. --grid train.batch_size=100,200 (repeatable: the product).")
 @comparison_options
-def sweep(recipe, grids, competition, folds, val_fraction, overrides, data, executor, gpus, quiet):
+def sweep(recipe, grids, competition, folds, val_fraction, overrides, data, executor, gpus, subset, quiet):
     """Train every point of a grid of recipe settings; write the table (best first) and a chart.
 
     \b
@@ -304,7 +313,7 @@ def sweep(recipe, grids, competition, folds, val_fraction, overrides, data, exec
     header = (f"`comp sweep --recipe {recipe}" + "".join(f" --grid {g}" for g in grids) + f" --folds {folds}"
               + "".join(f" --set {o}" for o in overrides) + "`")
     _comparison("sweep", competition, lambda comp_spec: grid_rows(recipe, list(grids), list(overrides)), folds,
-                val_fraction, overrides, data, executor, gpus, quiet, header)
+                val_fraction, overrides, data, executor, gpus, subset, quiet, header)
 
 
 # --------------------------------------------------------------------------- listings

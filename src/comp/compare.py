@@ -144,24 +144,24 @@ def check_rows(comp: Competition, rows: list[Row]) -> None:
         check_recipe(load_recipe(row.recipe_ref, row.overrides, comp))
 
 
-def _run_id(comp: Competition, recipe, row: Row, folds: int, val_fraction: float) -> str | None:
+def _run_id(comp: Competition, recipe, row: Row, folds: int, val_fraction: float, subset: int = 0) -> str | None:
     from comp.runs import config_hash, run_config
 
     if row.run_prefix is None:
         return None
-    config = run_config(comp, recipe, folds, val_fraction, row.overrides, row.recipe_ref)
+    config = run_config(comp, recipe, folds, val_fraction, row.overrides, row.recipe_ref, subset)
     return f"{row.run_prefix}-{folds}f-{config_hash(config)}"
 
 
 def train_row(comp: Competition, row: Row, folds: int, val_fraction: float, executor: str,
-              gpus: list[str] | None, verbose: int, say):
+              gpus: list[str] | None, verbose: int, say, subset: int = 0):
     """Train (or resume, or reuse) the row's run; returns (run, its summary)."""
     from comp import train as training
 
     recipe = load_recipe(row.recipe_ref, row.overrides, comp)
     run, dataset, (x_train, x_test) = training.prepare_run(
         comp, recipe, row.recipe_ref, row.overrides, folds, val_fraction,
-        _run_id(comp, recipe, row, folds, val_fraction), restart=False)
+        _run_id(comp, recipe, row, folds, val_fraction, subset), restart=False, subset=subset)
     todo = [k for k in range(folds) if not run.fold_done(k)]
     say(f"[{row.label}] run {run.dir}: " + (f"training fold(s) {', '.join(map(str, todo))}" if todo
                                              else "every fold finished already, reused"))
@@ -269,15 +269,18 @@ def write_outputs(table: pd.DataFrame, kind: str, comp: Competition, folds: int,
 
 def run_comparison(kind: str, comp: Competition, rows: list[Row], folds: int = 1, val_fraction: float = 0.2,
                    executor: str = "process", gpus: list[str] | None = None, verbose: int = 0,
-                   say=lambda msg: None, header: str = "") -> tuple[Path, pd.DataFrame]:
-    """Check every row, train each in turn, write the table and chart; returns (folder, table)."""
+                   say=lambda msg: None, header: str = "", subset: int = 0) -> tuple[Path, pd.DataFrame]:
+    """Check every row, train each in turn, write the table and chart; returns (folder, table).
+
+    ``subset``: every row trains on the same at most ``subset`` images per class.
+    """
     from comp.tf_quiet import keras
 
     check_rows(comp, rows)
     results = []
     for i, row in enumerate(rows, start=1):
         say(f"{kind} {i}/{len(rows)}: {row.label}")
-        run, summary = train_row(comp, row, folds, val_fraction, executor, gpus, verbose, say)
+        run, summary = train_row(comp, row, folds, val_fraction, executor, gpus, verbose, say, subset)
         results.append(result_row(row, run, summary))
         keras.backend.clear_session()  # inline rows: the graphs of the last model are not needed again
     table = sort_best_first(pd.DataFrame(results), comp.metric)

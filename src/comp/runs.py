@@ -53,6 +53,11 @@ class Run:
         return recipe_from_dict(self.config["recipe"], f"{self.dir}/config.toml [recipe]")
 
     @property
+    def subset(self) -> int:
+        """Training images per class the run was limited to (``--subset``); 0: all."""
+        return int(self.config["run"].get("subset", 0))
+
+    @property
     def folds(self) -> int:
         return int(self.config["run"]["folds"])
 
@@ -89,8 +94,8 @@ class Run:
 
 
 def run_config(comp_spec: Competition, recipe: Recipe, folds: int, val_fraction: float,
-               overrides: list[str], recipe_ref: str) -> dict:
-    return {
+               overrides: list[str], recipe_ref: str, subset: int = 0) -> dict:
+    config = {
         "run": {
             "competition": comp_spec.name,
             "recipe": recipe.name,
@@ -105,6 +110,9 @@ def run_config(comp_spec: Competition, recipe: Recipe, folds: int, val_fraction:
         "competition": to_dict(comp_spec),
         "recipe": to_dict(recipe),
     }
+    if subset:  # only where used: full-data runs keep the ids they had before the key existed
+        config["run"]["subset"] = subset
+    return config
 
 
 def uses_pretrained_weights(recipe: Recipe) -> bool:

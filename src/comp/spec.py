@@ -102,6 +102,7 @@ class Competition:
 class AugmentCfg:
     preset: str = "heavy"  # albumentations preset: none | light | heavy (see comp.augment)
     flip: bool = False  # in-graph per-sample horizontal flip
+    alternate_flip: bool = False  # with flip: each image flipped one way in even epochs, the other in odd
     translate: int = 0  # in-graph per-sample random translation, in pixels (zero fill)
     cutout: int = 0  # in-graph per-sample cutout square, side in pixels (0 = off)
     mixup_alpha: float = 0.0  # mixup Beta(alpha, alpha); 0 = off
@@ -119,6 +120,7 @@ class TrainCfg:
     lr: float = 0.1  # peak learning rate
     momentum: float = 0.9
     nesterov: bool = True
+    offset_lr_scale: float = 1.0  # sgd: learning-rate multiplier for batch-norm offsets (airbench's 64)
     weight_decay: float = 5e-4  # decoupled; biases and batch-norm parameters are excluded
     schedule: str = _choice("onecycle", ("constant", "cosine", "onecycle"))  # onecycle: linear up, linear down
     warmup_epochs: float = 1.0  # linear warm-up from lr * start_fraction to lr

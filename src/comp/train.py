@@ -127,13 +127,46 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
                 "start_fraction": self.start_fraction, "final_fraction": self.final_fraction, "kind": self.kind}
 
 
+@keras.saving.register_keras_serializable(package="comp")
+class OffsetScaledSGD(keras.optimizers.SGD):
+    """SGD whose batch-norm offsets (``beta``) learn ``offset_lr_scale`` times faster.
+
+    After cifar10-airbench (its ``bias_scaler``, 64): the convolutions before batch norm are
+    scale-invariant, so their weight decay sets their effective step size, while the offsets
+    are not and lag far behind at the same learning rate. Keras optimizers have no per-variable
+    learning rate, so the multiplier is applied in ``update_step`` (one Python branch per
+    variable, decided when the step is traced).
+    """
+
+    def __init__(self, offset_lr_scale: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.offset_lr_scale = float(offset_lr_scale)
+
+    def build(self, variables):
+        super().build(variables)
+        self._offset_flags = [is_norm_offset(v) for v in variables]
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.offset_lr_scale != 1.0 and self._offset_flags[self._get_variable_index(variable)]:
+            learning_rate = learning_rate * self.offset_lr_scale
+        super().update_step(gradient, variable, learning_rate)
+
+    def get_config(self):
+        return {**super().get_config(), "offset_lr_scale": self.offset_lr_scale}
+
+
+def is_norm_offset(variable) -> bool:
+    """Whether a variable is a batch-norm offset (``.../<name>_bn/beta`` or any ``beta``)."""
+    return getattr(variable, "path", variable.name).rsplit("/", 1)[-1].split(":")[0] == "beta"
+
+
 def make_optimizer(cfg: TrainCfg, steps_per_epoch: int):
     schedule = WarmupDecay(cfg.lr, cfg.epochs * steps_per_epoch, round(cfg.warmup_epochs * steps_per_epoch),
                            cfg.start_fraction, cfg.final_fraction, cfg.schedule)
     common = dict(learning_rate=schedule, weight_decay=cfg.weight_decay or None,
                   use_ema=cfg.ema, ema_momentum=cfg.ema_momentum)
     if cfg.optimizer == "sgd":
-        opt = keras.optimizers.SGD(momentum=cfg.momentum, nesterov=cfg.nesterov, **common)
+        opt = OffsetScaledSGD(cfg.offset_lr_scale, momentum=cfg.momentum, nesterov=cfg.nesterov, **common)
     else:
         opt = keras.optimizers.AdamW(**common)
     if cfg.weight_decay:
@@ -167,7 +200,7 @@ def train_dataset(x: np.ndarray, y: np.ndarray, recipe: Recipe, num_classes: int
         return tf.data.Dataset.from_tensor_slices(idx).enumerate().map(lambda s, i: (epoch, s, i))
 
     def load(epoch, step, idx):
-        return transform(tf.gather(images, idx), tf.gather(labels, idx), epoch, step)
+        return transform(tf.gather(images, idx), tf.gather(labels, idx), epoch, step, idx)
 
     # Epochs past the planned number repeat the last one's schedule of draws (BackupAndRestore
     # restarts a fold mid-way; fit stops at recipe.train.epochs anyway).
@@ -531,7 +564,8 @@ def load_images_for(comp_spec, dataset) -> tuple[np.ndarray, np.ndarray]:
     size = tuple(comp_spec.data.image_size)
     cache = Path("data") / ".cache" / comp_spec.name
     x_train = load_images(dataset.train["path"].tolist(), size, cache, "train")
-    x_test = load_images(dataset.test["path"].tolist(), size, cache, "test")
+    # a --subset run has no test images: it is for comparison (comp predict decodes them if asked)
+    x_test = load_images(dataset.test["path"].tolist(), size, cache, "test") if len(dataset.test) else None
     return x_train, x_test
 
 
@@ -548,22 +582,25 @@ def check_recipe(recipe: Recipe) -> None:
 
 
 def prepare_run(comp_spec, recipe: Recipe, recipe_ref: str, overrides: list[str], folds: int,
-                val_fraction: float, run_id: str | None, restart: bool):
+                val_fraction: float, run_id: str | None, restart: bool, subset: int = 0):
     """Create (or reopen) the run: config, class map and folds saved before any training.
 
-    Returns (run, dataset, (train images, test images)).
+    ``subset``: at most that many training images per class, and no test images (a quick
+    comparison). Returns (run, dataset, (train images, test images or None)).
     """
     from comp.data.demo import ensure_data
     from comp.data.folds import make_folds
-    from comp.data.layouts import read_dataset
+    from comp.data.layouts import read_dataset, subset_dataset
     from comp.runs import create_run, run_config, save_classes, save_fold_table
 
     check_recipe(recipe)
     ensure_data(comp_spec)
     dataset = read_dataset(comp_spec)
+    if subset:
+        dataset = subset_dataset(dataset, subset, recipe.train.seed)
     fold_ids = make_folds(dataset.labels, folds, recipe.train.seed, val_fraction)
     images = load_images_for(comp_spec, dataset)  # decode once (or hit the cache) before any run exists
-    run, existed = create_run(run_config(comp_spec, recipe, folds, val_fraction, overrides, recipe_ref),
+    run, existed = create_run(run_config(comp_spec, recipe, folds, val_fraction, overrides, recipe_ref, subset),
                               run_id, restart)
     if existed:
         if run.class_names != dataset.class_names:
@@ -581,10 +618,12 @@ def prepare_run(comp_spec, recipe: Recipe, recipe_ref: str, overrides: list[str]
 
 def train_fold_in_run(run, k: int, verbose: int = 2) -> dict:
     """Train fold ``k`` of an existing run (the body of ``comp train-fold``)."""
-    from comp.data.layouts import read_dataset
+    from comp.data.layouts import read_dataset, subset_dataset
 
     comp_spec = run.competition
     dataset = read_dataset(comp_spec)
+    if run.subset:
+        dataset = subset_dataset(dataset, run.subset, run.recipe.train.seed)
     x_train, x_test = load_images_for(comp_spec, dataset)
     data = fold_data(run, k, x_train, dataset.labels, x_test)
     return train_fold(run.recipe, data, run.fold_dir(k), verbose=verbose)

@@ -37,6 +37,16 @@ class Dataset:
         return self.train["label"].map(index).to_numpy()
 
 
+def subset_dataset(dataset: Dataset, per_class: int, seed: int) -> Dataset:
+    """At most ``per_class`` training images of each class (seeded draw, original order kept)
+    and no test images: a quick comparison on part of the data (``--subset``)."""
+    if per_class < 1:
+        raise CompError(f"--subset must be at least 1 image per class. Received: {per_class}")
+    shuffled = dataset.train.sample(frac=1.0, random_state=seed)
+    train = shuffled[shuffled.groupby("label").cumcount() < per_class].sort_index().reset_index(drop=True)
+    return Dataset(train=train, test=dataset.test.iloc[:0], class_names=dataset.class_names)
+
+
 def read_csv_str(path: Path) -> pd.DataFrame:
     """A CSV with every column read as a string (the C engine: pyarrow strips leading zeros)."""
     try:

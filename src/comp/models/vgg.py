@@ -18,24 +18,50 @@ import numpy as np
 
 from comp.tf_quiet import keras
 
+from comp.errors import CompError
 from comp.models.registry import register_model
 
 layers = keras.layers
 
 
-def _conv_bn(x, filters: int, bn_momentum: float, pool: bool = False, name: str = ""):
-    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+@keras.saving.register_keras_serializable(package="comp")
+class PartialIdentity(keras.initializers.Initializer):
+    """A conv kernel whose first ``min(cin, cout)`` filters pass their input channel through.
+
+    The rest come from He-uniform. The net starts close to identity, so a deep plain stack
+    trains like a shallow one in its first steps (airbench's ``dirac_`` on half the filters).
+    """
+
+    def __call__(self, shape, dtype=None):
+        kernel = keras.initializers.HeUniform()(shape, dtype=dtype)
+        kh, kw, cin, cout = shape
+        n = min(cin, cout)
+        identity = np.zeros(shape, dtype="float32")
+        identity[kh // 2, kw // 2, np.arange(n), np.arange(n)] = 1.0
+        keep = np.ones(shape, dtype="float32")
+        keep[..., :n] = 0.0
+        return kernel * keras.ops.convert_to_tensor(keep, dtype=kernel.dtype) + keras.ops.convert_to_tensor(
+            identity, dtype=kernel.dtype)
+
+
+def _conv_bn(x, filters: int, bn_momentum: float, pool: bool = False, name: str = "", activation: str = "relu",
+             bn_scale: bool = True, identity_init: bool = False):
+    init = PartialIdentity() if identity_init else "glorot_uniform"
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer=init, name=f"{name}_conv")(x)
     if pool:  # pooling first makes batch norm and the activation 4x cheaper
         x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
-    x = layers.BatchNormalization(momentum=bn_momentum, epsilon=1e-5, name=f"{name}_bn")(x)
-    return layers.Activation("relu", name=f"{name}_relu")(x)
+    # scale=False: the following conv is scale-invariant anyway; a frozen scale of 1 (airbench)
+    x = layers.BatchNormalization(momentum=bn_momentum, epsilon=1e-5, scale=bn_scale, name=f"{name}_bn")(x)
+    return layers.Activation(activation, name=f"{name}_{activation}")(x)
 
 
+ACTIVATIONS = ("relu", "gelu", "silu")
 WHITEN_PATCH = 2  # patch side of the whitening layer; 2 * 3 * 2**2 = 24 output channels
 
 
 def vgg_family(input_shape, num_classes, *, widths, convs_per_stage=2, stem=0, whiten=False, pool_first=False,
-               head="avg", dropout=0.0, bn_momentum=0.9, logit_scale=1.0, name="vgg"):
+               head="avg", dropout=0.0, bn_momentum=0.9, logit_scale=1.0, activation="relu", bn_scale=True,
+               identity_init=False, name="vgg"):
     """Generic VGG-style builder (see module docstring)."""
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale")(inputs)
@@ -44,11 +70,12 @@ def vgg_family(input_shape, num_classes, *, widths, convs_per_stage=2, stem=0, w
         channels = 2 * input_shape[-1] * WHITEN_PATCH**2
         x = layers.Conv2D(channels, WHITEN_PATCH, padding="valid", name="whiten", trainable=False)(x)
         x = layers.Activation("gelu", name="whiten_gelu")(x)
+    block = dict(activation=activation, bn_scale=bn_scale, identity_init=identity_init)
     if stem:
-        x = _conv_bn(x, stem, bn_momentum, name="stem")
+        x = _conv_bn(x, stem, bn_momentum, name="stem", **block)
     for s, width in enumerate(widths, start=1):
         for c in range(convs_per_stage):
-            x = _conv_bn(x, width, bn_momentum, pool=pool_first and c == 0, name=f"s{s}c{c + 1}")
+            x = _conv_bn(x, width, bn_momentum, pool=pool_first and c == 0, name=f"s{s}c{c + 1}", **block)
         if not pool_first:
             x = layers.MaxPooling2D(2, name=f"s{s}_pool")(x)
     pool = layers.GlobalAveragePooling2D if head == "avg" else layers.GlobalMaxPooling2D
@@ -71,13 +98,21 @@ def vgg(input_shape, num_classes, widths: list[int] = (64, 128, 256, 512), convs
                       dropout=dropout, bn_momentum=bn_momentum, name="vgg")
 
 
-@register_model("fast")
+def check_vgg_options(options: dict) -> None:
+    activation = options.get("activation", "relu")
+    if activation not in ACTIVATIONS:
+        raise CompError(f"model.activation must be one of {', '.join(ACTIVATIONS)}. Received: {activation!r}")
+
+
+@register_model("fast", check=check_vgg_options)
 def fast(input_shape, num_classes, widths: list[int] = (64, 256, 256), whiten: bool = True, stem: int = 0,
-         bn_momentum: float = 0.6, logit_scale: float = 0.125):
+         bn_momentum: float = 0.6, logit_scale: float = 0.125, activation: str = "relu", bn_scale: bool = True,
+         identity_init: bool = False):
     """Speed-run VGG (no residuals): patch whitening + 3 stages x 2 convs, pool before BN, max head."""
     return vgg_family(input_shape, num_classes, widths=list(widths), convs_per_stage=2, stem=stem,
                       whiten=whiten, pool_first=True, head="max", bn_momentum=bn_momentum,
-                      logit_scale=logit_scale, name="fast")
+                      logit_scale=logit_scale, activation=activation, bn_scale=bn_scale,
+                      identity_init=identity_init, name="fast")
 
 
 def init_whitening(model, images: np.ndarray, eps: float = 5e-4, max_images: int = 5000) -> bool:
