@@ -93,12 +93,29 @@ def test_fast_options_airbench_style_blocks():
 
 
 def test_fast_rejects_an_unknown_activation():
-    with pytest.raises(CompError, match=r"model.activation must be one of relu, gelu, silu. Received: 'tanh'"):
+    with pytest.raises(CompError, match=r"model.activation must be one of relu, gelu, gelu_tanh, silu. Received: 'tanh'"):
         check_options("fast", {"activation": "tanh"})
 
 
 def test_identity_initialised_model_reloads(tmp_path):
     model = create_model("fast", INPUT, CLASSES, identity_init=True, widths=[8, 16, 16])
+    path = tmp_path / "m.keras"
+    model.save(path)
+    x = np.random.default_rng(0).integers(0, 255, (2, *INPUT)).astype("float32")
+    np.testing.assert_allclose(load_model(path).predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_gelu_tanh_blocks_are_the_tanh_approximation_and_reload(tmp_path):
+    from comp.tf_quiet import keras
+
+    model = create_model("fast", INPUT, CLASSES, activation="gelu_tanh", widths=[8, 16, 16])
+    act = model.get_layer("s1c1_gelu_tanh").activation
+    z = np.linspace(-4, 4, 33).astype("float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(act(z)),
+                               keras.ops.convert_to_numpy(keras.activations.gelu(z, approximate=True)), atol=1e-6)
+    assert not np.allclose(keras.ops.convert_to_numpy(act(z)),
+                           keras.ops.convert_to_numpy(keras.activations.gelu(z, approximate=False)), atol=1e-6)
+    assert model.get_layer("whiten_gelu").activation is act  # the whitening output uses the same form
     path = tmp_path / "m.keras"
     model.save(path)
     x = np.random.default_rng(0).integers(0, 255, (2, *INPUT)).astype("float32")

@@ -10,7 +10,7 @@ import pytest
 
 from comp.predict import load_model, predict_proba
 from comp.spec import load_recipe
-from comp.train import FoldData, WarmupDecay, choose_jit, choose_precision, train_fold
+from comp.train import FoldData, WarmupDecay, choose_jit, choose_precision, cpu_has_amx, train_fold
 
 # --------------------------------------------------------------------------- schedule
 
@@ -66,9 +66,34 @@ def test_schedule_config_round_trips():
     ("auto", [(6, 1)], "float32"),
     ("float32", [(9, 0)], "float32"),
     ("mixed_float16", [], "mixed_float16"),
+    ("mixed_bfloat16", [], "mixed_bfloat16"),
 ])
 def test_choose_precision(requested, caps, expected):
     assert choose_precision(requested, caps) == expected
+
+
+@pytest.mark.parametrize("requested, caps, expected", [
+    ("auto", [], "mixed_bfloat16"),  # a CPU with AMX tiles, no GPU
+    ("auto", [(8, 0)], "mixed_float16"),  # GPUs decide when there are any
+    ("auto", [(6, 1)], "float32"),
+    ("float32", [], "float32"),
+])
+def test_choose_precision_on_an_amx_cpu(requested, caps, expected):
+    assert choose_precision(requested, caps, cpu_amx=True) == expected
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ("fpu avx512f avx512_bf16 amx_bf16 amx_tile amx_int8", True),
+    ("fpu avx2 avx512f avx512_bf16", False),  # bf16 instructions without AMX tiles: not what was measured
+])
+def test_cpu_has_amx_reads_the_flags(tmp_path, flags, expected):
+    info = tmp_path / "cpuinfo"
+    info.write_text(f"processor\t: 0\nmodel name\t: x\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
+    assert cpu_has_amx(str(info)) is expected
+
+
+def test_cpu_has_amx_is_false_where_cpuinfo_cannot_be_read(tmp_path):
+    assert cpu_has_amx(str(tmp_path / "missing")) is False
 
 
 @pytest.mark.parametrize("requested, has_gpu, expected", [

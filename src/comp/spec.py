@@ -130,7 +130,8 @@ class TrainCfg:
     ema: bool = False  # evaluate and keep an exponential moving average of the weights
     ema_momentum: float = 0.99
     seed: int = 42
-    precision: str = _choice("auto", ("auto", "float32", "mixed_float16"))  # auto: mixed_float16 on capable GPUs
+    precision: str = _choice("auto", ("auto", "float32", "mixed_float16", "mixed_bfloat16"))
+    # auto: mixed_float16 on GPUs with tensor cores, mixed_bfloat16 on CPUs with AMX, else float32
     jit_compile: str = _choice("auto", ("auto", "on", "off"))  # XLA; auto: on for GPUs
     steps_per_execution: int = 1  # batches per graph call; 8-32 helps small nets on GPUs
     strategy: str = _choice("none", ("none", "mirrored"))  # mirrored: one fold over all local GPUs

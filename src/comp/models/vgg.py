@@ -52,10 +52,21 @@ def _conv_bn(x, filters: int, bn_momentum: float, pool: bool = False, name: str 
         x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
     # scale=False: the following conv is scale-invariant anyway; a frozen scale of 1 (airbench)
     x = layers.BatchNormalization(momentum=bn_momentum, epsilon=1e-5, scale=bn_scale, name=f"{name}_bn")(x)
-    return layers.Activation(activation, name=f"{name}_{activation}")(x)
+    return layers.Activation(_activation(activation), name=f"{name}_{activation}")(x)
 
 
-ACTIVATIONS = ("relu", "gelu", "silu")
+def _activation(name: str):
+    return gelu_tanh if name == "gelu_tanh" else name
+
+
+@keras.saving.register_keras_serializable(package="comp")
+def gelu_tanh(x):
+    """GELU with the tanh approximation: as accurate for training, and on CPUs under bfloat16
+    about twice as fast as the exact (erf) form for the whole ``fast`` net."""
+    return keras.activations.gelu(x, approximate=True)
+
+
+ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "silu")
 WHITEN_PATCH = 2  # patch side of the whitening layer; 2 * 3 * 2**2 = 24 output channels
 
 
@@ -69,7 +80,8 @@ def vgg_family(input_shape, num_classes, *, widths, convs_per_stage=2, stem=0, w
         # Frozen: its kernel is set once from the data by init_whitening (before training).
         channels = 2 * input_shape[-1] * WHITEN_PATCH**2
         x = layers.Conv2D(channels, WHITEN_PATCH, padding="valid", name="whiten", trainable=False)(x)
-        x = layers.Activation("gelu", name="whiten_gelu")(x)
+        # the blocks' GELU form (the exact one costs twice as much on CPUs under bfloat16)
+        x = layers.Activation(gelu_tanh if activation == "gelu_tanh" else "gelu", name="whiten_gelu")(x)
     block = dict(activation=activation, bn_scale=bn_scale, identity_init=identity_init)
     if stem:
         x = _conv_bn(x, stem, bn_momentum, name="stem", **block)
