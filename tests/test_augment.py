@@ -8,7 +8,7 @@ import pytest
 from comp.augment import (BatchAugmenter, alternating_flip, create_preset, cutmix, list_presets, make_train_transform,
                           mixup, random_cutout, random_flip, random_translate)
 from comp.errors import CompError
-from comp.spec import AugmentCfg
+from comp.spec import AugmentCfg, load_recipe
 from comp.tf_quiet import tf
 
 
@@ -95,6 +95,27 @@ def test_random_translate_fills_with_zeros():
     out = random_translate(tf.fill([32, 8, 8, 3], tf.constant(9, tf.uint8)), 3, seed(1)).numpy()
     assert set(np.unique(out).tolist()) <= {0, 9}
     assert (out == 0).any()
+
+
+def test_random_translate_reflect_matches_numpy_reflect_padding():
+    pad, n = 2, 24
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (n, 7, 6, 3), dtype=np.uint8)
+    out = random_translate(tf.constant(img), pad, seed(5), fill="reflect").numpy()
+    assert out.shape == img.shape and out.dtype == np.uint8
+    seen = set()
+    for o, i in zip(out, img):
+        padded = np.pad(i, [(pad, pad), (pad, pad), (0, 0)], mode="reflect")  # REFLECT_101
+        crops = {(y, x): padded[y:y + 7, x:x + 6] for y in range(2 * pad + 1) for x in range(2 * pad + 1)}
+        match = [k for k, c in crops.items() if np.array_equal(c, o)]
+        assert match, "not a crop of the reflect-padded image"
+        seen.add(match[0])
+    assert len(seen) > 3  # each image has its own shift
+
+
+def test_unknown_translate_fill_is_rejected():
+    with pytest.raises(CompError, match=r"augment.translate_fill.*reflect"):
+        load_recipe("fast", ["augment.translate_fill=wrap"])
 
 
 def test_random_translate_with_zero_pad_is_the_identity():

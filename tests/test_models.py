@@ -120,3 +120,21 @@ def test_gelu_tanh_blocks_are_the_tanh_approximation_and_reload(tmp_path):
     model.save(path)
     x = np.random.default_rng(0).integers(0, 255, (2, *INPUT)).astype("float32")
     np.testing.assert_allclose(load_model(path).predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_init_whitening_makes_the_patches_white_and_pairs_each_filter_with_its_negative():
+    from comp.models.vgg import init_whitening
+    from comp.tf_quiet import keras
+
+    rng = np.random.default_rng(0)
+    # correlated pixels: a smooth random field per channel plus a shared component
+    base = rng.normal(size=(400, 17, 17, 1))
+    smooth = (base[:, 1:, 1:] + base[:, :-1, :-1] + base[:, 1:, :-1]) / 3
+    images = np.clip(127.5 + 40 * (smooth + 0.5 * rng.normal(size=(400, 16, 16, 3))), 0, 255).astype("uint8")
+    model = create_model("fast", (16, 16, 3), CLASSES, widths=[8, 8, 8])
+    assert init_whitening(model, images, eps=1e-9)
+    whiten = keras.Model(model.input, model.get_layer("whiten").output)
+    out = whiten.predict(images.astype("float32"), verbose=0).reshape(-1, 24)
+    np.testing.assert_allclose(out[:, 12:], -out[:, :12], atol=1e-4)
+    np.testing.assert_allclose(np.cov(out[:, :12], rowvar=False), np.eye(12), atol=0.05)
+    assert not init_whitening(create_model("vgg", (16, 16, 3), CLASSES, widths=[8, 8]), images)

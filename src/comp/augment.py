@@ -145,18 +145,38 @@ def alternating_flip(images: tf.Tensor, index: tf.Tensor, epoch: tf.Tensor, seed
     return tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
 
 
-def random_translate(images: tf.Tensor, pad: int, seed: tf.Tensor) -> tf.Tensor:
-    """Shift each image by its own (dy, dx) in [-pad, pad], filling with zeros."""
+TRANSLATE_FILLS = ("reflect", "zeros")
+
+
+def random_translate(images: tf.Tensor, pad: int, seed: tf.Tensor, fill: str = "zeros") -> tf.Tensor:
+    """Shift each image by its own (dy, dx) in [-pad, pad].
+
+    ``fill``: ``zeros`` (black borders) or ``reflect`` (the border mirrored without repeating
+    the edge pixel, as NumPy's and OpenCV's REFLECT_101; airbench and Page pad this way). Both
+    are one gather of row and column indices: ``tf.pad(mode="REFLECT")`` costs 9x a constant
+    pad on CPUs (research notes), while reflecting the indices costs nothing.
+    """
     if pad <= 0:
         return images
     b = tf.shape(images)[0]
     h, w = images.shape[1], images.shape[2]
-    shifts = tf.random.stateless_uniform([b, 2], seed, minval=0, maxval=2 * pad + 1, dtype=tf.int32)
+    shifts = tf.random.stateless_uniform([b, 2], seed, minval=-pad, maxval=pad + 1, dtype=tf.int32)
+    rows = tf.range(h)[None, :] - shifts[:, :1]  # (B, H): source row of each output row
+    cols = tf.range(w)[None, :] - shifts[:, 1:]  # (B, W)
+    if fill == "reflect":
+        rows = _reflect(rows, h)
+        cols = _reflect(cols, w)
+        out = tf.gather(images, rows, axis=1, batch_dims=1)
+        return tf.gather(out, cols, axis=2, batch_dims=1)
     padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-    rows = shifts[:, :1] + tf.range(h)[None, :]  # (B, H)
-    cols = shifts[:, 1:] + tf.range(w)[None, :]  # (B, W)
-    out = tf.gather(padded, rows, axis=1, batch_dims=1)
-    return tf.gather(out, cols, axis=2, batch_dims=1)
+    out = tf.gather(padded, rows + pad, axis=1, batch_dims=1)
+    return tf.gather(out, cols + pad, axis=2, batch_dims=1)
+
+
+def _reflect(index: tf.Tensor, size: int) -> tf.Tensor:
+    """Indices outside [0, size) mirrored back in about the edge pixels (-1 -> 1, size -> size - 2)."""
+    index = tf.abs(index)
+    return (size - 1) - tf.abs((size - 1) - index)
 
 
 def _box_mask(shape_hw: tuple[int, int], cy, cx, half_h, half_w) -> tf.Tensor:
@@ -249,7 +269,7 @@ def make_train_transform(cfg: AugmentCfg, num_classes: int, seed: int, epochs: i
             images = alternating_flip(images, index, epoch, seed)
         elif cfg.flip:
             images = random_flip(images, seeds[0])
-        images = random_translate(images, cfg.translate, seeds[1])
+        images = random_translate(images, cfg.translate, seeds[1], cfg.translate_fill)
         images = random_cutout(images, cfg.cutout, seeds[2])
         targets = tf.one_hot(labels, num_classes, dtype=tf.float32)
         images = tf.cast(images, tf.float32)

@@ -103,7 +103,8 @@ class AugmentCfg:
     preset: str = "heavy"  # albumentations preset: none | light | heavy (see comp.augment)
     flip: bool = False  # in-graph per-sample horizontal flip
     alternate_flip: bool = False  # with flip: each image flipped one way in even epochs, the other in odd
-    translate: int = 0  # in-graph per-sample random translation, in pixels (zero fill)
+    translate: int = 0  # in-graph per-sample random translation, in pixels
+    translate_fill: str = _choice("zeros", ("zeros", "reflect"))  # what the translation shifts in
     cutout: int = 0  # in-graph per-sample cutout square, side in pixels (0 = off)
     mixup_alpha: float = 0.0  # mixup Beta(alpha, alpha); 0 = off
     cutmix_alpha: float = 0.0  # cutmix Beta(alpha, alpha); 0 = off
