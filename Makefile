@@ -48,8 +48,9 @@ predict: $(STAMP) ## ensemble the latest run's folds with TTA and write submissi
 test: $(STAMP) ## run the test suite (no GPU, no network)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-bench: $(STAMP) ## all benchmarks (long): pipeline throughput, time to accuracy
+bench: $(STAMP) ## all benchmarks (long): pipeline throughput, precision policies, time to accuracy
 	$(BIN)/python -m tests.benchmarks.bench_pipeline
+	$(BIN)/python -m tests.benchmarks.bench_precision
 	$(BIN)/python -m tests.benchmarks.bench_time_to_accuracy --recipe fast
 
 bench-pipeline: $(STAMP) ## input pipeline vs bare model.fit throughput (under 5 minutes)

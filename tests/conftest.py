@@ -109,3 +109,13 @@ def tiny_competition(tmp_path, monkeypatch) -> Path:
     (tmp_path / "competition" / "recipes" / "tiny.toml").write_text(TINY_RECIPE)
     write_class_folders(tmp_path / "data" / "tiny")
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _float32_policy_after_each_test():
+    """Training sets Keras' global precision policy (mixed_bfloat16 on AMX CPUs); folds run in
+    processes of their own, but tests share one, so each test starts from float32 again."""
+    yield
+    from comp.tf_quiet import keras
+
+    keras.mixed_precision.set_global_policy("float32")
