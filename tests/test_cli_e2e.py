@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from comp.cli import main
@@ -94,3 +95,17 @@ def test_subset_of_zero_images_is_refused():
                  class_names=["x"])
     with pytest.raises(CompError, match="--subset must be at least 1 image per class. Received: 0"):
         subset_dataset(ds, 0, seed=0)
+
+
+def test_predict_from_a_partial_run_reports_the_finished_folds_oof_score(tiny_competition):
+    result = invoke("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--fold", "0", "--run", "half", "-q")
+    assert result.exit_code == 0, result.output
+    refused = CliRunner().invoke(main, ["predict", "-c", "tiny", "--run", "half", "--ensemble"])
+    assert refused.exit_code == 2 and "allow-partial" in refused.output
+    pred = invoke("predict", "-c", "tiny", "--run", "half", "--ensemble", "--allow-partial")
+    assert pred.exit_code == 0, pred.output
+    fold = json.loads((tiny_competition / "runs" / "tiny" / "half" / "fold-0" / "metrics.json").read_text())
+    assert f"OOF accuracy {fold['accuracy']:.4f} (the 18 rows of folds [0])" in pred.stderr
+    assert "nan" not in pred.stderr
+    manifest = json.loads((tiny_competition / pred.stdout.strip()).with_suffix(".json").read_text())
+    assert manifest["runs"][0]["oof_score"] == pytest.approx(fold["accuracy"], abs=1e-4)

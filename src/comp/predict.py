@@ -115,6 +115,16 @@ def run_oof(run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows, labels, np.concatenate(probs)
 
 
+def _oof_score(run, metric: str) -> tuple[float, int]:
+    """A run's out-of-fold score and the rows it covers; a partial run (``--allow-partial``) has
+    no run-level metrics yet, so its finished folds are scored."""
+    from comp import metrics
+
+    rows, labels, probs = run_oof(run)
+    m = run.metrics() or {}
+    return (m["oof_score"] if "oof_score" in m else metrics.score(metric, labels, probs)), len(rows)
+
+
 def predict_submission(comp, run_ids: list[str], ensemble: bool, tta: bool, tta_level: str | None,
                        allow_partial: bool, out: Path | None, say, weights: str = "equal") -> tuple[Path, dict]:
     """Everything ``comp predict`` does: checks first, then probabilities, CSV and manifest.
@@ -173,12 +183,12 @@ def predict_submission(comp, run_ids: list[str], ensemble: bool, tta: bool, tta_
             raise CompError(f"run '{run.id}': its test predictions have {probs[0].shape[0]} rows but the "
                             f"competition has {len(dataset.test)} test images; retrain the run")
         run_probs.append(np.mean(probs, axis=0))
-        m = run.metrics() or {}
+        oof_score, oof_rows = _oof_score(run, comp.metric)
         used.append({"run": run.id, "recipe": run.config["run"]["recipe"], "folds": folds,
                      "fold_models": len(folds), "total_folds": run.folds,
-                     "oof_score": m.get("oof_score"), "pretrained": run.config["run"].get("pretrained", False)})
-        say(f"run {run.id}: {len(folds)} fold model(s) {folds}, TTA {level}, "
-            f"OOF {comp.metric} {m.get('oof_score', float('nan')):.4f}")
+                     "oof_score": oof_score, "pretrained": run.config["run"].get("pretrained", False)})
+        partial = f" (the {oof_rows} rows of folds {finished})" if len(finished) < run.folds else ""
+        say(f"run {run.id}: {len(folds)} fold model(s) {folds}, TTA {level}, OOF {comp.metric} {oof_score:.4f}{partial}")
     probs = np.tensordot(np.asarray(run_weights), np.stack(run_probs), axes=1)
     frame = make_frame(comp, list(dataset.test["id"]), probs, dataset.class_names)
     path = out or default_path(comp, [r.id for r in runs])
