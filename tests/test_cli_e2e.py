@@ -61,6 +61,10 @@ def test_train_predict_validate_score_end_to_end(tiny_competition):
 
 
 def test_subset_trains_on_n_images_per_class_without_the_test_set(tiny_competition):
+    full = invoke("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--fold", "0", "--run", "full", "-q")
+    assert full.exit_code == 0, full.output
+    cache = tiny_competition / "data" / ".cache" / "tiny"
+    full_cache = (cache / "train-12x12.npy").read_bytes()
     result = invoke("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--subset", "5", "--run", "sub",
                     "--executor", "inline", "-q")
     assert result.exit_code == 0, result.output
@@ -70,6 +74,9 @@ def test_subset_trains_on_n_images_per_class_without_the_test_set(tiny_competiti
     assert "15 train / 0 test images" in result.stderr
     assert 'subset = 5' in (run / "config.toml").read_text()
     assert (run / "fold-0" / "oof.npy").is_file() and not (run / "fold-0" / "test.npy").exists()
+    # the subset has a cache of its own: the full training set's stays as it was
+    assert (cache / "train-12x12.npy").read_bytes() == full_cache
+    assert (cache / "train-subset5-12x12.npy").is_file()
 
     # the same draw in a fold subprocess (read back from the run's config)
     from comp.runs import open_run

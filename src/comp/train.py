@@ -62,8 +62,8 @@ def choose_precision(requested: str, gpu_capabilities: list[tuple[int, int]], cp
 
     auto: mixed_float16 where every GPU has tensor cores (compute capability 7.0+); on a
     machine without GPUs, mixed_bfloat16 where the CPU has AMX tiles (oneDNN runs bf16
-    convolutions on them: 3x the float32 training speed of the ``fast`` net on 2 Sapphire
-    Rapids cores, tests/benchmarks/bench_precision.py); else float32. Mixed float16 on a
+    convolutions on them: 1.8-2.9x the float32 training speed of the ``fast`` net on 2 AMX
+    cores, same accuracy, tests/benchmarks/bench_precision.py); else float32. Mixed float16 on a
     CPU, and on P100-class GPUs, is slower or gains nothing.
     """
     if requested != "auto":
@@ -574,13 +574,18 @@ def run_folds(run, folds: list[int], executor: str, gpus: list[str] | None, in_p
                         f"(exit {failed[0][1]}); re-run the same command to resume")
 
 
-def load_images_for(comp_spec, dataset) -> tuple[np.ndarray, np.ndarray]:
-    """(train images, test images), uint8, from the decode cache under data/.cache/<competition>/."""
+def load_images_for(comp_spec, dataset, subset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(train images, test images), uint8, from the decode cache under data/.cache/<competition>/.
+
+    A ``--subset`` run's images are cached apart (``train-subset<N>-...``): sharing the file
+    name made a quick comparison overwrite the full training set's cache, decoded again by the
+    next full run.
+    """
     from comp.data.images import load_images
 
     size = tuple(comp_spec.data.image_size)
     cache = Path("data") / ".cache" / comp_spec.name
-    x_train = load_images(dataset.train["path"].tolist(), size, cache, "train")
+    x_train = load_images(dataset.train["path"].tolist(), size, cache, f"train-subset{subset}" if subset else "train")
     # a --subset run has no test images: it is for comparison (comp predict decodes them if asked)
     x_test = load_images(dataset.test["path"].tolist(), size, cache, "test") if len(dataset.test) else None
     return x_train, x_test
@@ -616,7 +621,7 @@ def prepare_run(comp_spec, recipe: Recipe, recipe_ref: str, overrides: list[str]
     if subset:
         dataset = subset_dataset(dataset, subset, recipe.train.seed)
     fold_ids = make_folds(dataset.labels, folds, recipe.train.seed, val_fraction)
-    images = load_images_for(comp_spec, dataset)  # decode once (or hit the cache) before any run exists
+    images = load_images_for(comp_spec, dataset, subset)  # decode once (or hit the cache) before any run exists
     run, existed = create_run(run_config(comp_spec, recipe, folds, val_fraction, overrides, recipe_ref, subset),
                               run_id, restart)
     if existed:
@@ -641,7 +646,7 @@ def train_fold_in_run(run, k: int, verbose: int = 2) -> dict:
     dataset = read_dataset(comp_spec)
     if run.subset:
         dataset = subset_dataset(dataset, run.subset, run.recipe.train.seed)
-    x_train, x_test = load_images_for(comp_spec, dataset)
+    x_train, x_test = load_images_for(comp_spec, dataset, run.subset)
     data = fold_data(run, k, x_train, dataset.labels, x_test)
     return train_fold(run.recipe, data, run.fold_dir(k), verbose=verbose)
 
