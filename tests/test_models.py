@@ -138,3 +138,20 @@ def test_init_whitening_makes_the_patches_white_and_pairs_each_filter_with_its_n
     np.testing.assert_allclose(out[:, 12:], -out[:, :12], atol=1e-4)
     np.testing.assert_allclose(np.cov(out[:, :12], rowvar=False), np.eye(12), atol=0.05)
     assert not init_whitening(create_model("vgg", (16, 16, 3), CLASSES, widths=[8, 8]), images)
+
+
+def test_a_larger_whiten_eps_damps_the_weakest_directions():
+    from comp.models.vgg import init_whitening
+    from comp.tf_quiet import keras
+
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (200, 16, 16, 3)).astype("uint8")
+    # accepted as a model option (train_fold hands it to init_whitening)
+    model = create_model("fast", (16, 16, 3), CLASSES, widths=[8, 8, 8], whiten_eps=1.0)
+    whiten = keras.Model(model.input, model.get_layer("whiten").output)
+    stds = {}
+    for eps in (1e-9, 1.0):
+        init_whitening(model, images, eps=eps)
+        stds[eps] = whiten.predict(images.astype("float32"), verbose=0).reshape(-1, 24)[:, :12].std(axis=0)
+    np.testing.assert_allclose(stds[1e-9], 1.0, atol=0.05)
+    assert (stds[1.0] < 0.9).all()  # eps of the order of the pixel variance: every direction damped

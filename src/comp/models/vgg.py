@@ -133,8 +133,11 @@ def check_vgg_options(options: dict) -> None:
 @register_model("fast", check=check_vgg_options)
 def fast(input_shape, num_classes, widths: list[int] = (64, 256, 256), whiten: bool = True, stem: int = 0,
          bn_momentum: float = 0.6, logit_scale: float = 0.125, activation: str = "relu", bn_scale: bool = True,
-         identity_init: bool = False):
-    """Speed-run VGG (no residuals): patch whitening + 3 stages x 2 convs, pool before BN, max head."""
+         identity_init: bool = False, whiten_eps: float = 5e-4):
+    """Speed-run VGG (no residuals): patch whitening + 3 stages x 2 convs, pool before BN, max head.
+
+    ``whiten_eps`` is read by :func:`init_whitening` when training starts (the layer is set from data).
+    """
     return vgg_family(input_shape, num_classes, widths=list(widths), convs_per_stage=2, stem=stem,
                       whiten=whiten, pool_first=True, head="max", bn_momentum=bn_momentum,
                       logit_scale=logit_scale, activation=activation, bn_scale=bn_scale,
