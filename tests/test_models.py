@@ -146,12 +146,13 @@ def test_a_larger_whiten_eps_damps_the_weakest_directions():
 
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, (200, 16, 16, 3)).astype("uint8")
-    # accepted as a model option (train_fold hands it to init_whitening)
+    # a model option, carried by the whitening layer to init_whitening
     model = create_model("fast", (16, 16, 3), CLASSES, widths=[8, 8, 8], whiten_eps=1.0)
+    assert model.get_layer("whiten").eps == 1.0
     whiten = keras.Model(model.input, model.get_layer("whiten").output)
     stds = {}
-    for eps in (1e-9, 1.0):
+    for eps in (1e-9, None):  # None: the layer's own eps, the model option's 1.0
         init_whitening(model, images, eps=eps)
-        stds[eps] = whiten.predict(images.astype("float32"), verbose=0).reshape(-1, 24)[:, :12].std(axis=0)
+        stds[eps or 1.0] = whiten.predict(images.astype("float32"), verbose=0).reshape(-1, 24)[:, :12].std(axis=0)
     np.testing.assert_allclose(stds[1e-9], 1.0, atol=0.05)
     assert (stds[1.0] < 0.9).all()  # eps of the order of the pixel variance: every direction damped

@@ -120,9 +120,11 @@ def _oof_score(run, metric: str) -> tuple[float, int]:
     no run-level metrics yet, so its finished folds are scored."""
     from comp import metrics
 
-    rows, labels, probs = run_oof(run)
     m = run.metrics() or {}
-    return (m["oof_score"] if "oof_score" in m else metrics.score(metric, labels, probs)), len(rows)
+    if "oof_score" in m:  # a finished run: summarised when its last fold ended
+        return m["oof_score"], m.get("oof_rows", 0)
+    rows, labels, probs = run_oof(run)
+    return metrics.score(metric, labels, probs), len(rows)
 
 
 def predict_submission(comp, run_ids: list[str], ensemble: bool, tta: bool, tta_level: str | None,

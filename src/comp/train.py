@@ -359,8 +359,7 @@ def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2)
 
     with scope():
         model = create_model(recipe.model_name, data.x_train.shape[1:], data.num_classes, **recipe.model_options)
-        # data-dependent first layer, where the model has one
-        init_whitening(model, data.x_train, eps=recipe.model_options.get("whiten_eps", 5e-4))
+        init_whitening(model, data.x_train)  # data-dependent first layer, where the model has one
 
     def compile_phase(phase: TrainCfg, build: bool = False) -> None:
         with scope():

@@ -79,7 +79,28 @@ ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "silu")
 WHITEN_PATCH = 2  # patch side of the whitening layer; 2 * 3 * 2**2 = 24 output channels
 
 
-def vgg_family(input_shape, num_classes, *, widths, convs_per_stage=2, stem=0, whiten=False, pool_first=False,
+@keras.saving.register_keras_serializable(package="comp")
+class PatchWhitening(layers.Conv2D):
+    """A frozen 2x2 conv whose kernel :func:`init_whitening` sets from the training images.
+
+    It carries its own ``eps`` (relative to the pixel variance, see :func:`init_whitening`), so
+    the model option that sets it reaches the initialisation without the training loop knowing
+    about it.
+    """
+
+    def __init__(self, filters, eps: float = 5e-4, **kwargs):
+        kwargs.setdefault("kernel_size", WHITEN_PATCH)
+        kwargs.setdefault("padding", "valid")
+        kwargs.setdefault("trainable", False)
+        super().__init__(filters, **kwargs)
+        self.eps = float(eps)
+
+    def get_config(self):
+        return {**super().get_config(), "eps": self.eps}
+
+
+def vgg_family(input_shape, num_classes, *, widths, convs_per_stage=2, stem=0, whiten=False, whiten_eps=5e-4,
+               pool_first=False,
                head="avg", dropout=0.0, bn_momentum=0.9, logit_scale=1.0, activation="relu", bn_scale=True,
                identity_init=False, name="vgg"):
     """Generic VGG-style builder (see module docstring)."""
@@ -93,9 +114,10 @@ def vgg_family(input_shape, num_classes, *, widths, convs_per_stage=2, stem=0, w
     if whiten:
         # Frozen: its kernel is set once from the data by init_whitening (before training).
         channels = 2 * input_shape[-1] * WHITEN_PATCH**2
-        x = layers.Conv2D(channels, WHITEN_PATCH, padding="valid", name="whiten", trainable=False, dtype=exact)(x)
+        x = PatchWhitening(channels, eps=whiten_eps, name="whiten", dtype=exact)(x)
         # the blocks' GELU form (the exact one costs twice as much on CPUs under bfloat16)
-        x = layers.Activation(gelu_tanh if activation == "gelu_tanh" else "gelu", name="whiten_gelu", dtype=exact)(x)
+        x = layers.Activation(_activation("gelu_tanh" if activation == "gelu_tanh" else "gelu"), name="whiten_gelu",
+                              dtype=exact)(x)
     block = dict(activation=activation, bn_scale=bn_scale, identity_init=identity_init)
     if stem:
         x = _conv_bn(x, stem, bn_momentum, name="stem", **block)
@@ -134,24 +156,22 @@ def check_vgg_options(options: dict) -> None:
 def fast(input_shape, num_classes, widths: list[int] = (64, 256, 256), whiten: bool = True, stem: int = 0,
          bn_momentum: float = 0.6, logit_scale: float = 0.125, activation: str = "relu", bn_scale: bool = True,
          identity_init: bool = False, whiten_eps: float = 5e-4):
-    """Speed-run VGG (no residuals): patch whitening + 3 stages x 2 convs, pool before BN, max head.
-
-    ``whiten_eps`` is read by :func:`init_whitening` when training starts (the layer is set from data).
-    """
+    """Speed-run VGG (no residuals): patch whitening + 3 stages x 2 convs, pool before BN, max head."""
     return vgg_family(input_shape, num_classes, widths=list(widths), convs_per_stage=2, stem=stem,
-                      whiten=whiten, pool_first=True, head="max", bn_momentum=bn_momentum,
+                      whiten=whiten, whiten_eps=whiten_eps, pool_first=True, head="max", bn_momentum=bn_momentum,
                       logit_scale=logit_scale, activation=activation, bn_scale=bn_scale,
                       identity_init=identity_init, name="fast")
 
 
-def init_whitening(model, images: np.ndarray, eps: float = 5e-4, max_images: int = 5000) -> bool:
+def init_whitening(model, images: np.ndarray, eps: float | None = None, max_images: int = 5000) -> bool:
     """Set a ``whiten`` layer's kernel to the PCA whitening of the images' 2x2 patches.
 
     Each eigenvector of the patch covariance, scaled by 1/sqrt(eigenvalue + eps * v), becomes
     a filter, together with its negative (as in cifar10-airbench). ``eps`` is relative to the
     mean pixel variance v: airbench's 5e-4 applies to images normalised to unit variance, and
     the model's inputs are scaled to [-1, 1] instead (v ~ 0.25 for CIFAR-10), so the same
-    eps damps the same high-frequency directions. Returns False when the model has no such layer.
+    eps damps the same high-frequency directions; None: the layer's own (model option
+    ``whiten_eps``). Returns False when the model has no such layer.
     """
     try:
         layer = model.get_layer("whiten")
@@ -165,6 +185,7 @@ def init_whitening(model, images: np.ndarray, eps: float = 5e-4, max_images: int
     flat = patches.reshape(-1, p * p * x.shape[-1]).astype(np.float64)
     eigval, eigvec = np.linalg.eigh(np.cov(flat, rowvar=False))
     variance = float(np.mean(np.var(x.reshape(-1, x.shape[-1]), axis=0)))
+    eps = layer.eps if eps is None else eps
     filters = (eigvec / np.sqrt(eigval + eps * variance)).T.reshape(-1, p, p, x.shape[-1])  # (F, kh, kw, cin)
     kernel = np.concatenate([filters, -filters]).transpose(1, 2, 3, 0)  # (kh, kw, cin, 2F)
     layer.set_weights([kernel.astype(np.float32), np.zeros(kernel.shape[-1], np.float32)])
