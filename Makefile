@@ -22,7 +22,7 @@ TTAOPT  := $(if $(TTA),--tta-level $(TTA))
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train predict test bench bench-pipeline bench-tta lint clean
+.PHONY: help install train predict test bench bench-pipeline bench-tta clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ bench: $(STAMP) ## all benchmarks (long): pipeline throughput, precision policie
 
 bench-pipeline: $(STAMP) ## input pipeline vs bare model.fit throughput (under 5 minutes)
 	$(BIN)/python -m tests.benchmarks.bench_pipeline
+
+bench-tta: $(STAMP) ## a trained fold's validation accuracy at each TTA level: make bench-tta COMP=dacon-cifar10 [RUN=]
+	$(BIN)/python -m tests.benchmarks.bench_tta --competition $(COMP) $(RUNOPT)
 
 clean: ## remove .venv and Python caches (keeps data/, runs/, submissions/)
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -156,3 +156,14 @@ def test_a_larger_whiten_eps_damps_the_weakest_directions():
         stds[eps or 1.0] = whiten.predict(images.astype("float32"), verbose=0).reshape(-1, 24)[:, :12].std(axis=0)
     np.testing.assert_allclose(stds[1e-9], 1.0, atol=0.05)
     assert (stds[1.0] < 0.9).all()  # eps of the order of the pixel variance: every direction damped
+
+
+def test_whiten_bias_learns_while_the_whitening_kernel_stays_frozen(tmp_path):
+    model = create_model("fast", (16, 16, 3), CLASSES, widths=[8, 8, 8], whiten_bias=True)
+    whiten = model.get_layer("whiten")
+    assert [v.name for v in whiten.trainable_weights] == ["bias"]
+    assert "kernel" in [v.name for v in whiten.non_trainable_weights]
+    frozen = create_model("fast", (16, 16, 3), CLASSES, widths=[8, 8, 8])
+    assert frozen.get_layer("whiten").trainable_weights == []
+    model.save(tmp_path / "m.keras")  # the option survives a save and reload
+    assert [v.name for v in load_model(tmp_path / "m.keras").get_layer("whiten").trainable_weights] == ["bias"]

@@ -186,3 +186,55 @@ def test_offset_lr_scale_multiplies_the_step_of_batch_norm_offsets_only():
     assert np.abs(plain["d_bn/beta"]).max() > 0
     config = OffsetScaledSGD(8.0, learning_rate=0.1).get_config()
     assert OffsetScaledSGD.from_config(config).offset_lr_scale == 8.0
+
+
+# --------------------------------------------------------------------------- lookahead
+
+
+def test_lookahead_pulls_the_weights_towards_the_slow_copy_every_few_steps():
+    from comp.tf_quiet import keras
+    from comp.train import Lookahead
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, use_bias=False),
+                              keras.layers.BatchNormalization()])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.optimizer.build(model.trainable_variables)
+    kernel, moving_mean = model.layers[0].kernel, model.layers[1].moving_mean
+    kernel.assign(np.ones((2, 1), "float32"))
+    look = Lookahead(total_steps=10, every=5)
+    look.set_model(model)
+    look.on_train_begin()  # slow copy: kernel 1, moving mean 0
+
+    def step_to(step, kernel_value, mean_value):
+        kernel.assign(np.full((2, 1), kernel_value, "float32"))
+        moving_mean.assign([mean_value])
+        model.optimizer.iterations.assign(step)
+        look.on_train_batch_end(step - 1)
+        return float(kernel.numpy()[0, 0]), float(moving_mean.numpy()[0])
+
+    assert step_to(3, 3.0, 2.0) == (3.0, 2.0)  # not a multiple of `every`: untouched
+    d = 0.95**5 * 0.5**3
+    k, m = step_to(5, 3.0, 2.0)  # slow += (1 - d) * (fast - slow); fast = slow
+    assert k == pytest.approx(1.0 + (1 - d) * 2.0, rel=1e-6) and m == pytest.approx((1 - d) * 2.0, rel=1e-6)
+    assert step_to(10, 100.0, 100.0) == pytest.approx((k, m))  # last step: the model keeps the average
+    assert look.decay(0) == 0.0 and look.decay(10) == 1.0
+
+
+def test_train_fold_with_lookahead_ends_on_the_average(tiny_competition):
+    from comp.train import Lookahead
+
+    recipe = load_recipe("tiny", ["train.epochs=2", "train.lookahead=true", "augment.preset=none"])
+    seen = []
+    original = Lookahead.on_train_batch_end
+
+    def spy(self, batch, logs=None):
+        original(self, batch, logs)
+        seen.append(int(self.model.optimizer.iterations.numpy()))
+
+    Lookahead.on_train_batch_end = spy
+    try:
+        result = train_fold(recipe, fold_data(n_train=48), tiny_competition / "fold-la", verbose=0)
+    finally:
+        Lookahead.on_train_batch_end = original
+    assert result["epochs"] == 2 and np.isfinite(result["log_loss"])
+    assert seen == list(range(1, len(seen) + 1)) and len(seen) >= 2  # called after every step

@@ -5,7 +5,8 @@ prediction is the mean of the softmax over its views.
 
 - ``none``: the image as is.
 - ``flip``: the image and its mirror (the largest single TTA effect on CIFAR-10).
-- ``flip-shift``: those two plus each of them shifted by one pixel down-right and up-left.
+- ``flip-shift``: those two (weight 1/4 each) plus each of them shifted by one pixel
+  down-right and up-left with mirrored borders (1/8 each).
 
 Example::
 
@@ -32,9 +33,11 @@ def _views():
         return tf.reverse(x, axis=[2])
 
     def shift(dy, dx):
+        # mirrored borders, as the training translation of the `fast` recipe (and airbench's
+        # TTA): a zero border is a pattern no training image had
         def view(x):
             h, w = x.shape[1], x.shape[2]
-            padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
+            padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
             return padded[:, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w, :]
         return view
 
@@ -44,10 +47,12 @@ def _views():
         return view_of_mirror
 
     down_right, up_left = shift(1, 1), shift(-1, -1)
+    # (view, weight): flip-shift gives the unshifted pair half the weight (airbench's tta_level 2)
     return {
-        "none": [identity],
-        "flip": [identity, flip],
-        "flip-shift": [identity, flip, down_right, up_left, flipped(down_right), flipped(up_left)],
+        "none": [(identity, 1.0)],
+        "flip": [(identity, 0.5), (flip, 0.5)],
+        "flip-shift": [(identity, 0.25), (flip, 0.25), (down_right, 0.125), (up_left, 0.125),
+                       (flipped(down_right), 0.125), (flipped(up_left), 0.125)],
     }
 
 
@@ -60,21 +65,25 @@ def check_tta(level: str) -> str:
     return level
 
 
+def tta_views(level: str) -> list:
+    """The (view function, weight) pairs of a TTA level; the weights sum to 1."""
+    return _views()[check_tta(level)]
+
+
 def predict_proba(model, images: np.ndarray, tta: str = "none", batch_size: int = 512) -> np.ndarray:
-    """Class probabilities (N, C) for uint8 images (N, H, W, 3), averaged over the TTA views."""
+    """Class probabilities (N, C) for uint8 images (N, H, W, 3): the weighted mean over the TTA views."""
     from comp.tf_quiet import tf
 
-    views = _views()[check_tta(tta)]
     total = None
-    for view in views:
+    for view, weight in tta_views(tta):
         ds = (tf.data.Dataset.from_tensor_slices(np.asarray(images))
               .batch(batch_size)
               .map(lambda x, v=view: v(tf.cast(x, tf.float32)), num_parallel_calls=tf.data.AUTOTUNE)
               .prefetch(tf.data.AUTOTUNE))
         logits = model.predict(ds, verbose=0)
-        probs = tf.nn.softmax(tf.cast(logits, tf.float32)).numpy()
+        probs = weight * tf.nn.softmax(tf.cast(logits, tf.float32)).numpy()
         total = probs if total is None else total + probs
-    return total / len(views)
+    return total
 
 
 def load_model(path: Path):

@@ -130,6 +130,7 @@ class TrainCfg:
     label_smoothing: float = 0.1
     ema: bool = False  # evaluate and keep an exponential moving average of the weights
     ema_momentum: float = 0.99
+    lookahead: bool = False  # every 5 steps pull the weights towards a slow average (airbench); the last step keeps the average
     seed: int = 42
     precision: str = _choice("auto", ("auto", "float32", "mixed_float16", "mixed_bfloat16"))
     # auto: mixed_float16 on GPUs with tensor cores, mixed_bfloat16 on CPUs with AMX, else float32

@@ -193,6 +193,46 @@ def make_optimizer(cfg: TrainCfg, steps_per_epoch: int):
     return opt
 
 
+class Lookahead(keras.callbacks.Callback):
+    """Lookahead with a cubic schedule, as in hlb-cifar10 and cifar10-airbench.
+
+    Every ``every`` optimizer steps the slow copy moves towards the model's weights,
+    ``slow += (1 - d) * (fast - slow)``, and the model restarts from it (``fast = slow``), with
+    ``d = 0.95**every * (step / total)**3``: no averaging early on, an average over about the
+    last 20 steps by the end; after the last step the model keeps the average. Batch-norm
+    statistics are averaged too. Keras' EMA (``train.ema``) only evaluates the average, and
+    averages trainable variables alone.
+
+    Resume: the slow copy is not in the backup; a resumed fold restarts it from the weights at
+    the epoch boundary (at most ``every - 1`` steps from the last average).
+    """
+
+    def __init__(self, total_steps: int, every: int = 5, base: float = 0.95):
+        super().__init__()
+        self.total_steps, self.every, self.base = int(total_steps), int(every), float(base)
+
+    def decay(self, step: int) -> float:
+        return 1.0 if step >= self.total_steps else self.base**self.every * (step / self.total_steps) ** 3
+
+    def on_train_begin(self, logs=None):
+        variables = [v for v in self.model.weights if v.dtype in ("float32", "float16", "bfloat16")]
+        self._fast = variables
+        self._slow = [tf.Variable(v.value, trainable=False) for v in variables]
+
+        @tf.function
+        def update(decay):
+            for slow, fast in zip(self._slow, self._fast):
+                slow.assign(slow + (1.0 - decay) * (tf.cast(fast.value, slow.dtype) - slow))
+                fast.assign(tf.cast(slow, fast.dtype))
+
+        self._update = update
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        if step % self.every == 0 or step == self.total_steps:
+            self._update(tf.constant(self.decay(step), tf.float32))
+
+
 # --------------------------------------------------------------------------- 3. input pipeline
 
 
@@ -377,6 +417,8 @@ def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2)
     callbacks = [EpochTimer()]
     if cfg.ema:
         callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))  # validate the EMA weights
+    if cfg.lookahead:
+        callbacks.append(Lookahead(cfg.epochs * steps))
     callbacks += [
         keras.callbacks.ModelCheckpoint(best_path, monitor=cfg.monitor, save_best_only=True,
                                         save_weights_only=True,

@@ -81,25 +81,34 @@ WHITEN_PATCH = 2  # patch side of the whitening layer; 2 * 3 * 2**2 = 24 output 
 
 @keras.saving.register_keras_serializable(package="comp")
 class PatchWhitening(layers.Conv2D):
-    """A frozen 2x2 conv whose kernel :func:`init_whitening` sets from the training images.
+    """A 2x2 conv whose frozen kernel :func:`init_whitening` sets from the training images.
+
+    ``train_bias``: the bias learns (airbench trains it, for the first 3 epochs; its ablation
+    found freezing it afterwards a speed gain, not an accuracy one); else the layer is frozen.
 
     It carries its own ``eps`` (relative to the pixel variance, see :func:`init_whitening`), so
     the model option that sets it reaches the initialisation without the training loop knowing
     about it.
     """
 
-    def __init__(self, filters, eps: float = 5e-4, **kwargs):
+    def __init__(self, filters, eps: float = 5e-4, train_bias: bool = False, **kwargs):
         kwargs.setdefault("kernel_size", WHITEN_PATCH)
         kwargs.setdefault("padding", "valid")
-        kwargs.setdefault("trainable", False)
+        kwargs.setdefault("trainable", bool(train_bias))
         super().__init__(filters, **kwargs)
         self.eps = float(eps)
+        self.train_bias = bool(train_bias)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._kernel.trainable = False  # set from the data, never by the optimizer; the bias may learn
 
     def get_config(self):
-        return {**super().get_config(), "eps": self.eps}
+        return {**super().get_config(), "eps": self.eps, "train_bias": self.train_bias}
 
 
 def vgg_family(input_shape, num_classes, *, widths, convs_per_stage=2, stem=0, whiten=False, whiten_eps=5e-4,
+               whiten_bias=False,
                pool_first=False,
                head="avg", dropout=0.0, bn_momentum=0.9, logit_scale=1.0, activation="relu", bn_scale=True,
                identity_init=False, name="vgg"):
@@ -114,7 +123,7 @@ def vgg_family(input_shape, num_classes, *, widths, convs_per_stage=2, stem=0, w
     if whiten:
         # Frozen: its kernel is set once from the data by init_whitening (before training).
         channels = 2 * input_shape[-1] * WHITEN_PATCH**2
-        x = PatchWhitening(channels, eps=whiten_eps, name="whiten", dtype=exact)(x)
+        x = PatchWhitening(channels, eps=whiten_eps, train_bias=whiten_bias, name="whiten", dtype=exact)(x)
         # the blocks' GELU form (the exact one costs twice as much on CPUs under bfloat16)
         x = layers.Activation(_activation("gelu_tanh" if activation == "gelu_tanh" else "gelu"), name="whiten_gelu",
                               dtype=exact)(x)
@@ -155,10 +164,10 @@ def check_vgg_options(options: dict) -> None:
 @register_model("fast", check=check_vgg_options)
 def fast(input_shape, num_classes, widths: list[int] = (64, 256, 256), whiten: bool = True, stem: int = 0,
          bn_momentum: float = 0.6, logit_scale: float = 0.125, activation: str = "relu", bn_scale: bool = True,
-         identity_init: bool = False, whiten_eps: float = 5e-4):
+         identity_init: bool = False, whiten_eps: float = 5e-4, whiten_bias: bool = False):
     """Speed-run VGG (no residuals): patch whitening + 3 stages x 2 convs, pool before BN, max head."""
     return vgg_family(input_shape, num_classes, widths=list(widths), convs_per_stage=2, stem=stem,
-                      whiten=whiten, whiten_eps=whiten_eps, pool_first=True, head="max", bn_momentum=bn_momentum,
+                      whiten=whiten, whiten_eps=whiten_eps, whiten_bias=whiten_bias, pool_first=True, head="max", bn_momentum=bn_momentum,
                       logit_scale=logit_scale, activation=activation, bn_scale=bn_scale,
                       identity_init=identity_init, name="fast")
 
