@@ -116,3 +116,15 @@ def test_predict_from_a_partial_run_reports_the_finished_folds_oof_score(tiny_co
     assert "nan" not in pred.stderr
     manifest = json.loads((tiny_competition / pred.stdout.strip()).with_suffix(".json").read_text())
     assert manifest["runs"][0]["oof_score"] == pytest.approx(fold["accuracy"], abs=1e-4)
+
+
+def test_models_lists_every_model_with_its_options_and_the_transfer_backbones():
+    from comp.models import list_models
+    from comp.models.transfer import list_backbones
+
+    result = invoke("models")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [ln.split()[0] for ln in lines if ln and not ln.startswith(" ") and not ln.startswith("backbones")] == list_models()
+    assert "whiten_eps=0.0005" in result.output and "lookahead" not in result.output  # model options only
+    assert lines[-1].endswith(", ".join(list_backbones())) and "ResNet50V2" in lines[-1]

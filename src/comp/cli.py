@@ -321,8 +321,9 @@ def sweep(recipe, grids, competition, folds, val_fraction, overrides, data, exec
 
 @main.command()
 def models():
-    """List the registered models and their options."""
+    """List the registered models and their options, and the transfer backbones."""
     from comp.models import list_models, model_info
+    from comp.models.transfer import list_backbones
 
     for name in list_models():
         info = model_info(name)
@@ -330,6 +331,7 @@ def models():
         click.echo(f"{name:10s} {info['description']}")
         if opts:
             click.echo(f"{'':10s} options: {opts}")
+    click.echo(f"backbones of model `transfer` (model.backbone, comp compare --backbones): {', '.join(list_backbones())}")
 
 
 @main.command()
