@@ -1,7 +1,7 @@
 """Prediction: test-time augmentation, fold models, fold and run ensembles.
 
 TTA levels are ordered lists of tiny view functions (as in cifar10-airbench): a level's
-prediction is the mean of the softmax over its views.
+prediction is the weighted mean of the softmax over its views.
 
 - ``none``: the image as is.
 - ``flip``: the image and its mirror (the largest single TTA effect on CIFAR-10).

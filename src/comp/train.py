@@ -4,7 +4,7 @@ Sections, in the order a fold runs through them:
 
 1. devices: precision policy and XLA per device, said out loud at the start of every fold;
 2. schedule and optimizer: warm-up then constant, linear (one-cycle) or cosine decay, per step;
-   SGD with Nesterov momentum or AdamW, decoupled weight decay, optional EMA of the weights;
+   SGD with Nesterov momentum or AdamW, decoupled weight decay, optional EMA or Lookahead of the weights;
 3. input pipeline: uint8 index batches gathered from memory, augmented per batch
    (comp.augment), a pure function of (seed, epoch, step);
 4. one fold: ``model.fit`` with BackupAndRestore (resume), ModelCheckpoint (best by the

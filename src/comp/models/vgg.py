@@ -167,8 +167,8 @@ def fast(input_shape, num_classes, widths: list[int] = (64, 256, 256), whiten: b
          identity_init: bool = False, whiten_eps: float = 5e-4, whiten_bias: bool = False):
     """Speed-run VGG (no residuals): patch whitening + 3 stages x 2 convs, pool before BN, max head."""
     return vgg_family(input_shape, num_classes, widths=list(widths), convs_per_stage=2, stem=stem,
-                      whiten=whiten, whiten_eps=whiten_eps, whiten_bias=whiten_bias, pool_first=True, head="max", bn_momentum=bn_momentum,
-                      logit_scale=logit_scale, activation=activation, bn_scale=bn_scale,
+                      whiten=whiten, whiten_eps=whiten_eps, whiten_bias=whiten_bias, pool_first=True, head="max",
+                      bn_momentum=bn_momentum, logit_scale=logit_scale, activation=activation, bn_scale=bn_scale,
                       identity_init=identity_init, name="fast")
 
 
