@@ -203,12 +203,13 @@ def test_lookahead_pulls_the_weights_towards_the_slow_copy_every_few_steps():
     kernel.assign(np.ones((2, 1), "float32"))
     look = Lookahead(total_steps=10, every=5)
     look.set_model(model)
+    look.set_params({"steps": 10})
     look.on_train_begin()  # slow copy: kernel 1, moving mean 0
+    look.on_epoch_begin(0)
 
     def step_to(step, kernel_value, mean_value):
         kernel.assign(np.full((2, 1), kernel_value, "float32"))
         moving_mean.assign([mean_value])
-        model.optimizer.iterations.assign(step)
         look.on_train_batch_end(step - 1)
         return float(kernel.numpy()[0, 0]), float(moving_mean.numpy()[0])
 
@@ -220,21 +221,25 @@ def test_lookahead_pulls_the_weights_towards_the_slow_copy_every_few_steps():
     assert look.decay(0) == 0.0 and look.decay(10) == 1.0
 
 
-def test_train_fold_with_lookahead_ends_on_the_average(tiny_competition):
+def test_train_fold_with_lookahead_ends_on_the_average(tiny_competition, monkeypatch):
     from comp.train import Lookahead
 
     recipe = load_recipe("tiny", ["train.epochs=2", "train.lookahead=true", "augment.preset=none"])
-    seen = []
+    seen, synced, callbacks, gaps = [], [], [], []
     original = Lookahead.on_train_batch_end
 
     def spy(self, batch, logs=None):
         original(self, batch, logs)
         seen.append(int(self.model.optimizer.iterations.numpy()))
+        synced.append(self._synced)
+        callbacks.append(self)
+        gaps.append(max(float(np.abs(s.numpy() - np.asarray(f.numpy(), dtype=s.numpy().dtype)).max())
+                        for s, f in zip(self._slow, self._fast)))
 
-    Lookahead.on_train_batch_end = spy
-    try:
-        result = train_fold(recipe, fold_data(n_train=48), tiny_competition / "fold-la", verbose=0)
-    finally:
-        Lookahead.on_train_batch_end = original
+    monkeypatch.setattr(Lookahead, "on_train_batch_end", spy)
+    result = train_fold(recipe, fold_data(n_train=48), tiny_competition / "fold-la", verbose=0)
     assert result["epochs"] == 2 and np.isfinite(result["log_loss"])
     assert seen == list(range(1, len(seen) + 1)) and len(seen) >= 2  # called after every step
+    assert synced[-1] == seen[-1] == callbacks[-1].total_steps  # its step count agrees with the optimizer's
+    # after the last step the model holds the slow average (the fold then loads its best epoch)
+    assert gaps[-1] == 0.0 and max(gaps) > 0.0

@@ -226,11 +226,18 @@ class Lookahead(keras.callbacks.Callback):
                 fast.assign(tf.cast(slow, fast.dtype))
 
         self._update = update
+        self._synced = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = epoch * self.params["steps"]
 
     def on_train_batch_end(self, batch, logs=None):
-        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-        if step % self.every == 0 or step == self.total_steps:
+        # The step from the epoch and batch numbers, not from the optimizer's counter: reading
+        # that is a device sync per step. ``batch`` is the last step of a steps_per_execution chunk.
+        step = self._epoch_start + batch + 1
+        if step // self.every > self._synced // self.every or step >= self.total_steps:
             self._update(tf.constant(self.decay(step), tf.float32))
+            self._synced = step
 
 
 # --------------------------------------------------------------------------- 3. input pipeline
@@ -680,8 +687,8 @@ def prepare_run(comp_spec, recipe: Recipe, recipe_ref: str, overrides: list[str]
     return run, dataset, images
 
 
-def train_fold_in_run(run, k: int, verbose: int = 2) -> dict:
-    """Train fold ``k`` of an existing run (the body of ``comp train-fold``)."""
+def load_fold(run, k: int) -> FoldData:
+    """Fold ``k`` of an existing run: the run's images (its ``--subset`` draw, if any) split by its folds.csv."""
     from comp.data.layouts import read_dataset, subset_dataset
 
     comp_spec = run.competition
@@ -689,8 +696,12 @@ def train_fold_in_run(run, k: int, verbose: int = 2) -> dict:
     if run.subset:
         dataset = subset_dataset(dataset, run.subset, run.recipe.train.seed)
     x_train, x_test = load_images_for(comp_spec, dataset, run.subset)
-    data = fold_data(run, k, x_train, dataset.labels, x_test)
-    return train_fold(run.recipe, data, run.fold_dir(k), verbose=verbose)
+    return fold_data(run, k, x_train, dataset.labels, x_test)
+
+
+def train_fold_in_run(run, k: int, verbose: int = 2) -> dict:
+    """Train fold ``k`` of an existing run (the body of ``comp train-fold``)."""
+    return train_fold(run.recipe, load_fold(run, k), run.fold_dir(k), verbose=verbose)
 
 
 def summarise_run(run) -> dict:

@@ -17,11 +17,10 @@ import pandas as pd
 
 from comp import metrics
 from comp.atomic import write_json
-from comp.data.layouts import read_dataset, subset_dataset
 from comp.predict import TTA_LEVELS, load_model, predict_proba, tta_views
 from comp.runs import latest_run, open_run
 from comp.spec import load_competition
-from comp.train import fold_data, load_images_for
+from comp.train import load_fold
 
 
 def main() -> None:
@@ -33,11 +32,7 @@ def main() -> None:
 
     comp_spec = load_competition(args.competition)
     run = open_run(comp_spec.name, args.run) if args.run else latest_run(comp_spec.name)
-    dataset = read_dataset(comp_spec)
-    if run.subset:
-        dataset = subset_dataset(dataset, run.subset, run.recipe.train.seed)
-    x_train, _ = load_images_for(comp_spec, dataset, run.subset)
-    data = fold_data(run, args.fold, x_train, dataset.labels, None)
+    data = load_fold(run, args.fold)
     model = load_model(run.fold_dir(args.fold) / "model.keras")
     rows = []
     for level in TTA_LEVELS:
