@@ -8,7 +8,7 @@ import pytest
 from comp.augment import (BatchAugmenter, alternating_flip, create_preset, cutmix, list_presets, make_train_transform,
                           mixup, random_cutout, random_flip, random_translate)
 from comp.errors import CompError
-from comp.spec import AugmentCfg, load_recipe
+from comp.recipe import AugmentCfg, load_recipe
 from comp.tf_quiet import tf
 
 

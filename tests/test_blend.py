@@ -105,12 +105,13 @@ def fake_run(run_id: str, folds: int, skill: float, seed: int, fold_seed: int = 
     from comp.data.folds import make_folds
     from comp.data.layouts import read_dataset
     from comp.runs import create_run, run_config, save_classes, save_fold_table
-    from comp.spec import load_competition, load_recipe
+    from comp.recipe import load_recipe
+    from comp.spec import load_competition
 
-    comp_spec, recipe = load_competition("tiny"), load_recipe("tiny")
-    dataset = read_dataset(comp_spec)
+    competition, recipe = load_competition("tiny"), load_recipe("tiny")
+    dataset = read_dataset(competition)
     fold_ids = make_folds(dataset.labels, folds, fold_seed, 0.2)
-    run, _ = create_run(run_config(comp_spec, recipe, folds, 0.2, [], "tiny"), run_id, restart=False)
+    run, _ = create_run(run_config(competition, recipe, folds, 0.2, [], "tiny"), run_id, restart=False)
     save_classes(run, dataset.class_names)
     save_fold_table(run, dataset.train["id"], dataset.train["label"], fold_ids)
     rng = np.random.default_rng(seed)

@@ -80,7 +80,7 @@ def test_subset_trains_on_n_images_per_class_without_the_test_set(tiny_competiti
 
     # the same draw in a fold subprocess (read back from the run's config)
     from comp.runs import open_run
-    from comp.train import train_fold_in_run
+    from comp.train.kfold import train_fold_in_run
     reopened = open_run("tiny", "sub")
     assert reopened.subset == 5
     import shutil

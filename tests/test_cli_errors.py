@@ -175,7 +175,7 @@ def test_train_with_an_unknown_model_option(tiny_competition):
 @pytest.mark.parametrize("override, fragments", [
     ("model.name=vgj", ("unknown model 'vgj'", "Did you mean 'vgg'?")),
     ("augment.preset=hevy", ("unknown augment.preset 'hevy'", "Did you mean 'heavy'?")),
-    ("predict.tta=flips", ("unknown TTA level 'flips'", "Did you mean 'flip'?")),
+    ("predict.tta=flips", ("predict.tta must be one of 'none', 'flip', 'flip-shift'", "Did you mean 'flip'?")),
     ("train.optimizer=adam", ("train.optimizer must be one of 'sgd', 'adamw'", "Received: train.optimizer='adam'")),
 ])
 def test_train_with_an_unknown_name_in_the_recipe(tiny_competition, override, fragments):

@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from comp.cli import main
-from comp.compare import grid_rows, markdown_table, parse_grid, sort_best_first, split_list, split_values
+from comp.compare import grid_rows, parse_grid, sort_best_first, split_list, split_values
+from comp.report import markdown_table
 from comp.errors import CompError
 from comp.predict import load_model
 from comp.tf_quiet import keras
@@ -64,7 +65,7 @@ def test_compare_trains_a_backbone_and_a_recipe_and_writes_the_table_and_chart(t
 
     again = invoke(*args)  # every row finished: reused, not retrained
     assert again.exit_code == 0
-    assert again.stderr.count("every fold finished already, reused") == 2
+    assert again.stderr.count("nothing to train: every requested fold is finished") == 2
     _, table_again = written(tiny_competition, again)
     pd.testing.assert_frame_equal(table_again, table)
 
@@ -108,7 +109,7 @@ def test_bad_rows_fail_before_anything_trains(tiny_competition, args, message):
 def test_grid_values_split_at_top_level_commas_and_read_as_toml():
     assert parse_grid("train.batch_size=100,200") == ("train.batch_size", ["100", "200"], [100, 200])
     assert parse_grid("model.widths=[8,16],[16, 32]")[2] == [[8, 16], [16, 32]]
-    assert parse_grid("train.schedule=cosine,'onecycle'")[2] == ["cosine", "onecycle"]
+    assert parse_grid("train.schedule=cosine,'linear'")[2] == ["cosine", "linear"]
     assert split_values('a,"b,c",[1,2]') == ["a", '"b,c"', "[1,2]"]
     assert split_list(" MobileNetV2, ResNet50V2,,") == ["MobileNetV2", "ResNet50V2"]
     with pytest.raises(CompError, match=r"Received: --grid 'train.epochs=1,'"):

@@ -21,8 +21,9 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     from comp.tf_quiet import tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from comp.spec import load_recipe
-    from comp.train import FoldData, train_fold
+    from comp.data.folds import FoldData
+    from comp.recipe import load_recipe
+    from comp.train.fold import train_fold
     recipe = load_recipe("tiny", [f"train.strategy={sys.argv[1]}", "train.epochs=2"])
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (48, 12, 12, 3), dtype=np.uint8)

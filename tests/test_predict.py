@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from comp.errors import CompError
-from comp.predict import TTA_LEVELS, predict_proba, tta_views
+from comp.predict import predict_proba
+from comp.tta import TTA_LEVELS, tta_views
 
 
 def images(n=3, h=5, w=6):

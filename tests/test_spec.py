@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from comp.errors import CompError
-from comp.spec import (SHIPPED_DIR, load_competition, load_recipe, merge_overrides, parse_override,
-                       resolve)
+from comp.recipe import load_recipe, merge_overrides, parse_override
+from comp.spec import SHIPPED_DIR, load_competition, resolve
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_shipped_recipe_vgg_mixup_loads_with_its_settings(workdir):
 
 @pytest.mark.parametrize("path", sorted((SHIPPED_DIR / "recipes").glob("*.toml")), ids=lambda p: p.stem)
 def test_every_shipped_recipe_names_a_real_model_preset_and_tta(workdir, path):
-    from comp.train import check_recipe
+    from comp.train.kfold import check_recipe
 
     recipe = load_recipe(path.stem)
     assert recipe.name == path.stem

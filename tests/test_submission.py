@@ -140,8 +140,8 @@ def test_write_submission_writes_csv_and_manifest_with_its_hash(root):
 # --------------------------------------------------------------------------- rule guard
 
 
-def run(run_id, pretrained=False, external_data=False):
-    return SimpleNamespace(id=run_id, config={"run": {"pretrained": pretrained, "external_data": external_data}})
+def run(run_id, pretrained=False):
+    return SimpleNamespace(id=run_id, config={"run": {"pretrained": pretrained}})
 
 
 def test_pretrained_run_is_refused_when_the_rules_forbid_it(root):
@@ -162,12 +162,14 @@ def test_pretrained_run_passes_when_the_rules_allow_it(root):
 def test_from_scratch_runs_pass_the_default_rules(root):
     check = check_rules(spec(root), [run("a"), run("b")])
     assert check == {"pretrained_weights_allowed": False, "external_data_allowed": False,
-                     "runs_used_pretrained": False, "runs_used_external_data": False, "passed": True}
+                     "runs_used_pretrained": False, "passed": True}
 
 
-def test_external_data_run_is_refused_when_the_rules_forbid_it(root):
-    with pytest.raises(CompError, match=r"run 'ext' used external data.*external_data = false"):
-        check_rules(spec(root), [run("ext", external_data=True)])
+def test_runs_of_older_versions_with_the_retired_external_data_flag_still_pass(root):
+    # comp never trains on data outside the competition's folder, so the flag that runs used
+    # to carry was always false; old runs keep it in config.toml and are not refused for it
+    old = SimpleNamespace(id="old", config={"run": {"pretrained": False, "external_data": False}})
+    assert check_rules(spec(root), [old])["passed"] is True
 
 
 # --------------------------------------------------------------------------- scoring

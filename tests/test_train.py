@@ -9,8 +9,11 @@ import pandas as pd
 import pytest
 
 from comp.predict import load_model, predict_proba
-from comp.spec import load_recipe
-from comp.train import FoldData, WarmupDecay, choose_jit, choose_precision, cpu_has_amx, train_fold
+from comp.data.folds import FoldData
+from comp.recipe import load_recipe
+from comp.train.devices import choose_jit, choose_precision, cpu_has_amx
+from comp.train.fold import train_fold
+from comp.train.optim import WarmupDecay
 
 # --------------------------------------------------------------------------- schedule
 
@@ -21,14 +24,14 @@ def lr(kind, step, final_fraction=0.0, warm=WARM):
     return float(WarmupDecay(PEAK, TOTAL, warm, start_fraction=0.1, final_fraction=final_fraction, kind=kind)(step))
 
 
-@pytest.mark.parametrize("kind", ["onecycle", "cosine", "constant"])
+@pytest.mark.parametrize("kind", ["linear", "cosine", "constant"])
 def test_warmup_starts_at_start_fraction_and_reaches_peak(kind):
     assert lr(kind, 0) == pytest.approx(0.01)
     assert lr(kind, 5) == pytest.approx(0.01 + 0.09 * 0.5)
     assert lr(kind, WARM) == pytest.approx(PEAK)
 
 
-@pytest.mark.parametrize("kind, last", [("onecycle", 0.01), ("cosine", 0.01), ("constant", PEAK)])
+@pytest.mark.parametrize("kind, last", [("linear", 0.01), ("cosine", 0.01), ("constant", PEAK)])
 def test_last_step_reaches_the_final_fraction(kind, last):
     assert lr(kind, TOTAL, final_fraction=0.1) == pytest.approx(last)
     assert lr(kind, TOTAL + 50, final_fraction=0.1) == pytest.approx(last)  # clipped after the end
@@ -36,16 +39,16 @@ def test_last_step_reaches_the_final_fraction(kind, last):
 
 def test_decay_shapes_halfway():
     half = WARM + (TOTAL - WARM) // 2
-    assert lr("onecycle", half) == pytest.approx(PEAK / 2)
+    assert lr("linear", half) == pytest.approx(PEAK / 2)
     assert lr("cosine", half) == pytest.approx(PEAK / 2)
     assert lr("constant", half) == pytest.approx(PEAK)
     quarter = WARM + (TOTAL - WARM) // 4
-    assert lr("onecycle", quarter) == pytest.approx(PEAK * 0.75, rel=0.02)
+    assert lr("linear", quarter) == pytest.approx(PEAK * 0.75, rel=0.02)
     assert lr("cosine", quarter) == pytest.approx(PEAK * (1 + np.cos(np.pi * 22 / 90)) / 2)
 
 
 def test_no_warmup_starts_at_peak():
-    assert lr("onecycle", 0, warm=0) == pytest.approx(PEAK)
+    assert lr("linear", 0, warm=0) == pytest.approx(PEAK)
 
 
 def test_schedule_config_round_trips():
@@ -165,7 +168,7 @@ def test_train_fold_with_xla_on_cpu(tiny_competition, capsys):
 
 def test_offset_lr_scale_multiplies_the_step_of_batch_norm_offsets_only():
     from comp.tf_quiet import keras
-    from comp.train import OffsetScaledSGD, is_norm_offset
+    from comp.train.optim import OffsetScaledSGD, is_norm_offset
 
     def one_step(scale):
         keras.utils.set_random_seed(0)
@@ -193,7 +196,7 @@ def test_offset_lr_scale_multiplies_the_step_of_batch_norm_offsets_only():
 
 def test_lookahead_pulls_the_weights_towards_the_slow_copy_every_few_steps():
     from comp.tf_quiet import keras
-    from comp.train import Lookahead
+    from comp.train.callbacks import Lookahead
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, use_bias=False),
                               keras.layers.BatchNormalization()])
@@ -222,7 +225,7 @@ def test_lookahead_pulls_the_weights_towards_the_slow_copy_every_few_steps():
 
 
 def test_train_fold_with_lookahead_ends_on_the_average(tiny_competition, monkeypatch):
-    from comp.train import Lookahead
+    from comp.train.callbacks import Lookahead
 
     recipe = load_recipe("tiny", ["train.epochs=2", "train.lookahead=true", "augment.preset=none"])
     seen, synced, callbacks, gaps = [], [], [], []

@@ -19,9 +19,12 @@ from comp.errors import CompError
 from comp.models import check_options, create_model
 from comp.models.transfer import BACKBONES, BackbonePreprocess, list_backbones
 from comp.predict import load_model
-from comp.spec import load_competition, load_recipe
+from comp.recipe import load_recipe
+from comp.spec import load_competition
 from comp.tf_quiet import keras
-from comp.train import EpochTimer, FoldData, train_fold
+from comp.data.folds import FoldData
+from comp.train.callbacks import EpochTimer
+from comp.train.fold import train_fold
 
 ISSUE_BACKBONES = {"DenseNet121", "DenseNet169", "DenseNet201", "EfficientNetB0", "EfficientNetB1",
                    "EfficientNetV2B0", "InceptionV3", "MobileNetV2", "MobileNetV3Large", "ResNet50", "ResNet50V2",
@@ -218,13 +221,13 @@ class Interrupt(Exception):
 
 
 def test_a_fold_interrupted_at_and_after_the_phase_switch_resumes(tiny_competition, monkeypatch, capsys):
-    import comp.train
+    import comp.train.finetune
 
     save_backbone_weights(tiny_competition / "mnv2.weights.h5")
     recipe = load_recipe("transfer", [*SMALL, "model.weights=mnv2.weights.h5", "train.epochs=3",
                                       "train.freeze_epochs=1"])
     fold_dir = tiny_competition / "fold"
-    original_begin, original_switch = EpochTimer.on_epoch_begin, comp.train._switch_backup
+    original_begin, original_switch = EpochTimer.on_epoch_begin, comp.train.finetune.switch_backup
 
     def killed_at_the_switch(*args, **kwargs):
         raise Interrupt("killed between the phases")
@@ -245,13 +248,13 @@ def test_a_fold_interrupted_at_and_after_the_phase_switch_resumes(tiny_competiti
                 # Neither phase's optimizer state is ever loaded into the other's optimizer.
                 assert not [w for w in caught if "Skipping variable loading for optimizer" in str(w.message)]
 
-    monkeypatch.setattr(comp.train, "_switch_backup", killed_at_the_switch)
+    monkeypatch.setattr(comp.train.finetune, "switch_backup", killed_at_the_switch)
     with pytest.raises(Interrupt):  # phase 1 done, its backup (and optimizer) left at epoch 1
         train_and_catch_warnings()
     assert json.loads((fold_dir / "backup" / "training_metadata.json").read_text())["epoch"] == 1
     capsys.readouterr()
 
-    monkeypatch.setattr(comp.train, "_switch_backup", original_switch)
+    monkeypatch.setattr(comp.train.finetune, "switch_backup", original_switch)
     interrupt_at(2)
     with pytest.raises(Interrupt):  # inside phase 2
         train_and_catch_warnings()
@@ -272,12 +275,12 @@ def test_a_fold_interrupted_at_and_after_the_phase_switch_resumes(tiny_competiti
 def test_the_pretrained_flag_covers_imagenet_a_local_file_and_the_builders_default(tmp_path):
     from comp.runs import run_config
 
-    comp_spec = load_competition("dacon-cifar10")
+    competition = load_competition("dacon-cifar10")
     weights_file = tmp_path / "w.h5"
     weights_file.write_bytes(b"")
 
     def pretrained(*sets, recipe="transfer"):
-        return run_config(comp_spec, load_recipe(recipe, list(sets)), 1, 0.2, [], recipe)["run"]["pretrained"]
+        return run_config(competition, load_recipe(recipe, list(sets)), 1, 0.2, [], recipe)["run"]["pretrained"]
 
     assert pretrained() is True  # the recipe asks for imagenet
     assert pretrained(f"model.weights={weights_file}") is True
@@ -322,7 +325,7 @@ def test_the_same_pretrained_run_is_submitted_where_the_rules_allow_it(tiny_comp
     assert len(pd.read_csv(csv)) == 9
     manifest = json.loads(csv.with_suffix(".json").read_text())
     assert manifest["rule_check"] == {"pretrained_weights_allowed": True, "external_data_allowed": False,
-                                      "runs_used_pretrained": True, "runs_used_external_data": False,
+                                      "runs_used_pretrained": True,
                                       "passed": True}
     assert manifest["runs"][0]["pretrained"] is True
 

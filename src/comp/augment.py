@@ -33,7 +33,8 @@ import cv2
 import numpy as np
 from comp.tf_quiet import tf
 
-from comp.spec import AugmentCfg, unknown_name_error
+from comp.errors import unknown_name_error
+from comp.recipe import AugmentCfg
 
 # OpenCV's own thread pool (under albumentations) fights TensorFlow's for the same cores; the
 # parallelism comes from tf.data's calls instead.

@@ -96,8 +96,8 @@ def choose_weights(probs: list[np.ndarray], labels: np.ndarray, metric: str, run
     higher = metrics.higher_is_better(metric)
 
     def evaluate(w):
-        p = blend(probs, w)
-        return metrics.score(metric, labels, p), metrics.score("log_loss", labels, p)
+        scored = metrics.scores(metric, labels, blend(probs, w))
+        return scored["score"], scored["log_loss"]
 
     best = ("fitted", fitted, *evaluate(fitted))
     singles = [(rid, np.eye(len(probs))[i], *evaluate(np.eye(len(probs))[i])) for i, rid in enumerate(run_ids)]
@@ -141,10 +141,8 @@ def _fold_difference(a: pd.DataFrame, b: pd.DataFrame) -> str:
 
 def fit_oof_blend(runs, metric: str) -> BlendResult:
     """Blend weights for ``runs`` from their out-of-fold predictions on the folds all of them finished."""
-    from comp.predict import run_oof
-
     check_same_folds(runs)
-    oofs = [run_oof(run) for run in runs]
+    oofs = [run.oof() for run in runs]
     common = set(oofs[0][0])
     for rows, _, _ in oofs[1:]:
         common &= set(rows)

@@ -10,8 +10,8 @@ prediction included) and training images per second of epoch time.
 
 Example::
 
-    rows = backbone_rows(["MobileNetV2", "EfficientNetB0"], ["train.epochs=1"]) + recipe_rows(["fast"], [], comp)
-    out_dir, table = run_comparison("compare", comp, rows, folds=1, say=print)
+    rows = backbone_rows(["MobileNetV2", "EfficientNetB0"], ["train.epochs=1"]) + recipe_rows(["fast"], [], competition)
+    out_dir, table = run_comparison("compare", competition, rows, n_folds=1, say=print)
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from pathlib import Path
 import pandas as pd
 
 from comp import metrics
-from comp.atomic import atomic_path, write_text
+from comp.atomic import write_text
 from comp.errors import CompError
-from comp.spec import Competition, load_recipe, parse_override
+from comp.recipe import load_recipe, parse_override
+from comp.spec import Competition
 
 # --------------------------------------------------------------------------- rows
 
@@ -54,14 +55,14 @@ def backbone_rows(backbones: list[str], overrides: list[str], recipe_ref: str = 
     return rows
 
 
-def recipe_rows(recipes: list[str], overrides: list[str], comp: Competition, say=None) -> list[Row]:
+def recipe_rows(recipes: list[str], overrides: list[str], competition: Competition, say=None) -> list[Row]:
     """One row per recipe, as it is. A ``model.<key>`` override is another model's option (the
     backbones' ``model.weights=none``), so it only goes to recipes whose model has that key."""
     from comp.models import model_info
 
     rows = []
     for ref in recipes:
-        options = set(model_info(load_recipe(ref, (), comp).model_name)["options"]) | {"name"}
+        options = set(model_info(load_recipe(ref, (), competition).model_name)["options"]) | {"name"}
         kept = [o for o in overrides if not _is_model_key(o) or _key(o).split(".")[1] in options]
         skipped = [o for o in overrides if o not in kept]
         if skipped and say is not None:
@@ -130,9 +131,9 @@ def grid_rows(recipe_ref: str, grids: list[str], overrides: list[str]) -> list[R
 # --------------------------------------------------------------------------- training the rows
 
 
-def check_rows(comp: Competition, rows: list[Row]) -> None:
+def check_rows(competition: Competition, rows: list[Row]) -> None:
     """Every row's recipe, overrides and model options, checked before anything trains."""
-    from comp.train import check_recipe
+    from comp.train.kfold import check_recipe
 
     if not rows:
         raise CompError("nothing to compare: pass --backbones and/or --recipes (or --grid for comp sweep)")
@@ -141,40 +142,26 @@ def check_rows(comp: Competition, rows: list[Row]) -> None:
     if twice:
         raise CompError(f"'{twice[0]}' is listed twice. Received rows: {', '.join(labels)}")
     for row in rows:
-        check_recipe(load_recipe(row.recipe_ref, row.overrides, comp))
+        check_recipe(load_recipe(row.recipe_ref, row.overrides, competition))
 
 
-def _run_id(comp: Competition, recipe, row: Row, folds: int, val_fraction: float, subset: int = 0) -> str | None:
-    from comp.runs import config_hash, run_config
-
-    if row.run_prefix is None:
-        return None
-    config = run_config(comp, recipe, folds, val_fraction, row.overrides, row.recipe_ref, subset)
-    return f"{row.run_prefix}-{folds}f-{config_hash(config)}"
-
-
-def train_row(comp: Competition, row: Row, folds: int, val_fraction: float, executor: str,
+def train_row(competition: Competition, row: Row, n_folds: int, val_fraction: float, executor: str,
               gpus: list[str] | None, verbose: int, say, subset: int = 0):
-    """Train (or resume, or reuse) the row's run; returns (run, its summary)."""
-    from comp import train as training
+    """Train (or resume, or reuse) the row's run, as ``comp train`` would; returns (run, its summary)."""
+    from comp.runs import run_config, run_id_for
+    from comp.train.kfold import prepare_run, summarise_run, train_folds
 
-    recipe = load_recipe(row.recipe_ref, row.overrides, comp)
-    run, dataset, (x_train, x_test) = training.prepare_run(
-        comp, recipe, row.recipe_ref, row.overrides, folds, val_fraction,
-        _run_id(comp, recipe, row, folds, val_fraction, subset), restart=False, subset=subset)
-    todo = [k for k in range(folds) if not run.fold_done(k)]
-    say(f"[{row.label}] run {run.dir}: " + (f"training fold(s) {', '.join(map(str, todo))}" if todo
-                                             else "every fold finished already, reused"))
-    if todo:
-        def in_process(k):
-            data_k = training.fold_data(run, k, x_train, dataset.labels, x_test)
-            training.train_fold(run.recipe, data_k, run.fold_dir(k), verbose=verbose)
-
-        training.run_folds(run, todo, executor, gpus, in_process)
-    summary = run.metrics()
-    if todo or summary is None or summary.get("finished_folds") != folds:
-        summary = training.summarise_run(run)
-    return run, summary
+    recipe = load_recipe(row.recipe_ref, row.overrides, competition)
+    run_id = None
+    if row.run_prefix is not None:
+        config = run_config(competition, recipe, n_folds, val_fraction, row.overrides, row.recipe_ref, subset)
+        run_id = run_id_for(config, row.run_prefix)
+    run, dataset, images = prepare_run(competition, recipe, row.recipe_ref, row.overrides, n_folds, val_fraction,
+                                       run_id, restart=False, subset=subset)
+    say(f"[{row.label}] run {run.dir}")
+    train_folds(run, range(n_folds), images, dataset.labels, executor, gpus, verbose,
+                say=lambda msg: say(f"[{row.label}] {msg}"))
+    return run, summarise_run(run)
 
 
 def _epoch_seconds(run, fold: int) -> float:
@@ -208,66 +195,23 @@ def sort_best_first(table: pd.DataFrame, metric: str) -> pd.DataFrame:
 # --------------------------------------------------------------------------- outputs
 
 
-def _format(column: str, value) -> str:
-    if isinstance(value, float):
-        if column.startswith("oof_"):
-            return f"{value:.4f}"
-        return f"{value:.1f}"
-    if column == "params":
-        return f"{value:,}"
-    return str(value)
-
-
-def markdown_table(table: pd.DataFrame) -> str:
-    """The table as GitHub Markdown (pandas' to_markdown needs tabulate, which comp does not depend on)."""
-    numeric = [pd.api.types.is_numeric_dtype(table[c]) for c in table.columns]
-    lines = ["| " + " | ".join(table.columns) + " |",
-             "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
-    for _, record in table.iterrows():
-        lines.append("| " + " | ".join(_format(c, record[c]) for c in table.columns) + " |")
-    return "\n".join(lines)
-
-
-def plot_bars(table: pd.DataFrame, metric: str, title: str, path: Path) -> None:
-    """Horizontal bars, one per row: the out-of-fold metric, and training images per second."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only; no display needed
-    import matplotlib.pyplot as plt
-
-    column = "oof_log_loss" if metric == "log_loss" else f"oof_{metric}"
-    labels = table["row"].tolist()[::-1]  # best at the top
-    height = 1.2 + 0.4 * len(labels)
-    fig, (ax_score, ax_speed) = plt.subplots(1, 2, figsize=(11, height), sharey=True)
-    ax_score.barh(labels, table[column].tolist()[::-1], color="C0")
-    ax_score.set(xlabel=f"out-of-fold {metric}", title=f"{metric} ({'higher' if metrics.higher_is_better(metric) else 'lower'} is better)")
-    for y, value in enumerate(table[column].tolist()[::-1]):
-        ax_score.text(value, y, f" {value:.4f}", va="center", fontsize=8)
-    ax_speed.barh(labels, table["images_per_second"].tolist()[::-1], color="C1")
-    ax_speed.set(xlabel="training images / second", title="throughput")
-    fig.suptitle(title)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    plt.close(fig)
-
-
-def write_outputs(table: pd.DataFrame, kind: str, comp: Competition, folds: int, header: str) -> Path:
+def write_outputs(table: pd.DataFrame, kind: str, competition: Competition, n_folds: int, header: str) -> Path:
     """table.md, table.csv and chart.png in runs/<competition>/<kind>-<stamp>/ (each written atomically)."""
+    from comp.report import markdown_table, plot_comparison
     from comp.runs import RUNS_DIR
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    out_dir, n = RUNS_DIR / comp.name / f"{kind}-{stamp}", 2
+    out_dir, n = RUNS_DIR / competition.name / f"{kind}-{stamp}", 2
     while out_dir.exists():  # a second comparison within the same second keeps its own folder
-        out_dir, n = RUNS_DIR / comp.name / f"{kind}-{stamp}-{n}", n + 1
-    title = f"{comp.name}: {kind} ({folds} fold{'s' if folds > 1 else ''}, best first)"
+        out_dir, n = RUNS_DIR / competition.name / f"{kind}-{stamp}-{n}", n + 1
+    title = f"{competition.name}: {kind} ({n_folds} fold{'s' if n_folds > 1 else ''}, best first)"
     write_text(out_dir / "table.md", f"# {title}\n\n{header}\n\n{markdown_table(table)}\n")
     write_text(out_dir / "table.csv", table.to_csv(index=False))
-    plot_bars(table, comp.metric, title, out_dir / "chart.png")
+    plot_comparison(table, competition.metric, title, out_dir / "chart.png")
     return out_dir
 
 
-def run_comparison(kind: str, comp: Competition, rows: list[Row], folds: int = 1, val_fraction: float = 0.2,
+def run_comparison(kind: str, competition: Competition, rows: list[Row], n_folds: int = 1, val_fraction: float = 0.2,
                    executor: str = "process", gpus: list[str] | None = None, verbose: int = 0,
                    say=lambda msg: None, header: str = "", subset: int = 0) -> tuple[Path, pd.DataFrame]:
     """Check every row, train each in turn, write the table and chart; returns (folder, table).
@@ -276,12 +220,12 @@ def run_comparison(kind: str, comp: Competition, rows: list[Row], folds: int = 1
     """
     from comp.tf_quiet import keras
 
-    check_rows(comp, rows)
+    check_rows(competition, rows)
     results = []
     for i, row in enumerate(rows, start=1):
         say(f"{kind} {i}/{len(rows)}: {row.label}")
-        run, summary = train_row(comp, row, folds, val_fraction, executor, gpus, verbose, say, subset)
+        run, summary = train_row(competition, row, n_folds, val_fraction, executor, gpus, verbose, say, subset)
         results.append(result_row(row, run, summary))
         keras.backend.clear_session()  # inline rows: the graphs of the last model are not needed again
-    table = sort_best_first(pd.DataFrame(results), comp.metric)
-    return write_outputs(table, kind, comp, folds, header), table
+    table = sort_best_first(pd.DataFrame(results), competition.metric)
+    return write_outputs(table, kind, competition, n_folds, header), table

@@ -1,4 +1,8 @@
-"""Competition metrics on class probabilities, by name (scikit-learn underneath)."""
+"""Competition metrics on class probabilities, by name (scikit-learn underneath).
+
+The same names serve three places: a fold's and a run's scores, the order of comparison
+tables, and the checkpoint monitor (``val_<metric>``, or Keras' ``val_loss``).
+"""
 
 from __future__ import annotations
 
@@ -21,5 +25,26 @@ def score(metric: str, y_true: np.ndarray, probs: np.ndarray) -> float:
     return float(METRICS[metric][0](np.asarray(y_true), probs))
 
 
+def scores(metric: str, y_true: np.ndarray, probs: np.ndarray) -> dict:
+    """The competition's metric, accuracy and log loss: what every fold, run and blend reports."""
+    return {"score": score(metric, y_true, probs), "accuracy": score("accuracy", y_true, probs),
+            "log_loss": score("log_loss", y_true, probs)}
+
+
 def higher_is_better(metric: str) -> bool:
-    return METRICS[metric][1]
+    """For a metric name, or a monitored log key (``val_accuracy``, ``val_loss``, ``val_macro_f1``)."""
+    name = metric.removeprefix("val_")
+    return False if name == "loss" else METRICS[name][1]
+
+
+def best_index(values, metric: str) -> int:
+    """Position of the best of ``values`` (a pandas Series or a sequence) for ``metric``."""
+    values = np.asarray(values, dtype=np.float64)
+    return int(np.nanargmax(values) if higher_is_better(metric) else np.nanargmin(values))
+
+
+def monitor_for(metric: str, requested: str = "auto") -> str:
+    """The epoch log key the best checkpoint follows: the competition's metric on the
+    validation rows (``val_accuracy``, ``val_macro_f1``, ``val_log_loss``) unless a recipe
+    names one (``train.monitor``)."""
+    return f"val_{metric}" if requested == "auto" else requested

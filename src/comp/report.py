@@ -1,5 +1,6 @@
 """Plots and tables: learning curves per fold, confusion matrix of the OOF predictions,
-and the fold table printed at the end of training.
+the fold table printed at the end of training, and the comparison table and chart of
+``comp compare`` / ``comp sweep``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
+from comp import metrics  # noqa: E402
 from comp.atomic import atomic_path  # noqa: E402
 
 
@@ -64,3 +66,40 @@ def fold_table(summary: dict) -> str:
     rows.append({"fold": "OOF", summary["metric"]: summary["oof_score"], "log_loss": summary["oof_log_loss"],
                  "best_epoch": "", "s/epoch": "", "seconds": summary["seconds"]})
     return pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.4f}")
+
+
+def _format(column: str, value) -> str:
+    if isinstance(value, float):
+        if column.startswith("oof_"):
+            return f"{value:.4f}"
+        return f"{value:.1f}"
+    if column == "params":
+        return f"{value:,}"
+    return str(value)
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """The table as GitHub Markdown (pandas' to_markdown needs tabulate, which comp does not depend on)."""
+    numeric = [pd.api.types.is_numeric_dtype(table[c]) for c in table.columns]
+    lines = ["| " + " | ".join(table.columns) + " |",
+             "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
+    for _, record in table.iterrows():
+        lines.append("| " + " | ".join(_format(c, record[c]) for c in table.columns) + " |")
+    return "\n".join(lines)
+
+
+def plot_comparison(table: pd.DataFrame, metric: str, title: str, path: Path) -> None:
+    """Horizontal bars, one per row: the out-of-fold metric, and training images per second."""
+    column = "oof_log_loss" if metric == "log_loss" else f"oof_{metric}"
+    labels = table["row"].tolist()[::-1]  # best at the top
+    height = 1.2 + 0.4 * len(labels)
+    fig, (ax_score, ax_speed) = plt.subplots(1, 2, figsize=(11, height), sharey=True)
+    ax_score.barh(labels, table[column].tolist()[::-1], color="C0")
+    ax_score.set(xlabel=f"out-of-fold {metric}", title=f"{metric} ({'higher' if metrics.higher_is_better(metric) else 'lower'} is better)")
+    for y, value in enumerate(table[column].tolist()[::-1]):
+        ax_score.text(value, y, f" {value:.4f}", va="center", fontsize=8)
+    ax_speed.barh(labels, table["images_per_second"].tolist()[::-1], color="C1")
+    ax_speed.set(xlabel="training images / second", title="throughput")
+    fig.suptitle(title)
+    fig.tight_layout()
+    _save(fig, path)

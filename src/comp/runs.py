@@ -27,10 +27,13 @@ from pathlib import Path
 import pandas as pd
 import tomli_w
 
-import comp
+import numpy as np
+
+from comp import __version__
 from comp.atomic import write_json, write_text
 from comp.errors import CompError
-from comp.spec import Competition, Recipe, competition_from_dict, recipe_from_dict, to_dict
+from comp.recipe import Recipe, recipe_from_dict
+from comp.spec import Competition, competition_from_dict, to_dict
 
 RUNS_DIR = Path("runs")
 
@@ -58,7 +61,7 @@ class Run:
         return int(self.config["run"].get("subset", 0))
 
     @property
-    def folds(self) -> int:
+    def n_folds(self) -> int:
         return int(self.config["run"]["folds"])
 
     def fold_dir(self, k: int) -> Path:
@@ -68,7 +71,24 @@ class Run:
         return (self.fold_dir(k) / "metrics.json").is_file()
 
     def finished_folds(self) -> list[int]:
-        return [k for k in range(self.folds) if self.fold_done(k)]
+        return [k for k in range(self.n_folds) if self.fold_done(k)]
+
+    def fold_metrics(self, k: int) -> dict:
+        """A finished fold's metrics.json (its scores, epochs, seconds)."""
+        return json.loads((self.fold_dir(k) / "metrics.json").read_text())
+
+    def oof(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row indices, integer labels, OOF probabilities) of every validated row of finished folds."""
+        table = self.fold_table()
+        classes = {c: i for i, c in enumerate(self.class_names)}
+        rows, probs = [], []
+        for k in self.finished_folds():
+            rows.append(np.flatnonzero(table["fold"].to_numpy() == k))
+            probs.append(np.load(self.fold_dir(k) / "oof.npy"))
+        if not rows:
+            raise CompError(f"{self.dir}: no finished folds")
+        rows = np.concatenate(rows)
+        return rows, table["label"].map(classes).to_numpy()[rows], np.concatenate(probs)
 
     @property
     def class_names(self) -> list[str]:
@@ -93,21 +113,23 @@ class Run:
         return json.loads(path.read_text()) if path.is_file() else None
 
 
-def run_config(comp_spec: Competition, recipe: Recipe, folds: int, val_fraction: float,
+def run_config(competition: Competition, recipe: Recipe, n_folds: int, val_fraction: float,
                overrides: list[str], recipe_ref: str, subset: int = 0) -> dict:
+    """What a run is: the competition, the resolved recipe, the split and the flags the rule
+    guard reads (``pretrained``). Runs of older versions also carry ``external_data = false``,
+    which nothing could set; it is no longer written."""
     config = {
         "run": {
-            "competition": comp_spec.name,
+            "competition": competition.name,
             "recipe": recipe.name,
             "recipe_ref": recipe_ref,
-            "folds": folds,
+            "folds": n_folds,
             "val_fraction": val_fraction,
             "seed": recipe.train.seed,
             "overrides": list(overrides),
             "pretrained": uses_pretrained_weights(recipe),
-            "external_data": False,
         },
-        "competition": to_dict(comp_spec),
+        "competition": to_dict(competition),
         "recipe": to_dict(recipe),
     }
     if subset:  # only where used: full-data runs keep the ids they had before the key existed
@@ -127,16 +149,23 @@ def uses_pretrained_weights(recipe: Recipe) -> bool:
     return weights not in (None, "none")
 
 
+def _identity(run_table: dict) -> dict:
+    """The [run] keys that make a run what it is: not how it was asked for (overrides, the
+    recipe's path), nor the retired ``external_data`` flag."""
+    return {k: v for k, v in run_table.items() if k not in ("overrides", "recipe_ref", "external_data")}
+
+
 def config_hash(config: dict) -> str:
     """A short hash of what determines a run's results (not where the data lives)."""
-    keyed = {"run": {k: v for k, v in config["run"].items() if k not in ("overrides", "recipe_ref")},
+    keyed = {"run": _identity(config["run"]),
              "recipe": config["recipe"],
              "competition": {**config["competition"], "data": {**config["competition"]["data"], "root": ""}}}
     return hashlib.sha1(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:6]
 
 
-def default_run_id(config: dict) -> str:
-    return f"{config['run']['recipe']}-{config['run']['folds']}f-{config_hash(config)}"
+def run_id_for(config: dict, prefix: str | None = None) -> str:
+    """``<prefix>-<folds>f-<config hash>``; the prefix defaults to the recipe's name."""
+    return f"{prefix or config['run']['recipe']}-{config['run']['folds']}f-{config_hash(config)}"
 
 
 def _diff(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -163,7 +192,7 @@ def open_run(competition: str, run_id: str) -> Run:
 
 def create_run(config: dict, run_id: str | None, restart: bool) -> tuple[Run, bool]:
     """The run for ``config``: (run, existed). An existing run must have the same config."""
-    run_id = run_id or default_run_id(config)
+    run_id = run_id or run_id_for(config)
     run_dir = RUNS_DIR / config["run"]["competition"] / run_id
     if restart and run_dir.exists():
         shutil.rmtree(run_dir)
@@ -172,14 +201,13 @@ def create_run(config: dict, run_id: str | None, restart: bool) -> tuple[Run, bo
         run = open_run(config["run"]["competition"], run_id)
         old = {k: run.config[k] for k in ("run", "recipe")}
         new = {k: config[k] for k in ("run", "recipe")}
-        old["run"] = {k: v for k, v in old["run"].items() if k not in ("overrides", "recipe_ref")}
-        new["run"] = {k: v for k, v in new["run"].items() if k not in ("overrides", "recipe_ref")}
+        old["run"], new["run"] = _identity(old["run"]), _identity(new["run"])
         changes = _diff(old, new)
         if changes:
             raise CompError(f"{run_dir} already exists with a different config ({'; '.join(changes[:3])}); "
                             f"pass another --run, or --restart to start it over")
         return run, True
-    config = {"toolkit_version": comp.__version__,
+    config = {"toolkit_version": __version__,
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **config}
     write_text(cfg_path, tomli_w.dumps(config))
     return Run(run_dir, config), False

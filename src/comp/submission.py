@@ -1,5 +1,9 @@
-"""Submission files: the ``id,target`` CSV, its validation against ``sample_submission.csv``,
-the JSON manifest, and the rule guard.
+"""Submissions: the rule guard, the ``id,target`` CSV, its validation against
+``sample_submission.csv``, the JSON manifest, and the score where the answers are known.
+
+:func:`make_submission` is everything ``comp predict`` does, checks first: a run the rules
+forbid never gets near a CSV, and a CSV is written (atomically, with its manifest) only
+after it validated.
 
 Both files are read with every column as a string, so an id like ``00042`` is compared
 byte for byte (a lost leading zero is an error, not a match).
@@ -15,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from comp import __version__
 from comp.atomic import write_json, write_text
 from comp.data.layouts import read_csv_str
 from comp.errors import CompError
@@ -23,37 +28,36 @@ from comp.spec import Competition
 SUBMISSIONS_DIR = Path("submissions")
 
 
-def check_rules(comp: Competition, runs) -> dict:
-    """Refuse runs that broke the competition's rules; return the check for the manifest."""
+def check_rules(competition: Competition, runs) -> dict:
+    """Refuse runs that broke the competition's rules; return the check for the manifest.
+
+    Pretrained weights are the one source from outside the competition's files that a run can
+    use (``model.weights``); ``[rules] external_data`` is recorded, since no run can use other data.
+    """
     for run in runs:
-        info = run.config["run"]
-        if info.get("pretrained") and not comp.rules.pretrained_weights:
-            raise CompError(f"run '{run.id}' used pretrained weights, which {comp.name}'s rules forbid "
+        if run.config["run"].get("pretrained") and not competition.rules.pretrained_weights:
+            raise CompError(f"run '{run.id}' used pretrained weights, which {competition.name}'s rules forbid "
                             f"([rules] pretrained_weights = false); transfer runs are for offline comparison only")
-        if info.get("external_data") and not comp.rules.external_data:
-            raise CompError(f"run '{run.id}' used external data, which {comp.name}'s rules forbid "
-                            f"([rules] external_data = false)")
-    return {"pretrained_weights_allowed": comp.rules.pretrained_weights,
-            "external_data_allowed": comp.rules.external_data,
+    return {"pretrained_weights_allowed": competition.rules.pretrained_weights,
+            "external_data_allowed": competition.rules.external_data,
             "runs_used_pretrained": any(r.config["run"].get("pretrained") for r in runs),
-            "runs_used_external_data": any(r.config["run"].get("external_data") for r in runs),
             "passed": True}
 
 
-def make_frame(comp: Competition, ids: list[str], probs: np.ndarray, class_names: list[str]) -> pd.DataFrame:
+def make_frame(competition: Competition, ids: list[str], probs: np.ndarray, class_names: list[str]) -> pd.DataFrame:
     """The submission table: one row per test id, the predicted class as name or index."""
     pred = probs.argmax(1)
-    targets = [class_names[i] for i in pred] if comp.submission.target_format == "name" else [str(i) for i in pred]
-    return pd.DataFrame({comp.submission.id_column: list(ids), comp.submission.target_column: targets})
+    targets = [class_names[i] for i in pred] if competition.submission.target_format == "name" else [str(i) for i in pred]
+    return pd.DataFrame({competition.submission.id_column: list(ids), competition.submission.target_column: targets})
 
 
-def validate_frame(frame: pd.DataFrame, comp: Competition, class_names: list[str] | None,
+def validate_frame(frame: pd.DataFrame, competition: Competition, class_names: list[str] | None,
                    where: str, test_ids: list[str] | None = None) -> None:
     """Check a submission against the sample submission (or the test ids where there is none)."""
-    id_col, target_col = comp.submission.id_column, comp.submission.target_column
+    id_col, target_col = competition.submission.id_column, competition.submission.target_column
     if list(frame.columns) != [id_col, target_col]:
         raise CompError(f"{where}: columns must be [{id_col}, {target_col}]. Received: {list(frame.columns)}")
-    sample_path = comp.path("sample_submission")
+    sample_path = competition.path("sample_submission")
     if sample_path is not None:
         sample = read_csv_str(sample_path)
         if list(sample.columns) != [id_col, target_col]:
@@ -84,18 +88,18 @@ def validate_frame(frame: pd.DataFrame, comp: Competition, class_names: list[str
     if (targets == "").any():
         raise CompError(f"{where}: empty target for id '{frame[id_col][targets == ''].iloc[0]}'")
     if class_names is not None:
-        allowed = class_names if comp.submission.target_format == "name" else [str(i) for i in range(len(class_names))]
+        allowed = class_names if competition.submission.target_format == "name" else [str(i) for i in range(len(class_names))]
         bad = targets[~targets.isin(allowed)]
         if len(bad):
-            kind = "class name" if comp.submission.target_format == "name" else "class index"
+            kind = "class name" if competition.submission.target_format == "name" else "class index"
             shown = ", ".join(allowed[:10]) + (" ..." if len(allowed) > 10 else "")
             raise CompError(f"{where}: target '{bad.iloc[0]}' (id '{frame[id_col][bad.index[0]]}') is not a "
                             f"valid {kind}; allowed: {shown}")
 
 
-def validate_csv(path: Path, comp: Competition, class_names: list[str] | None, test_ids=None) -> pd.DataFrame:
+def validate_csv(path: Path, competition: Competition, class_names: list[str] | None, test_ids=None) -> pd.DataFrame:
     frame = read_csv_str(path)
-    validate_frame(frame, comp, class_names, str(path), test_ids)
+    validate_frame(frame, competition, class_names, str(path), test_ids)
     return frame
 
 
@@ -109,17 +113,17 @@ def write_submission(frame: pd.DataFrame, path: Path, manifest: dict) -> Path:
     return path
 
 
-def default_path(comp: Competition, run_ids: list[str]) -> Path:
+def default_path(competition: Competition, run_ids: list[str]) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     name = run_ids[0] if len(run_ids) == 1 else f"blend{len(run_ids)}"
-    return SUBMISSIONS_DIR / f"{comp.name}-{name}-{stamp}.csv"
+    return SUBMISSIONS_DIR / f"{competition.name}-{name}-{stamp}.csv"
 
 
-def score_csv(csv: Path, answers: Path, comp: Competition) -> float:
+def score_csv(csv: Path, answers: Path, competition: Competition) -> float:
     """The competition's metric (accuracy or macro F1 on the predicted labels) against an answers CSV."""
     from sklearn.metrics import accuracy_score, f1_score
 
-    id_col, target_col = comp.submission.id_column, comp.submission.target_column
+    id_col, target_col = competition.submission.id_column, competition.submission.target_column
     sub = read_csv_str(csv)
     truth = read_csv_str(answers)
     for frame, where in ((sub, csv), (truth, answers)):
@@ -130,9 +134,9 @@ def score_csv(csv: Path, answers: Path, comp: Competition) -> float:
     if missing.any():
         raise CompError(f"{csv}: no prediction for id '{merged[id_col][missing].iloc[0]}' of {answers}")
     y_true, y_pred = merged[f"{target_col}_true"], merged[f"{target_col}_pred"]
-    if comp.metric == "macro_f1":
+    if competition.metric == "macro_f1":
         return float(f1_score(y_true, y_pred, average="macro"))
-    if comp.metric == "log_loss":
+    if competition.metric == "log_loss":
         raise CompError("log_loss needs probabilities; an id,target CSV holds labels only")
     return float(accuracy_score(y_true, y_pred))
 
@@ -147,3 +151,91 @@ def manifests_for_run(run_id: str, competition: str) -> list[dict]:
         if run_id in [r["run"] for r in m.get("runs", [])]:
             out.append(m)
     return out
+
+
+# --------------------------------------------------------------------------- comp predict
+
+
+def check_runs_can_submit(runs, dataset, ensemble: bool, allow_partial: bool) -> None:
+    """Every run has finished folds (all of them for --ensemble) and the data's class map."""
+    for run in runs:
+        finished = run.finished_folds()
+        if not finished:
+            raise CompError(f"run '{run.id}' has no finished folds; train it first")
+        if ensemble and len(finished) < run.n_folds and not allow_partial:
+            raise CompError(f"run '{run.id}' has {len(finished)} of {run.n_folds} folds finished; "
+                            f"--ensemble needs all of them (finish training, or pass --allow-partial)")
+        if run.class_names != dataset.class_names:
+            raise CompError(f"run '{run.id}': its class map {run.class_names[:5]}... differs from the "
+                            f"data's {dataset.class_names[:5]}...; predictions would be mislabelled")
+
+
+def run_weights(runs, weights: str, metric: str, say):
+    """(weights, fitted blend or None): equal, or fitted on the runs' out-of-fold predictions."""
+    if weights not in ("equal", "oof"):
+        raise CompError(f"weights must be 'equal' or 'oof'. Received: weights={weights!r}")
+    if weights == "equal":
+        return [1.0 / len(runs)] * len(runs), None
+    from comp.blend import fit_oof_blend
+
+    blended = fit_oof_blend(runs, metric)
+    for line in blended.lines():
+        say(line)
+    return blended.weights, blended
+
+
+def make_submission(competition: Competition, run_ids: list[str], ensemble: bool, tta: bool,
+                    tta_level: str | None, allow_partial: bool, out: Path | None, say,
+                    weights: str = "equal") -> tuple[Path, dict]:
+    """Everything ``comp predict`` does: checks, test probabilities, CSV, manifest and score.
+
+    ``weights``: how the runs are blended, ``equal`` or ``oof`` (fitted on their out-of-fold
+    predictions by :mod:`comp.blend`, before any test prediction is made).
+    """
+    from comp import predict
+    from comp.data.demo import ensure_data
+    from comp.data.images import load_competition_images
+    from comp.data.layouts import read_dataset
+    from comp.runs import latest_run, open_run
+
+    runs = [open_run(competition.name, r) for r in run_ids] or [latest_run(competition.name)]
+    rule_check = check_rules(competition, runs)  # before any work
+    ensure_data(competition)
+    dataset = read_dataset(competition)
+    check_runs_can_submit(runs, dataset, ensemble, allow_partial)
+    blend_weights, blended = run_weights(runs, weights, competition.metric, say)
+    level = predict.tta_level(runs, tta, tta_level)
+    cache: dict = {}
+
+    def test_images():
+        if "x" not in cache:
+            cache["x"] = load_competition_images(competition, dataset)[1]
+        return cache["x"]
+
+    probs, used = predict.ensemble_test_probs(runs, level, ensemble, blend_weights, len(dataset.test),
+                                              test_images, say)
+    manifest = {
+        "competition": competition.name, "created_by": f"comp {__version__}", "runs": used,
+        "ensemble": "mean of fold probabilities" if ensemble else "best fold",
+        "weights": [float(w) for w in blend_weights], "weights_mode": weights, "tta": level,
+        "metric": competition.metric, "rule_check": rule_check,
+        **({"blend": blended.manifest()} if blended is not None else {}),
+    }
+    path = write_checked_submission(competition, dataset, probs, out or default_path(competition, [r.id for r in runs]),
+                                    manifest, say)
+    return path, manifest
+
+
+def write_checked_submission(competition: Competition, dataset, probs: np.ndarray, path: Path, manifest: dict,
+                             say) -> Path:
+    """The CSV of ``probs``, validated, written with its manifest, and scored where answers are known."""
+    test_ids = list(dataset.test["id"])
+    frame = make_frame(competition, test_ids, probs, dataset.class_names)
+    validate_frame(frame, competition, dataset.class_names, str(path), test_ids)
+    write_submission(frame, path, manifest)
+    say(f"wrote {path} ({len(frame)} rows; validated against "
+        f"{competition.path('sample_submission') or 'the test list'})")
+    answers = competition.path("answers")
+    if answers is not None and answers.is_file():
+        say(f"test {competition.metric} against {answers}: {score_csv(path, answers, competition):.4f}")
+    return path

@@ -25,9 +25,12 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from comp.tf_quiet import keras
-from comp import train as training
+from comp.data.folds import FoldData
+from comp.data.images import load_competition_images
+from comp.train.fold import train_fold
 from comp.data.layouts import read_dataset
-from comp.spec import load_competition, load_recipe
+from comp.recipe import load_recipe
+from comp.spec import load_competition
 
 
 def parse_trial(text: str) -> tuple[str, list[str]]:
@@ -46,16 +49,16 @@ def main() -> None:
     ap.add_argument("--trial", action="append", default=[], help="NAME[:key=value,key=value]")
     args = ap.parse_args()
 
-    comp_spec = load_competition(args.competition)
-    dataset = read_dataset(comp_spec)
+    competition = load_competition(args.competition)
+    dataset = read_dataset(competition)
     base = load_recipe(args.recipe, args.overrides)
-    x_all, _ = training.load_images_for(comp_spec, dataset)
+    x_all, _ = load_competition_images(competition, dataset)
     labels = dataset.labels
     idx = np.arange(len(labels))
     tr, va = train_test_split(idx, train_size=args.train, test_size=args.val, stratify=labels,
                               random_state=0)
     tr.sort(), va.sort()
-    data = training.FoldData(np.asarray(x_all[tr]), labels[tr], np.asarray(x_all[va]), labels[va],
+    data = FoldData(np.asarray(x_all[tr]), labels[tr], np.asarray(x_all[va]), labels[va],
                              None, len(dataset.class_names), "accuracy")
     out = Path("runs/bench") / f"ablate-{base.name}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -65,7 +68,7 @@ def main() -> None:
         work = Path(tempfile.mkdtemp(prefix=f"ablate-{name}-"))
         start = time.perf_counter()
         try:
-            result = training.train_fold(recipe, data, work / "fold", verbose=2)
+            result = train_fold(recipe, data, work / "fold", verbose=2)
         finally:
             shutil.rmtree(work, ignore_errors=True)
             keras.backend.clear_session()

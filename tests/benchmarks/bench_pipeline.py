@@ -25,8 +25,10 @@ import numpy as np
 from comp.tf_quiet import keras
 from comp.atomic import write_json
 from comp.models import create_model
-from comp.spec import load_recipe
-from comp.train import make_optimizer, setup_devices, train_dataset
+from comp.recipe import load_recipe
+from comp.train.devices import setup_devices
+from comp.train.optim import make_optimizer
+from comp.train.pipeline import train_dataset
 
 
 def load_images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

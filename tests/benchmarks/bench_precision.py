@@ -21,8 +21,9 @@ import numpy as np
 from comp.tf_quiet import keras
 from comp.atomic import write_json
 from comp.models import create_model
-from comp.spec import load_recipe
-from comp.train import make_optimizer, setup_devices
+from comp.recipe import load_recipe
+from comp.train.devices import setup_devices
+from comp.train.optim import make_optimizer
 
 
 def main() -> None:

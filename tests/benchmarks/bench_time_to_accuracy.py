@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from comp import train as training
+from comp.train.kfold import prepare_run, train_folds
 from comp.atomic import write_json
-from comp.spec import load_competition, load_recipe
+from comp.recipe import load_recipe
+from comp.spec import load_competition
 
 
 def main() -> None:
@@ -32,18 +33,16 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], dest="overrides")
     args = ap.parse_args()
 
-    comp_spec = load_competition(args.competition)
+    competition = load_competition(args.competition)
     recipe = load_recipe(args.recipe, args.overrides)
-    run, dataset, (x_train, x_test) = training.prepare_run(comp_spec, recipe, args.recipe, args.overrides, args.folds, 0.2,
-                                        args.run, restart=False)
-    if not run.fold_done(args.fold):
-        data = training.fold_data(run, args.fold, x_train, dataset.labels, x_test)
-        training.train_fold(run.recipe, data, run.fold_dir(args.fold), verbose=2)
+    run, dataset, images = prepare_run(competition, recipe, args.recipe, args.overrides, args.folds, 0.2,
+                                       args.run, restart=False)
+    train_folds(run, [args.fold], images, dataset.labels, executor="inline", verbose=2, say=print)
     hist = pd.read_csv(run.fold_dir(args.fold) / "history.csv")
     final = json.loads((run.fold_dir(args.fold) / "metrics.json").read_text())
     curve = pd.DataFrame({"epoch": hist["epoch"] + 1, "seconds": hist["seconds"].cumsum().round(0),
                           "val_accuracy": hist["val_accuracy"].round(4), "train_loss": hist["loss"].round(4)})
-    out = Path("runs/bench") / f"tta-{comp_spec.name}-{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out = Path("runs/bench") / f"tta-{competition.name}-{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     write_json(out, {"run": str(run.dir), "fold": args.fold, "overrides": args.overrides,
                      "curve": curve.to_dict("records"), "final": final})
     print(curve.to_string(index=False))

@@ -1,7 +1,7 @@
 """TTA benchmark: a trained fold's validation accuracy at every TTA level, and what each costs.
 
 Loads fold ``--fold`` of run ``--run`` (default: the competition's latest), predicts its
-validation images at each level of comp.predict.TTA_LEVELS and prints a table (level, views,
+validation images at each level of comp.tta.TTA_LEVELS and prints a table (level, views,
 accuracy, log loss, seconds); saves it as JSON under runs/bench/.
 
     python -m tests.benchmarks.bench_tta --competition dacon-cifar10 --run fast-5f-fcda51
@@ -17,10 +17,11 @@ import pandas as pd
 
 from comp import metrics
 from comp.atomic import write_json
-from comp.predict import TTA_LEVELS, load_model, predict_proba, tta_views
+from comp.predict import load_model, predict_proba
+from comp.tta import TTA_LEVELS, tta_views
 from comp.runs import latest_run, open_run
 from comp.spec import load_competition
-from comp.train import load_fold
+from comp.train.kfold import load_fold
 
 
 def main() -> None:
@@ -30,8 +31,8 @@ def main() -> None:
     ap.add_argument("--fold", type=int, default=0)
     args = ap.parse_args()
 
-    comp_spec = load_competition(args.competition)
-    run = open_run(comp_spec.name, args.run) if args.run else latest_run(comp_spec.name)
+    competition = load_competition(args.competition)
+    run = open_run(competition.name, args.run) if args.run else latest_run(competition.name)
     data = load_fold(run, args.fold)
     model = load_model(run.fold_dir(args.fold) / "model.keras")
     rows = []

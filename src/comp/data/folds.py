@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
@@ -15,7 +16,7 @@ from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 from comp.errors import CompError
 
 
-def make_folds(labels: np.ndarray, k: int, seed: int, val_fraction: float = 0.2) -> np.ndarray:
+def make_folds(labels: np.ndarray, n_folds: int, seed: int, val_fraction: float = 0.2) -> np.ndarray:
     """Fold index per row: the fold whose validation set holds it (-1: never validated).
 
     >>> make_folds(np.array([0, 0, 1, 1]), 2, seed=0).tolist()
@@ -23,23 +24,23 @@ def make_folds(labels: np.ndarray, k: int, seed: int, val_fraction: float = 0.2)
     """
     labels = np.asarray(labels)
     n = len(labels)
-    if k < 1:
-        raise CompError(f"--folds must be 1 or more. Received: --folds={k}")
-    if k > n:
-        raise CompError(f"--folds {k} is more than the {n} training images")
+    if n_folds < 1:
+        raise CompError(f"--folds must be 1 or more. Received: --folds={n_folds}")
+    if n_folds > n:
+        raise CompError(f"--folds {n_folds} is more than the {n} training images")
     counts = np.bincount(labels)
     counts = counts[counts > 0]
-    if k >= 2:
-        if counts.max() < k:
-            raise CompError(f"--folds {k}: every class has fewer than {k} images "
+    if n_folds >= 2:
+        if counts.max() < n_folds:
+            raise CompError(f"--folds {n_folds}: every class has fewer than {n_folds} images "
                             f"(largest class: {counts.max()}); use fewer folds")
-        if counts.min() < k:
-            warnings.warn(f"the smallest class has {counts.min()} image(s), fewer than --folds {k}: "
+        if counts.min() < n_folds:
+            warnings.warn(f"the smallest class has {counts.min()} image(s), fewer than --folds {n_folds}: "
                           f"some folds will not validate it", stacklevel=2)
         folds = np.empty(n, dtype=np.int64)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # warned above, in our words
-            splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+            splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
             for fold, (_, val) in enumerate(splitter.split(np.zeros(n), labels)):
                 folds[val] = fold
         return folds
@@ -56,3 +57,31 @@ def make_folds(labels: np.ndarray, k: int, seed: int, val_fraction: float = 0.2)
     folds = np.full(n, -1, dtype=np.int64)
     folds[val] = 0
     return folds
+
+
+@dataclass
+class FoldData:
+    """One fold's images (uint8, N x H x W x 3) and integer labels, and what scoring needs."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray | None
+    num_classes: int
+    metric: str
+
+
+def split_fold(fold_of_row: np.ndarray, k: int, images: np.ndarray, labels: np.ndarray,
+               test_images: np.ndarray | None, num_classes: int, metric: str, where: str) -> FoldData:
+    """Fold ``k``: its validation rows (``fold_of_row == k``) against the rest.
+
+    Boolean-mask reads pull the fold's rows out of a memory-mapped cache in one pass.
+    """
+    val = np.asarray(fold_of_row) == k
+    if not val.any():
+        raise CompError(f"{where}: fold {k} has no validation rows")
+    if len(val) != len(images) or len(val) != len(labels):
+        raise CompError(f"{where}: {len(val)} rows, but the data has {len(images)} images and {len(labels)} labels")
+    return FoldData(np.asarray(images[~val]), labels[~val], np.asarray(images[val]), labels[val],
+                    None if test_images is None else np.asarray(test_images), num_classes, metric)

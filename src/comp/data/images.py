@@ -126,3 +126,20 @@ def load_images(paths: list[str], size: tuple[int, int], cache_dir: Path | None,
         tmp.unlink(missing_ok=True)
     return np.load(npy, mmap_mode="r")
 
+
+
+CACHE_DIR = Path("data") / ".cache"
+
+
+def load_competition_images(competition, dataset, subset: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+    """(train images, test images or None), uint8, from the decode cache under data/.cache/<competition>/.
+
+    A ``--subset`` run's images are cached apart (``train-subset<N>-...``): sharing the file
+    name made a quick comparison overwrite the full training set's cache, decoded again by the
+    next full run. A subset run has no test images (it is for comparison).
+    """
+    size = tuple(competition.data.image_size)
+    cache = CACHE_DIR / competition.name
+    x_train = load_images(dataset.train["path"].tolist(), size, cache, f"train-subset{subset}" if subset else "train")
+    x_test = load_images(dataset.test["path"].tolist(), size, cache, "test") if len(dataset.test) else None
+    return x_train, x_test

@@ -3,8 +3,9 @@
 Importing this package registers every builder (vgg, fast, resnet, resnet56, transfer, ...).
 """
 
-from comp.models.registry import (check_options, create_model, effective_options, list_models, model_info,
-                                  register_model)
+from comp.models.registry import (check_options, create_model, effective_options, initialise_model, list_models,
+                                  model_info, register_model)
 from comp.models import vgg, resnet, transfer  # noqa: F401  (registration side effect)
 
-__all__ = ["check_options", "create_model", "effective_options", "list_models", "model_info", "register_model"]
+__all__ = ["check_options", "create_model", "effective_options", "initialise_model", "list_models", "model_info",
+           "register_model"]

@@ -16,22 +16,35 @@ import inspect
 import typing
 from typing import Callable
 
-from comp.errors import CompError
-from comp.spec import _coerce, unknown_key_error, unknown_name_error
+from comp.errors import CompError, coerce, unknown_key_error, unknown_name_error
 
 _MODELS: dict[str, Callable] = {}
 _CHECKS: dict[str, Callable[[dict], None]] = {}  # name -> checks of option values beyond their types
+_INITS: dict[str, Callable] = {}  # name -> data-dependent initialisation, init(model, train_images)
 
 
-def register_model(name: str, check: Callable[[dict], None] | None = None):
-    """Register a builder; ``check(options)`` raises CompError on values no type catches (a backbone name)."""
+def register_model(name: str, check: Callable[[dict], None] | None = None, init: Callable | None = None):
+    """Register a builder.
+
+    ``check(options)`` raises CompError on values no type catches (a backbone name);
+    ``init(model, train_images)`` sets weights from the training images before the first step
+    (the ``fast`` model's whitening layer), and must read a bounded sample of them.
+    """
     def wrap(fn: Callable) -> Callable:
         _MODELS[name] = fn
         if check is not None:
             _CHECKS[name] = check
+        if init is not None:
+            _INITS[name] = init
         return fn
 
     return wrap
+
+
+def initialise_model(name: str, model, train_images) -> None:
+    """Run the model's data-dependent initialisation, where its builder registered one."""
+    if name in _INITS:
+        _INITS[name](model, train_images)
 
 
 def list_models() -> list[str]:
@@ -62,7 +75,7 @@ def check_options(name: str, options: dict) -> dict:
     for key, value in options.items():
         if key not in params:
             raise unknown_key_error(f"model '{name}'", f"model.{key}", [f"model.{p}" for p in params])
-        checked[key] = _coerce(value, hints[key], f"model.{key}", f"model '{name}'") if key in hints else value
+        checked[key] = coerce(value, hints[key], f"model.{key}", f"model '{name}'") if key in hints else value
     if name in _CHECKS:
         _CHECKS[name](checked)
     return checked

@@ -34,9 +34,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from comp.errors import CompError
+from comp.errors import CompError, unknown_name_error
 from comp.models.registry import register_model
-from comp.spec import unknown_name_error
 from comp.tf_quiet import keras
 
 layers = keras.layers

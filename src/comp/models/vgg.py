@@ -161,7 +161,6 @@ def check_vgg_options(options: dict) -> None:
         raise CompError(f"model.activation must be one of {', '.join(ACTIVATIONS)}. Received: {activation!r}")
 
 
-@register_model("fast", check=check_vgg_options)
 def fast(input_shape, num_classes, widths: list[int] = (64, 256, 256), whiten: bool = True, stem: int = 0,
          bn_momentum: float = 0.6, logit_scale: float = 0.125, activation: str = "relu", bn_scale: bool = True,
          identity_init: bool = False, whiten_eps: float = 5e-4, whiten_bias: bool = False):
@@ -199,3 +198,6 @@ def init_whitening(model, images: np.ndarray, eps: float | None = None, max_imag
     kernel = np.concatenate([filters, -filters]).transpose(1, 2, 3, 0)  # (kh, kw, cin, 2F)
     layer.set_weights([kernel.astype(np.float32), np.zeros(kernel.shape[-1], np.float32)])
     return True
+
+
+register_model("fast", check=check_vgg_options, init=init_whitening)(fast)

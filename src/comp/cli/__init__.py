@@ -1,0 +1,12 @@
+"""The ``comp`` command line: thin click commands over the library's stages.
+
+- :mod:`~comp.cli.app`: the command group, its error handling and the shared options;
+- :mod:`~comp.cli.training`: ``train``, ``compare``, ``sweep`` (and the hidden ``train-fold``);
+- :mod:`~comp.cli.submitting`: ``predict``, ``validate``, ``score``;
+- :mod:`~comp.cli.listing`: ``models``, ``recipes``, ``runs``.
+"""
+
+from comp.cli.app import main
+from comp.cli import listing, submitting, training  # noqa: F401  (registers the commands)
+
+__all__ = ["main"]

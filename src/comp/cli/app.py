@@ -1,0 +1,103 @@
+"""The command group: one ``error: ...`` line and exit 2 for bad input, exit 1 for a bug.
+
+Logs and tables go to stderr; machine-readable results (a run's folder, a CSV's path, a
+score) go to stdout. ``--debug`` (or ``COMP_DEBUG=1``) shows the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+import warnings
+from pathlib import Path
+
+import click
+
+from comp.errors import CompError
+from comp.tta import TTA_LEVELS
+from comp.train.executors import EXECUTORS
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+DEFAULT_COMPETITION = "demo-digits"
+DEFAULT_RECIPE = "vgg-mixup"
+
+
+def say(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    say(f"warning: {message}")
+
+
+class CompGroup(click.Group):
+    """Turns CompError into one line and exit 2, other exceptions into exit 1."""
+
+    def invoke(self, ctx):
+        # ctx.params holds the group's own options, parsed before invoke (also under CliRunner)
+        debug = bool(ctx.params.get("debug")) or os.environ.get("COMP_DEBUG") == "1"
+        warnings.showwarning = _warning_line
+        try:
+            return super().invoke(ctx)
+        except CompError as e:
+            if debug:
+                traceback.print_exc()
+            say(f"error: {e}")
+            ctx.exit(2)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            say("interrupted: re-run the same command to resume")
+            ctx.exit(130)
+        except Exception as e:  # a bug: say so plainly, keep the traceback behind --debug
+            if debug:
+                traceback.print_exc()
+            say(f"internal error: {type(e).__name__}: {e} (re-run with --debug for the traceback)")
+            ctx.exit(1)
+
+
+@click.group(cls=CompGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(package_name="comp")
+def main(debug: bool) -> None:
+    """comp: train image classifiers from scratch for competitions, ensemble the folds, submit.
+
+    \b
+    A day with comp:
+      comp train --competition dacon-cifar10 --folds 5     k-fold training of the default recipe
+      comp predict --competition dacon-cifar10 --ensemble  average the folds with TTA, write the CSV
+      comp runs                                            the runs so far, with their scores
+      comp compare --backbones ResNet50V2,EfficientNetB0   transfer track, offline only
+      comp sweep --grid train.batch_size=100,200           a grid of settings, best first
+    """
+
+
+# --------------------------------------------------------------------------- shared options and values
+
+competition_option = click.option("--competition", "-c", "competition_ref", default=DEFAULT_COMPETITION,
+                                  show_default=True,
+                                  help="Competition spec: a name from competition/ or a path to a TOML file.")
+subset_option = click.option(
+    "--subset", type=click.IntRange(min=0), default=0, metavar="N",
+    help="Train on at most N images per class (a seeded, stratified draw) and skip the test set: quick comparisons.")
+data_option = click.option("--data", type=click.Path(path_type=Path), default=None,
+                           help="Use this data folder instead of the spec's data.root.")
+executor_option = click.option(
+    "--executor", type=click.Choice(EXECUTORS), default="process", show_default=True,
+    help="process: one subprocess per fold; inline: all folds in this process; ray: a Ray cluster.")
+gpus_option = click.option("--gpus", default=None, help="Comma-separated GPU ids; one fold runs on each at a time.")
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No per-epoch lines.")
+tta_level_option = click.option("--tta-level", type=click.Choice(TTA_LEVELS), default=None,
+                                help="TTA views (default: the recipe's, at least flip).")
+
+
+def gpu_list(gpus: str | None) -> list[str] | None:
+    """``--gpus 0,1`` -> ["0", "1"]; None or empty: no GPU list (the executor's default)."""
+    return [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
+
+
+def keras_verbosity(quiet: bool) -> int:
+    """Keras' fit verbosity: 0 with --quiet, a progress bar on a terminal, one line per epoch otherwise."""
+    return 0 if quiet else (1 if sys.stderr.isatty() else 2)

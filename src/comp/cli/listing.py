@@ -1,0 +1,59 @@
+"""``comp models``, ``comp recipes`` and ``comp runs``: what there is to train with, and what was trained."""
+
+from __future__ import annotations
+
+import click
+
+from comp.cli.app import main, say
+
+
+@main.command()
+def models():
+    """List the registered models and their options, and the transfer backbones."""
+    from comp.models import list_models, model_info
+    from comp.models.transfer import list_backbones
+
+    for name in list_models():
+        info = model_info(name)
+        opts = ", ".join(f"{k}={v!r}" for k, v in info["options"].items())
+        click.echo(f"{name:10s} {info['description']}")
+        if opts:
+            click.echo(f"{'':10s} options: {opts}")
+    click.echo(f"backbones of model `transfer` (model.backbone, comp compare --backbones): {', '.join(list_backbones())}")
+
+
+@main.command()
+def recipes():
+    """List the recipes (competition/recipes/*.toml)."""
+    from comp.recipe import list_recipes, load_recipe
+
+    for name in list_recipes():
+        r = load_recipe(name)
+        click.echo(f"{name:12s} model={r.model_name:8s} {r.description}")
+
+
+@main.command()
+@click.option("--competition", "-c", default=None, help="Only this competition's runs.")
+def runs(competition):
+    """Every run with its recipe, model, pretrained flag, folds, out-of-fold score, time and submissions."""
+    import pandas as pd
+
+    from comp.runs import list_runs
+    from comp.submission import manifests_for_run
+
+    rows = []
+    for run in list_runs(competition):
+        m = run.metrics() or {}
+        rows.append({
+            "competition": run.config["run"]["competition"], "run": run.id, "recipe": run.config["run"]["recipe"],
+            "model": run.model_label, "pretrained": "yes" if run.pretrained else "no",
+            "folds": f"{len(run.finished_folds())}/{run.n_folds}",
+            "oof": f"{m['oof_score']:.4f}" if "oof_score" in m else "-",
+            "minutes": f"{m['seconds'] / 60:.1f}" if "seconds" in m else "-",
+            "submissions": len(manifests_for_run(run.id, run.config["run"]["competition"])),
+            "created": run.config.get("created", ""),
+        })
+    if not rows:
+        say("no runs yet: `comp train` makes one")
+        return
+    click.echo(pd.DataFrame(rows).to_string(index=False))

@@ -1,0 +1,168 @@
+"""``comp train``, ``comp compare``, ``comp sweep``, and ``comp train-fold`` (one fold's subprocess)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from comp.cli.app import (DEFAULT_RECIPE, competition_option, data_option, executor_option, gpu_list,
+                          gpus_option, keras_verbosity, main, quiet_option, say, subset_option)
+from comp.errors import CompError
+
+folds_option = click.option("--folds", "-k", "n_folds", type=int, default=5, show_default=True,
+                            help="Number of stratified folds; 1 = a single hold-out split.")
+val_fraction_option = click.option("--val-fraction", type=float, default=0.2, show_default=True,
+                                   help="Validation share of the hold-out split (--folds 1).")
+
+
+@main.command()
+@competition_option
+@click.option("--recipe", "-r", "recipe_ref", default=DEFAULT_RECIPE, show_default=True,
+              help="Recipe: a name from competition/recipes/ or a path to a TOML file.")
+@folds_option
+@val_fraction_option
+@click.option("--run", "run_id", default=None, help="Run id (default: recipe, folds and a hash of the config).")
+@click.option("--fold", type=int, default=None, help="Train only this fold of the run.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a recipe key, e.g. --set train.epochs=30 (repeatable).")
+@data_option
+@executor_option
+@gpus_option
+@click.option("--strategy", type=click.Choice(["none", "mirrored"]), default=None,
+              help="mirrored: each fold uses every local GPU through tf.distribute (sets train.strategy).")
+@click.option("--restart", is_flag=True, help="Delete the run's artifacts and start over.")
+@subset_option
+@quiet_option
+def train(competition_ref, recipe_ref, n_folds, val_fraction, run_id, fold, overrides, data, executor, gpus,
+          strategy, restart, subset, quiet):
+    """Train a recipe on a competition with stratified k-fold; print the fold table."""
+    from comp.recipe import load_recipe
+    from comp.spec import load_competition
+
+    if fold is not None and n_folds >= 1 and not 0 <= fold < n_folds:  # before any decoding or run folder
+        raise CompError(f"--fold must be in [0, {n_folds - 1}] with --folds {n_folds}. Received: --fold={fold}")
+    if strategy:
+        overrides = (*overrides, f"train.strategy={strategy}")
+    competition = load_competition(competition_ref, data)
+    recipe = load_recipe(recipe_ref, overrides, competition)
+    from comp import report
+    from comp.train.kfold import prepare_run, summarise_run, train_folds
+
+    run, dataset, images = prepare_run(competition, recipe, recipe_ref, list(overrides), n_folds, val_fraction,
+                                       run_id, restart, subset)
+    say(f"run {run.dir} | recipe {recipe.name} | model {recipe.model_name} | "
+        f"{len(dataset.train)} train / {len(dataset.test)} test images, {len(dataset.class_names)} classes")
+    folds = range(n_folds) if fold is None else [fold]
+    train_folds(run, folds, images, dataset.labels, executor, gpu_list(gpus), keras_verbosity(quiet), say)
+    if run.finished_folds():
+        summary = summarise_run(run)
+        say("\n" + report.fold_table(summary))
+        say(f"out-of-fold {summary['metric']}: {summary['oof_score']:.4f} "
+            f"({summary['finished_folds']}/{summary['folds']} folds) | plots: {run.dir / 'plots'}")
+    click.echo(str(run.dir))
+
+
+@main.command("train-fold", hidden=True)
+@click.option("--run-dir", type=click.Path(path_type=Path), required=True)
+@click.option("--fold", type=int, required=True)
+def train_fold_cmd(run_dir: Path, fold: int):
+    """Train one fold of an existing run (what `comp train` runs in each fold's subprocess)."""
+    from comp.runs import open_run
+    from comp.train.kfold import train_fold_in_run
+
+    run = open_run(run_dir.parent.name, run_dir.name)
+    if run.fold_done(fold):
+        say(f"[fold-{fold}] already finished")
+        return
+    train_fold_in_run(run, fold, verbose=1 if sys.stderr.isatty() else 2)
+
+
+# --------------------------------------------------------------------------- compare, sweep
+
+
+def comparison_options(fn):
+    """The options comp compare and comp sweep share with comp train."""
+    options = [
+        competition_option,
+        click.option("--folds", "-k", "n_folds", type=int, default=1, show_default=True,
+                     help="Folds per row; 1 = one hold-out split (quick), 5 = a cross-validated estimate."),
+        val_fraction_option,
+        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                     help="Override a recipe key in every row, e.g. --set train.epochs=5 (repeatable)."),
+        data_option,
+        executor_option,
+        gpus_option,
+        subset_option,
+        quiet_option,
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _comparison(kind, competition_ref, rows_for, n_folds, val_fraction, overrides, data, executor, gpus, subset,
+                quiet, header):
+    from comp.compare import run_comparison
+    from comp.report import markdown_table
+    from comp.spec import load_competition
+
+    competition = load_competition(competition_ref, data)
+    rows = rows_for(competition)
+    if subset:
+        header = f"{header} Subset: at most {subset} training images per class.".strip()
+    out_dir, table = run_comparison(kind, competition, rows, n_folds, val_fraction, executor, gpu_list(gpus),
+                                    keras_verbosity(quiet), say, header, subset)
+    say("\n" + markdown_table(table) + "\n")
+    say(f"table: {out_dir / 'table.md'} | {out_dir / 'table.csv'} | chart: {out_dir / 'chart.png'}")
+    click.echo(str(out_dir))
+
+
+@main.command()
+@click.option("--backbones", default="", metavar="A,B,...",
+              help="keras.applications backbones, one row each with the transfer recipe "
+                   "(e.g. MobileNetV2,ResNet50V2,EfficientNetB0).")
+@click.option("--recipes", default="", metavar="R,S,...", help="Recipes, one row each (e.g. fast,vgg-mixup).")
+@click.option("--transfer-recipe", default="transfer", show_default=True, help="The recipe of the --backbones rows.")
+@comparison_options
+def compare(backbones, recipes, transfer_recipe, competition_ref, n_folds, val_fraction, overrides, data, executor,
+            gpus, subset, quiet):
+    """Train backbones and recipes side by side; write a table (Markdown, CSV) and a bar chart.
+
+    \b
+    Offline comparison: where the competition forbids pretrained weights, runs that used
+    them cannot be submitted (comp predict refuses them). Each row is a normal run.
+      comp compare --backbones MobileNetV2,ResNet50V2 --recipes fast --set train.epochs=5
+    """
+    from comp.compare import backbone_rows, recipe_rows, split_list
+
+    def rows_for(competition):
+        return (backbone_rows(split_list(backbones), list(overrides), transfer_recipe)
+                + recipe_rows(split_list(recipes), list(overrides), competition, say))
+
+    header = ("`comp compare" + (f" --backbones {backbones}" if backbones else "")
+              + (f" --recipes {recipes}" if recipes else "") + f" --folds {n_folds}"
+              + "".join(f" --set {o}" for o in overrides) + "`")
+    _comparison("compare", competition_ref, rows_for, n_folds, val_fraction, overrides, data, executor, gpus, subset,
+                quiet, header)
+
+
+@main.command()
+@click.option("--recipe", "-r", "recipe_ref", default=DEFAULT_RECIPE, show_default=True,
+              help="The recipe every grid point varies.")
+@click.option("--grid", "grids", multiple=True, required=True, metavar="KEY=V1,V2,...",
+              help="A recipe key and its values, e.g. --grid train.batch_size=100,200 (repeatable: the product).")
+@comparison_options
+def sweep(recipe_ref, grids, competition_ref, n_folds, val_fraction, overrides, data, executor, gpus, subset, quiet):
+    """Train every point of a grid of recipe settings; write the table (best first) and a chart.
+
+    \b
+      comp sweep -r fast --grid train.batch_size=256,512 --grid train.epochs=10,20
+    """
+    from comp.compare import grid_rows
+
+    header = (f"`comp sweep --recipe {recipe_ref}" + "".join(f" --grid {g}" for g in grids) + f" --folds {n_folds}"
+              + "".join(f" --set {o}" for o in overrides) + "`")
+    _comparison("sweep", competition_ref, lambda competition: grid_rows(recipe_ref, list(grids), list(overrides)),
+                n_folds, val_fraction, overrides, data, executor, gpus, subset, quiet, header)

@@ -1,0 +1,211 @@
+"""Training recipes: typed dataclasses loaded from TOML, with ``--set`` overrides.
+
+Precedence is dataclass defaults < recipe TOML < the competition's ``[recipe]`` keys <
+``--set key=value`` overrides. Unknown keys, wrong types and values outside a field's choices
+raise :class:`~comp.errors.CompError` naming the file and key (see :mod:`comp.spec`).
+
+Example::
+
+    recipe = load_recipe("vgg-mixup", ["train.epochs=1"], competition)
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from comp.errors import CompError
+from comp.spec import Competition, choice_field, available, build_dataclass, read_toml, resolve
+from comp.tta import TTA_LEVELS
+
+
+@dataclass
+class AugmentCfg:
+    preset: str = "heavy"  # albumentations preset: none | light | heavy (see comp.augment)
+    flip: bool = False  # in-graph per-sample horizontal flip
+    alternate_flip: bool = False  # with flip: each image flipped one way in even epochs, the other in odd
+    translate: int = 0  # in-graph per-sample random translation, in pixels
+    translate_fill: str = choice_field("zeros", ("zeros", "reflect"))  # what the translation shifts in
+    cutout: int = 0  # in-graph per-sample cutout square, side in pixels (0 = off)
+    mixup_alpha: float = 0.0  # mixup Beta(alpha, alpha); 0 = off
+    cutmix_alpha: float = 0.0  # cutmix Beta(alpha, alpha); 0 = off
+    mix_prob: float = 1.0  # probability that a batch is mixed at all
+    switch_prob: float = 0.5  # with both on: probability of cutmix rather than mixup for a batch
+    mix_off_epochs: int = 0  # no mixing in the last N epochs (train on clean images to finish)
+
+
+@dataclass
+class TrainCfg:
+    epochs: int = 30
+    batch_size: int = 128
+    optimizer: str = choice_field("sgd", ("sgd", "adamw"))
+    lr: float = 0.1  # peak learning rate
+    momentum: float = 0.9
+    nesterov: bool = True
+    offset_lr_scale: float = 1.0  # sgd: learning-rate multiplier for batch-norm offsets (airbench's 64)
+    weight_decay: float = 5e-4  # decoupled; biases and batch-norm parameters are excluded
+    schedule: str = choice_field("linear", ("constant", "cosine", "linear"))  # after the warm-up: constant, cosine or linear decay
+    warmup_epochs: float = 1.0  # linear warm-up from lr * start_fraction to lr
+    start_fraction: float = 0.1  # learning rate at step 0, as a fraction of lr
+    final_fraction: float = 0.0  # learning rate at the last step, as a fraction of lr
+    label_smoothing: float = 0.1
+    ema: bool = False  # evaluate and keep an exponential moving average of the weights
+    ema_momentum: float = 0.99
+    lookahead: bool = False  # every 5 steps pull the weights towards a slow average (airbench); the last step keeps the average
+    seed: int = 42
+    precision: str = choice_field("auto", ("auto", "float32", "mixed_float16", "mixed_bfloat16"))
+    # auto: mixed_float16 on GPUs with tensor cores, mixed_bfloat16 on CPUs with AMX, else float32
+    jit_compile: str = choice_field("auto", ("auto", "on", "off"))  # XLA; auto: on for GPUs
+    steps_per_execution: int = 1  # batches per graph call; 8-32 helps small nets on GPUs
+    strategy: str = choice_field("none", ("none", "mirrored"))  # mirrored: one fold over all local GPUs
+    # the epoch whose weights a fold keeps; auto: the competition's metric on the validation rows
+    monitor: str = choice_field("auto", ("auto", "val_accuracy", "val_macro_f1", "val_log_loss", "val_loss"))
+    # Two-phase fine-tuning, for models with a pretrained "backbone" layer (model `transfer` with
+    # model.weights imagenet or a file); other models, and backbones with weights = "none" (which
+    # train as a whole from the first epoch), ignore these keys. Phase 1 trains the new head on a
+    # frozen backbone, so its random gradients never reach the pretrained weights; phase 2
+    # fine-tunes the top of the backbone gently. Batch norm stays frozen throughout (small
+    # batches would spoil the pretrained statistics).
+    freeze_epochs: int = 2  # phase 1: the first N of train.epochs, backbone frozen, at train.lr
+    unfreeze_fraction: float = 0.3  # phase 2: share of the backbone's layers with weights, from the top, that train
+    finetune_lr_factor: float = 0.1  # phase 2: peak learning rate = train.lr * this, same schedule shape
+
+
+@dataclass
+class PredictCfg:
+    tta: str = choice_field("flip", TTA_LEVELS)  # see comp.tta
+    batch_size: int = 512
+
+
+@dataclass
+class Recipe:
+    name: str = ""
+    description: str = ""
+    model: dict = field(default_factory=lambda: {"name": "vgg"})  # name + the builder's keyword options
+    augment: AugmentCfg = field(default_factory=AugmentCfg)
+    train: TrainCfg = field(default_factory=TrainCfg)
+    predict: PredictCfg = field(default_factory=PredictCfg)
+
+    @property
+    def model_name(self) -> str:
+        return self.model["name"]
+
+    @property
+    def model_options(self) -> dict:
+        return {k: v for k, v in self.model.items() if k != "name"}
+
+
+# --------------------------------------------------------------------------- --set overrides
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse ``key.sub=value``; the value is read as TOML, else taken as a bare string.
+
+    >>> parse_override("train.epochs=3")
+    (['train', 'epochs'], 3)
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise CompError(f"--set {text!r}: expected key=value, for example --set train.epochs=30")
+    raw = raw.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        if raw[:1] in "[{\"'":
+            raise CompError(f"--set {text!r}: the value {raw!r} does not parse as TOML") from None
+        value = raw  # a bare word: model.name=resnet
+    return key.split("."), value
+
+
+def merge_overrides(table: dict, overrides: list[str]) -> dict:
+    """A deep copy of ``table`` with each ``key=value`` override set in it."""
+    table = copy.deepcopy(table)
+    for text in overrides:
+        parts, value = parse_override(text)
+        node = table
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise CompError(f"--set {text!r}: {part} is not a table")
+        node[parts[-1]] = value
+    return table
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def list_recipes() -> list[str]:
+    return available("recipes")
+
+
+
+# Values renamed since they were first accepted: old recipes and runs keep working.
+RENAMED_VALUES = {("train", "schedule"): {"onecycle": "linear"}}  # "onecycle" was a linear triangle
+
+
+def _rename_old_values(table: dict, where: str) -> dict:
+    for (section, key), names in RENAMED_VALUES.items():
+        node = table.get(section)
+        if isinstance(node, dict) and isinstance(node.get(key), str) and node[key] in names:
+            new = names[node[key]]
+            warnings.warn(f"{where}: {section}.{key} = '{node[key]}' is now called '{new}' (read as '{new}')",
+                          stacklevel=3)
+            table = {**table, section: {**node, key: new}}
+    return table
+
+
+def recipe_from_dict(table: dict, where: str) -> Recipe:
+    recipe = build_dataclass(Recipe, _rename_old_values(table, where), where)
+    if "name" not in recipe.model or not isinstance(recipe.model["name"], str):
+        raise CompError(f"{where}: model.name is required (see `comp models`)")
+    checks = [
+        ("train.epochs", recipe.train.epochs, recipe.train.epochs >= 1, "at least 1"),
+        ("train.batch_size", recipe.train.batch_size, recipe.train.batch_size >= 1, "at least 1"),
+        ("train.lr", recipe.train.lr, recipe.train.lr > 0, "positive"),
+        ("train.label_smoothing", recipe.train.label_smoothing, 0 <= recipe.train.label_smoothing < 1, "in [0, 1)"),
+        ("train.steps_per_execution", recipe.train.steps_per_execution, recipe.train.steps_per_execution >= 1, "at least 1"),
+        ("train.freeze_epochs", recipe.train.freeze_epochs, recipe.train.freeze_epochs >= 0, "0 or more"),
+        ("train.unfreeze_fraction", recipe.train.unfreeze_fraction, 0 <= recipe.train.unfreeze_fraction <= 1, "in [0, 1]"),
+        ("train.finetune_lr_factor", recipe.train.finetune_lr_factor, recipe.train.finetune_lr_factor > 0, "positive"),
+        ("augment.mixup_alpha", recipe.augment.mixup_alpha, recipe.augment.mixup_alpha >= 0, "0 or more"),
+        ("augment.cutmix_alpha", recipe.augment.cutmix_alpha, recipe.augment.cutmix_alpha >= 0, "0 or more"),
+        ("augment.mix_prob", recipe.augment.mix_prob, 0 <= recipe.augment.mix_prob <= 1, "in [0, 1]"),
+        ("augment.switch_prob", recipe.augment.switch_prob, 0 <= recipe.augment.switch_prob <= 1, "in [0, 1]"),
+        ("augment.translate", recipe.augment.translate, recipe.augment.translate >= 0, "0 or more"),
+        ("augment.cutout", recipe.augment.cutout, recipe.augment.cutout >= 0, "0 or more"),
+    ]
+    for key, value, ok, allowed in checks:
+        if not ok:
+            raise CompError(f"{where}: {key} must be {allowed}. Received: {key}={value!r}")
+    return recipe
+
+
+def _deep_merge(base: dict, top: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_recipe(name_or_path: str, overrides: list[str] | tuple[str, ...] = (),
+                competition: Competition | None = None) -> Recipe:
+    """Load a recipe, apply the competition's [recipe] keys, then ``--set`` overrides (``key=value``)."""
+    path = resolve(name_or_path, "recipe")
+    table = read_toml(path)
+    if competition is not None and competition.recipe:
+        table = _deep_merge(table, competition.recipe)
+    table = merge_overrides(table, list(overrides))
+    parts = [" with the competition's [recipe] keys"] if competition is not None and competition.recipe else []
+    parts += [" with --set overrides"] if overrides else []
+    where = str(path) + "".join(parts)
+    recipe = recipe_from_dict(table, where)
+    if not recipe.name:
+        recipe.name = path.stem
+    return recipe

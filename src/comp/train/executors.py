@@ -1,0 +1,111 @@
+"""Where folds run: ``inline`` (this process), ``process`` (one subprocess per fold, one per
+GPU at a time) or ``ray`` (one-GPU tasks on a Ray cluster).
+
+Folds run as separate processes by default because TensorFlow never gives GPU memory back
+inside a process. Each subprocess is ``comp train-fold --run-dir DIR --fold K``, the same
+command a Ray task runs.
+
+Ray: the cluster's machines must share the working directory (``runs/``, ``data/``, the
+specs), for example over NFS; ``RAY_ADDRESS`` names the cluster, and without it a local Ray
+instance is started (what the tests do). Install with ``pip install -e '.[cluster]'``.
+
+This module imports nothing from training: a fold's work is reached through the command
+line, or through the ``in_process`` function the caller hands over.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from comp.errors import CompError
+
+EXECUTORS = ("process", "inline", "ray")
+
+
+def fold_command(run_dir: Path, k: int) -> list[str]:
+    return [sys.executable, "-m", "comp", "train-fold", "--run-dir", str(run_dir), "--fold", str(k)]
+
+
+def _die_with_parent() -> None:
+    """In a fold's subprocess: get SIGTERM when `comp train` dies, even by SIGKILL (Linux)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: Ctrl-C still reaches the whole process group
+        pass
+
+
+def run_folds(run, folds: list[int], executor: str, gpus: list[str] | None, in_process) -> None:
+    """Train ``folds`` of ``run`` with ``executor``; ``in_process(k)`` trains fold k here (inline)."""
+    if executor == "inline":
+        for k in folds:
+            in_process(k)
+    elif executor == "ray":
+        run_folds_ray(run, folds)
+    elif executor == "process":
+        run_folds_in_subprocesses(run, folds, gpus)
+    else:
+        raise CompError(f"executor must be one of {', '.join(EXECUTORS)}. Received: {executor!r}")
+
+
+def run_folds_in_subprocesses(run, folds: list[int], gpus: list[str] | None) -> None:
+    """One subprocess per fold; with ``gpus``, one fold per GPU at a time (CUDA_VISIBLE_DEVICES)."""
+    slots = gpus or [None]
+    pending, running, failed = list(folds), {}, []
+    while pending or running:
+        while pending and len(running) < len(slots):
+            slot = next(s for s in slots if s not in running.values())
+            k = pending.pop(0)
+            env = dict(os.environ)
+            if slot is not None:
+                env["CUDA_VISIBLE_DEVICES"] = slot
+            running[subprocess.Popen(fold_command(run.dir, k), env=env, preexec_fn=_die_with_parent)] = slot
+        for proc in list(running):
+            if proc.poll() is not None:
+                if proc.returncode != 0:
+                    failed.append((proc.args[-1], proc.returncode))
+                del running[proc]
+        if running:
+            time.sleep(0.2)
+    if failed:
+        raise CompError(f"{run.dir}: fold(s) {', '.join(f for f, _ in failed)} failed "
+                        f"(exit {failed[0][1]}); re-run the same command to resume")
+
+
+def _train_fold_task(command: list[str], cwd: str) -> tuple[int, str]:
+    proc = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    return proc.returncode, proc.stderr[-2000:]
+
+
+def run_folds_ray(run, folds: list[int]) -> None:
+    """Train ``folds`` of ``run`` as Ray tasks (one GPU each where the cluster has GPUs)."""
+    try:
+        import ray
+    except ImportError:
+        raise CompError("--executor ray needs Ray: pip install -e '.[cluster]'") from None
+    address = os.environ.get("RAY_ADDRESS")
+    ray.init(address=address, ignore_reinit_error=True, include_dashboard=False,
+             log_to_driver=False, **({} if address else {"num_cpus": os.cpu_count() or 1}))
+    try:
+        gpus = ray.cluster_resources().get("GPU", 0)
+        task = ray.remote(num_gpus=1 if gpus else 0, num_cpus=1 if gpus else (os.cpu_count() or 1),
+                          max_retries=2)(_train_fold_task)
+        cwd = str(Path.cwd().resolve())
+        refs = {k: task.remote(fold_command(run.dir.resolve(), k), cwd) for k in folds}
+        failed = []
+        for k, ref in refs.items():
+            code, tail = ray.get(ref)
+            if code != 0:
+                failed.append((k, code, tail.strip().splitlines()[-1:] or [""]))
+        if failed:
+            k, code, last = failed[0]
+            raise CompError(f"{run.dir}: fold {k} failed on the Ray cluster (exit {code}): {last[0]}")
+    finally:
+        if not address:
+            ray.shutdown()

@@ -1,0 +1,214 @@
+"""One fold: build, fit with resume, keep the best epoch, write the fold's artifacts.
+
+A fold's folder holds ``history.csv`` (one line per epoch), ``backup/`` while it trains
+(BackupAndRestore: a killed fold resumes after its last finished epoch), ``best.weights.h5``
+(the best epoch by the monitor), then ``model.keras``, ``oof.npy``, ``test.npy`` and, last,
+``metrics.json``, the mark of a finished fold.
+
+The monitor is the competition's metric on the validation rows (``val_accuracy``,
+``val_macro_f1``, ``val_log_loss``) unless the recipe names one (``train.monitor``).
+Label smoothing: Szegedy et al. 2016, https://arxiv.org/abs/1512.00567.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from comp import metrics
+from comp.atomic import atomic_path, save_npy, write_json
+from comp.data.folds import FoldData
+from comp.models import create_model, initialise_model
+from comp.predict import predict_proba
+from comp.recipe import Recipe, TrainCfg
+from comp.runs import uses_pretrained_weights
+from comp.tf_quiet import keras
+from comp.train.callbacks import AtomicBackupAndRestore, EpochTimer, Lookahead, history_best, loadable_h5
+from comp.train.devices import make_strategy, setup_devices
+from comp.train.finetune import fine_tune, has_backbone
+from comp.train.optim import make_optimizer
+from comp.train.pipeline import eval_dataset, train_dataset
+
+
+def keras_metrics(names: set[str]) -> list:
+    """Keras metrics logged per epoch under these names (``accuracy``, ``macro_f1``, ``log_loss``).
+
+    ``log_loss`` is the plain cross-entropy of the softmax, without the label smoothing that
+    the training loss (``loss``) carries.
+    """
+    made = [keras.metrics.CategoricalAccuracy(name="accuracy")]
+    if "macro_f1" in names:  # threshold None: the arg-max class counts as predicted
+        made.append(keras.metrics.F1Score(average="macro", threshold=None, name="macro_f1"))
+    if "log_loss" in names:
+        made.append(keras.metrics.CategoricalCrossentropy(from_logits=True, name="log_loss"))
+    return made
+
+
+def log(fold_dir: Path, message: str) -> None:
+    print(f"[{fold_dir.name}] {message}", file=sys.stderr, flush=True)
+
+
+def resume_point(backup_dir: Path, history_path: Path) -> int:
+    """Epochs finished by an interrupted attempt (0 for a fresh start); trims history.csv to them.
+
+    BackupAndRestore saves after CSVLogger writes, so a kill between the two leaves one
+    logged epoch that will run again: it is dropped here so no epoch appears twice.
+    """
+    import pandas as pd
+
+    meta = backup_dir / "training_metadata.json"
+    if not meta.is_file():
+        history_path.unlink(missing_ok=True)  # a fresh start: no stale epochs from an older attempt
+        return 0
+    done = int(json.loads(meta.read_text())["epoch"])
+    best = history_path.parent / "best.weights.h5"
+    if best.is_file() and not loadable_h5(best):  # killed while ModelCheckpoint was writing it
+        best.unlink()
+    if history_path.is_file() and history_path.stat().st_size:
+        hist = pd.read_csv(history_path)
+        if len(hist) != done:
+            with atomic_path(history_path) as tmp:
+                hist[hist["epoch"] < done].to_csv(tmp, index=False)
+    return done
+
+
+class FoldTrainer:
+    """The pieces of one fold's training that its phases share: model, compile, callbacks, fit."""
+
+    def __init__(self, recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int):
+        self.recipe, self.data, self.fold_dir, self.verbose = recipe, data, fold_dir, verbose
+        cfg = recipe.train
+        self.setup = setup_devices(cfg)
+        self.strategy = make_strategy(cfg.strategy)
+        self.batch_size = min(cfg.batch_size, len(data.x_train))
+        self.steps = len(data.x_train) // self.batch_size
+        self.monitor = metrics.monitor_for(data.metric, cfg.monitor)
+        self.backup_dir = fold_dir / "backup"
+        self.history_path = fold_dir / "history.csv"
+        self.best_path = fold_dir / "best.weights.h5"
+
+    def scope(self):
+        return self.strategy.scope() if self.strategy else contextlib.nullcontext()
+
+    def build_model(self):
+        data, recipe = self.data, self.recipe
+        with self.scope():
+            self.model = create_model(recipe.model_name, data.x_train.shape[1:], data.num_classes,
+                                      **recipe.model_options)
+            initialise_model(recipe.model_name, self.model, data.x_train)  # e.g. fast's whitening layer
+        return self.model
+
+    def compile_phase(self, phase: TrainCfg, build: bool = False) -> None:
+        cfg = self.recipe.train
+        names = {self.data.metric, self.monitor.removeprefix("val_")}
+        with self.scope():
+            self.model.compile(
+                optimizer=make_optimizer(phase, self.steps),
+                loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
+                metrics=keras_metrics(names),
+                jit_compile=self.setup.jit_compile,
+                steps_per_execution=cfg.steps_per_execution,
+            )
+            if build:  # its variables now, under the strategy, for a backup written before fit
+                self.model.optimizer.build(self.model.trainable_variables)
+
+    def callbacks(self) -> list:
+        cfg = self.recipe.train
+        callbacks = [EpochTimer()]
+        if cfg.ema:
+            callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))  # validate the EMA weights
+        if cfg.lookahead:
+            callbacks.append(Lookahead(cfg.epochs * self.steps))
+        mode = "max" if metrics.higher_is_better(self.monitor) else "min"
+        callbacks += [
+            keras.callbacks.ModelCheckpoint(self.best_path, monitor=self.monitor, mode=mode, save_best_only=True,
+                                            save_weights_only=True,
+                                            initial_value_threshold=history_best(self.history_path, self.monitor)),
+            keras.callbacks.CSVLogger(str(self.history_path), append=True),
+        ]
+        return callbacks
+
+    def fitter(self):
+        """``fit(start, stop, keep_backup=False)``: train epochs [start, stop) with resume."""
+        data, recipe, callbacks = self.data, self.recipe, self.callbacks()
+        validation = eval_dataset(data.x_val, data.y_val, data.num_classes, recipe.predict.batch_size)
+
+        def fit(start: int, stop: int, keep_backup: bool = False) -> None:
+            self.model.fit(
+                train_dataset(data.x_train, data.y_train, recipe, data.num_classes, self.batch_size, start),
+                steps_per_epoch=self.steps,
+                initial_epoch=start,
+                epochs=stop,
+                validation_data=validation,
+                callbacks=[*callbacks, AtomicBackupAndRestore(str(self.backup_dir), delete_checkpoint=not keep_backup)],
+                verbose=self.verbose,
+                shuffle=False,  # the dataset shuffles itself, per epoch, from the seed
+            )
+
+        return fit
+
+
+def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2) -> dict:
+    """Train one fold into ``fold_dir``; returns its metrics (also written to metrics.json).
+
+    Resumes from ``fold_dir/backup`` if an earlier attempt was interrupted.
+    """
+    cfg = recipe.train
+    keras.utils.set_random_seed(cfg.seed)
+    trainer = FoldTrainer(recipe, data, fold_dir, verbose)
+    replicas = f" | mirrored over {trainer.strategy.num_replicas_in_sync} replicas" if trainer.strategy else ""
+    log(fold_dir, f"{trainer.setup.describe()}{replicas} | train {len(data.x_train)} / val {len(data.x_val)} "
+                  f"| best epoch by {trainer.monitor}")
+    fold_dir.mkdir(parents=True, exist_ok=True)
+    initial_epoch = resume_point(trainer.backup_dir, trainer.history_path)
+    if initial_epoch:
+        log(fold_dir, f"resuming after epoch {initial_epoch} of {cfg.epochs}")
+    model = trainer.build_model()
+    fit = trainer.fitter()
+    if has_backbone(model) and uses_pretrained_weights(recipe):
+        fine_tune(model, cfg, trainer.compile_phase, fit, initial_epoch, trainer.backup_dir,
+                  lambda msg: log(fold_dir, msg))
+    else:  # from scratch; a backbone with weights=none too: nothing to protect, and batch norm must learn
+        trainer.compile_phase(cfg)
+        fit(initial_epoch, cfg.epochs)
+    if trainer.best_path.is_file():
+        # The layers only: in a two-phase fold the best epoch may come from the other
+        # phase, whose optimizer tracked other variables (and is not needed any more).
+        model.load_weights(trainer.best_path, objects_to_skip=[model.optimizer])
+    return finish_fold(model, recipe, data, fold_dir, trainer.monitor)
+
+
+def finish_fold(model, recipe: Recipe, data: FoldData, fold_dir: Path, monitor: str) -> dict:
+    """Save the model and the fold's probabilities; metrics.json last, as the 'done' mark."""
+    import pandas as pd
+
+    start = time.perf_counter()
+    with atomic_path(fold_dir / "model.keras") as tmp:
+        model.save(tmp)
+    tta, bs = recipe.predict.tta, recipe.predict.batch_size
+    oof = predict_proba(model, data.x_val, tta, bs)
+    save_npy(fold_dir / "oof.npy", oof.astype(np.float32))
+    if data.x_test is not None:
+        save_npy(fold_dir / "test.npy", predict_proba(model, data.x_test, tta, bs).astype(np.float32))
+    hist = pd.read_csv(fold_dir / "history.csv")
+    result = {
+        **metrics.scores(data.metric, data.y_val, oof),
+        "metric": data.metric,
+        "tta": tta,
+        "seconds": round(float(hist["seconds"].sum()) + time.perf_counter() - start, 1),  # all attempts
+        "epoch_seconds": round(float(hist["seconds"].median()), 2),
+        "epochs": int(len(hist)),
+        "monitor": monitor,
+        "best_epoch": int(hist["epoch"].iloc[metrics.best_index(hist[monitor], monitor)]) + 1,
+        "n_train": int(len(data.x_train)),
+        "n_val": int(len(data.x_val)),
+        "params": int(model.count_params()),
+    }
+    (fold_dir / "best.weights.h5").unlink(missing_ok=True)
+    write_json(fold_dir / "metrics.json", result)
+    return result
