@@ -22,7 +22,7 @@ TTAOPT  := $(if $(TTA),--tta-level $(TTA))
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train predict test bench bench-pipeline bench-tta clean
+.PHONY: help install train predict test test-fast bench bench-pipeline bench-tta clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ predict: $(STAMP) ## ensemble the latest run's folds with TTA and write submissi
 
 test: $(STAMP) ## run the test suite (no GPU, no network)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## the suite without the tests marked slow (those that train for more than a few seconds)
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP) ## all benchmarks (long): pipeline throughput, precision policies, time to accuracy
 	$(BIN)/python -m tests.benchmarks.bench_pipeline

@@ -238,3 +238,22 @@ def test_score_with_missing_answers(tiny_competition):
     csv = tiny_competition / "mine.csv"
     pd.DataFrame({"id": ["TEST_000"], "target": "circle"}).to_csv(csv, index=False)
     error_line(invoke("score", str(csv), "--answers", "no-answers.csv", "-c", "tiny"), "no-answers.csv: file not found")
+
+
+# --------------------------------------------------------------------------- checked before any work
+
+
+def test_a_fold_outside_the_run_is_refused_before_any_decoding(tiny_competition):
+    result = invoke(*TRAIN, "--folds", "2", "--fold", "2")
+    error_line(result, "--fold must be in [0, 1] with --folds 2", "Received: --fold=2")
+    assert_no_run(tiny_competition)
+    assert not (tiny_competition / "data" / ".cache").exists()  # nothing decoded
+
+
+def test_debug_shows_the_traceback_of_a_bad_input(tiny_competition):
+    plain = invoke(*TRAIN, "--set", "model.name=vgj")
+    assert plain.exit_code == 2 and "Traceback" not in plain.output
+    debug = invoke("--debug", *TRAIN, "--set", "model.name=vgj")
+    assert debug.exit_code == 2
+    assert "Traceback (most recent call last)" in debug.stderr and "CompError" in debug.stderr
+    assert debug.stderr.strip().splitlines()[-1].startswith("error: unknown model 'vgj'")

@@ -32,6 +32,7 @@ def written(tiny_competition, result) -> tuple:
     return out_dir, pd.read_csv(out_dir / "table.csv")
 
 
+@pytest.mark.slow
 def test_compare_trains_a_backbone_and_a_recipe_and_writes_the_table_and_chart(tiny_competition):
     args = ["compare", "-c", "tiny", "--backbones", "MobileNetV2", "--recipes", "tiny", "--folds", "1",
             "--executor", "inline", "-q", "--set", "model.weights=none", "--set", "model.input_size=32",
@@ -70,6 +71,7 @@ def test_compare_trains_a_backbone_and_a_recipe_and_writes_the_table_and_chart(t
     pd.testing.assert_frame_equal(table_again, table)
 
 
+@pytest.mark.slow
 def test_sweep_over_a_2x2_grid_writes_a_table_best_first(tiny_competition):
     res = invoke("sweep", "-c", "tiny", "-r", "tiny", "--grid", "train.batch_size=4,8", "--grid", "train.lr=0.01,0.05",
                  "--folds", "1", "--executor", "inline", "-q", "--set", "train.epochs=1")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from comp.cli import main
@@ -15,6 +16,7 @@ def _train(run: str, seed: int) -> None:
     assert res.exit_code == 0, res.output
 
 
+@pytest.mark.slow
 def test_same_seed_same_folds_and_oof_predictions(tiny_competition):
     _train("a", 7)
     _train("b", 7)

@@ -24,6 +24,7 @@ def _epochs_logged(path) -> int:
         return 0
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_killed_fold_resumes_and_finished_folds_are_skipped(tiny_competition):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -289,3 +289,13 @@ def test_set_outside_choices_is_an_error(workdir):
     with pytest.raises(CompError, match=r"train\.optimizer must be one of 'sgd', 'adamw'\. "
                                         r"Received: train\.optimizer='adam'"):
         load_recipe("vgg-mixup", ["train.optimizer=adam"])
+
+
+def test_a_competitions_model_keys_reach_only_models_that_have_them():
+    demo = load_competition("demo-digits")  # [recipe] model.widths = [32, 64, 128]
+    assert load_recipe("vgg-mixup", [], demo).model["widths"] == [32, 64, 128]
+    assert load_recipe("fast", [], demo).model["widths"] == [32, 64, 128]
+    resnet = load_recipe("vgg-mixup", ["model.name=resnet", "model.widths=[8]"], demo)
+    assert resnet.model["widths"] == [8]  # a --set is the user's own: kept, and check_recipe refuses it
+    assert "widths" not in load_recipe("transfer", [], demo).model
+    assert load_recipe("vgg-mixup").model["widths"] == [64, 128, 256, 512]  # without the competition

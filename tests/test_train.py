@@ -143,7 +143,8 @@ def test_train_fold_writes_every_artifact_with_the_right_shapes(tiny_competition
     metrics = json.loads((fold_dir / "metrics.json").read_text())
     assert metrics == result
     assert metrics["n_train"] == 24 and metrics["n_val"] == 9 and metrics["epochs"] == 2
-    assert metrics["metric"] == "accuracy" and 0.0 <= metrics["score"] <= 1.0
+    assert metrics["metric"] == "accuracy"
+    assert metrics["score"] == metrics["accuracy"] == pytest.approx(float(np.mean(oof.argmax(1) == data.y_val)))
     assert metrics["tta"] == "flip" and metrics["best_epoch"] in (1, 2)
 
     model = load_model(fold_dir / "model.keras")
@@ -156,9 +157,10 @@ def test_train_fold_with_xla_on_cpu(tiny_competition, capsys):
     data = fold_data()
     data.x_test = None  # no test set: no test.npy
     result = train_fold(recipe, data, fold_dir, verbose=0)
-    assert result["epochs"] == 1 and 0.0 <= result["score"] <= 1.0
+    oof = np.load(fold_dir / "oof.npy")
+    assert result["epochs"] == 1 and result["score"] == pytest.approx(float(np.mean(oof.argmax(1) == data.y_val)))
     assert np.isfinite(pd.read_csv(fold_dir / "history.csv")["loss"]).all()
-    assert np.load(fold_dir / "oof.npy").shape == (9, 3)
+    assert oof.shape == (9, 3)
     assert not (fold_dir / "test.npy").exists()
     assert "XLA: on" in capsys.readouterr().err
 
@@ -246,3 +248,26 @@ def test_train_fold_with_lookahead_ends_on_the_average(tiny_competition, monkeyp
     assert synced[-1] == seen[-1] == callbacks[-1].total_steps  # its step count agrees with the optimizer's
     # after the last step the model holds the slow average (the fold then loads its best epoch)
     assert gaps[-1] == 0.0 and max(gaps) > 0.0
+
+
+@pytest.mark.parametrize("metric, monitor, column, pick", [
+    ("log_loss", "auto", "val_log_loss", "min"),
+    ("macro_f1", "auto", "val_macro_f1", "max"),
+    ("accuracy", "auto", "val_accuracy", "max"),
+    ("macro_f1", "val_loss", "val_loss", "min"),  # a recipe that names its monitor keeps it
+])
+def test_the_best_epoch_follows_the_competitions_metric(tiny_competition, metric, monitor, column, pick):
+    import dataclasses
+
+    recipe = load_recipe("tiny", ["train.epochs=4", f"train.monitor={monitor}", "augment.preset=none"])
+    data = dataclasses.replace(fold_data(), metric=metric)
+    result = train_fold(recipe, data, tiny_competition / f"fold-{metric}-{monitor}", verbose=0)
+    hist = pd.read_csv(tiny_competition / f"fold-{metric}-{monitor}" / "history.csv")
+    assert column in hist.columns and result["monitor"] == column
+    values = hist[column].to_numpy()
+    best = int(np.argmin(values) if pick == "min" else np.argmax(values))
+    assert result["best_epoch"] == best + 1
+    if metric == "log_loss":  # the plain log loss of the validation rows, not the smoothed training loss
+        oof_probs = np.load(tiny_competition / f"fold-{metric}-{monitor}" / "oof.npy")
+        assert result["score"] == pytest.approx(result["log_loss"])
+        assert np.isfinite(values).all() and oof_probs.shape == (9, 3)

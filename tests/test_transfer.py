@@ -175,6 +175,7 @@ def test_a_weights_file_of_another_backbone_is_an_error(tmp_path):
 # --------------------------------------------------------------------------- two phases
 
 
+@pytest.mark.slow
 def test_two_phases_train_the_head_then_the_top_of_the_backbone_with_batch_norm_frozen(tiny_competition, capsys,
                                                                                        monkeypatch):
     saved = save_backbone_weights(tiny_competition / "mnv2.weights.h5")
@@ -220,6 +221,7 @@ class Interrupt(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_a_fold_interrupted_at_and_after_the_phase_switch_resumes(tiny_competition, monkeypatch, capsys):
     import comp.train.finetune
 
@@ -302,6 +304,7 @@ def test_a_transfer_run_with_imagenet_weights_is_refused_for_dacon_cifar10(tiny_
     assert not (tiny_competition / "submissions").exists()
 
 
+@pytest.mark.slow
 def test_the_same_pretrained_run_is_submitted_where_the_rules_allow_it(tiny_competition):
     save_backbone_weights(tiny_competition / "mnv2.weights.h5")
     spec = (tiny_competition / "competition" / "tiny.toml").read_text()

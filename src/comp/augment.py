@@ -155,7 +155,7 @@ def random_translate(images: tf.Tensor, pad: int, seed: tf.Tensor, fill: str = "
     ``fill``: ``zeros`` (black borders) or ``reflect`` (the border mirrored without repeating
     the edge pixel, as NumPy's and OpenCV's REFLECT_101; airbench and Page pad this way). Both
     are one gather of row and column indices: ``tf.pad(mode="REFLECT")`` costs 9x a constant
-    pad on CPUs (research notes), while reflecting the indices costs nothing.
+    pad on CPUs (measured), while reflecting the indices costs nothing.
     """
     if pad <= 0:
         return images

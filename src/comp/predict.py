@@ -62,10 +62,11 @@ def fold_test_probs(run, fold: int, tta: str, test_images) -> np.ndarray:
 
 
 def oof_score(run, metric: str) -> tuple[float, int]:
-    """A run's out-of-fold score and the rows it covers; a partial run (``--allow-partial``) has
-    no run-level metrics yet, so its finished folds are scored."""
+    """A run's out-of-fold score and the rows it covers: from its summary (metrics.json) where
+    that covers every finished fold, else (a partial run, a fold that failed after the last
+    summary) scored again from the finished folds' OOF predictions."""
     m = run.metrics() or {}
-    if "oof_score" in m:  # a finished run: summarised when its last fold ended
+    if "oof_score" in m and m.get("finished_folds") == len(run.finished_folds()):
         return m["oof_score"], m.get("oof_rows", 0)
     rows, labels, probs = run.oof()
     return metrics.score(metric, labels, probs), len(rows)

@@ -194,13 +194,30 @@ def _deep_merge(base: dict, top: dict) -> dict:
     return out
 
 
+def _keys_for_model(keys: dict, table: dict, overrides) -> dict:
+    """A competition's [recipe] keys, less the ``model.*`` keys the recipe's model has no option
+    for: ``model.widths`` sizes the VGG-style nets of a small data set, and is no key of a ResNet."""
+    model_keys = keys.get("model")
+    if not isinstance(model_keys, dict) or not model_keys:
+        return keys
+    name = merge_overrides(_deep_merge(table, keys), list(overrides)).get("model", {}).get("name")
+    if not isinstance(name, str):
+        return keys  # recipe_from_dict says what is missing
+    from comp.models import list_models, model_info  # registers the builders (imports TensorFlow)
+
+    if name not in list_models():
+        return keys  # check_recipe names the unknown model
+    options = model_info(name)["options"]
+    return {**keys, "model": {k: v for k, v in model_keys.items() if k in options or k == "name"}}
+
+
 def load_recipe(name_or_path: str, overrides: list[str] | tuple[str, ...] = (),
                 competition: Competition | None = None) -> Recipe:
     """Load a recipe, apply the competition's [recipe] keys, then ``--set`` overrides (``key=value``)."""
     path = resolve(name_or_path, "recipe")
     table = read_toml(path)
     if competition is not None and competition.recipe:
-        table = _deep_merge(table, competition.recipe)
+        table = _deep_merge(table, _keys_for_model(competition.recipe, table, overrides))
     table = merge_overrides(table, list(overrides))
     parts = [" with the competition's [recipe] keys"] if competition is not None and competition.recipe else []
     parts += [" with --set overrides"] if overrides else []

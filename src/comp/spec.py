@@ -1,8 +1,9 @@
 """Competition specs: typed dataclasses loaded from TOML (recipes: :mod:`comp.recipe`).
 
-Precedence is dataclass defaults < TOML file < ``--set key=value`` overrides. Unknown keys,
-wrong types and values outside a field's choices raise :class:`~comp.errors.CompError` with
-a message that names the file and key, says what is allowed and shows what was received.
+Values are dataclass defaults, then the TOML file's; ``--data`` replaces ``data.root``. Unknown
+keys, wrong types and values outside a field's choices raise :class:`~comp.errors.CompError`
+with a message that names the file and key, says what is allowed and shows what was received
+(:func:`build_dataclass`, shared with :mod:`comp.recipe`).
 
 Example::
 

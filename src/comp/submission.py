@@ -134,11 +134,10 @@ def score_csv(csv: Path, answers: Path, competition: Competition) -> float:
     if missing.any():
         raise CompError(f"{csv}: no prediction for id '{merged[id_col][missing].iloc[0]}' of {answers}")
     y_true, y_pred = merged[f"{target_col}_true"], merged[f"{target_col}_pred"]
-    if competition.metric == "macro_f1":
-        return float(f1_score(y_true, y_pred, average="macro"))
-    if competition.metric == "log_loss":
-        raise CompError("log_loss needs probabilities; an id,target CSV holds labels only")
-    return float(accuracy_score(y_true, y_pred))
+    on_labels = {"accuracy": accuracy_score, "macro_f1": lambda t, p: f1_score(t, p, average="macro")}
+    if competition.metric not in on_labels:  # log_loss, and any metric of probabilities
+        raise CompError(f"{competition.metric} needs probabilities; an id,target CSV holds labels only")
+    return float(on_labels[competition.metric](y_true, y_pred))
 
 
 def manifests_for_run(run_id: str, competition: str) -> list[dict]:

@@ -51,10 +51,10 @@ def build_sklearn_digits(root: Path, test_fraction: float = 0.2, seed: int = 0) 
 BUILDERS = {"sklearn-digits": build_sklearn_digits}
 
 
-def ensure_data(comp: Competition) -> None:
+def ensure_data(competition: Competition) -> None:
     """Build the competition's data if its spec names a builder and the folder is missing."""
-    if comp.data.builder and not comp.root.exists():
+    if competition.data.builder and not competition.root.exists():
         try:
-            BUILDERS[comp.data.builder](comp.root)
+            BUILDERS[competition.data.builder](competition.root)
         except OSError as e:
-            raise CompError(f"{comp.root}: cannot build the {comp.data.builder} data ({e})") from None
+            raise CompError(f"{competition.root}: cannot build the {competition.data.builder} data ({e})") from None

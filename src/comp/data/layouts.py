@@ -86,17 +86,17 @@ def _check_unique(ids: pd.Series, where: str) -> None:
         raise CompError(f"{where}: duplicate id '{dup.iloc[0]}' ({len(dup)} duplicate(s)); ids must be unique")
 
 
-def _class_order(found: list[str], comp: Competition, where: str) -> list[str]:
-    if comp.data.class_names is None:
+def _class_order(found: list[str], competition: Competition, where: str) -> list[str]:
+    if competition.data.class_names is None:
         return sorted(found)
-    unknown = sorted(set(found) - set(comp.data.class_names))
+    unknown = sorted(set(found) - set(competition.data.class_names))
     if unknown:
-        raise CompError(f"{where}: class '{unknown[0]}' is not in data.class_names {comp.data.class_names}")
-    return list(comp.data.class_names)
+        raise CompError(f"{where}: class '{unknown[0]}' is not in data.class_names {competition.data.class_names}")
+    return list(competition.data.class_names)
 
 
-def _test_from_folder(comp: Competition) -> pd.DataFrame:
-    folder = _require_dir(comp.path("test"), "test")
+def _test_from_folder(competition: Competition) -> pd.DataFrame:
+    folder = _require_dir(competition.path("test"), "test")
     paths = list_images(folder)
     if not paths:
         raise CompError(f"{folder}: test folder has no images")
@@ -105,13 +105,13 @@ def _test_from_folder(comp: Competition) -> pd.DataFrame:
     return test
 
 
-def order_like_sample(test: pd.DataFrame, comp: Competition) -> pd.DataFrame:
+def order_like_sample(test: pd.DataFrame, competition: Competition) -> pd.DataFrame:
     """Test rows in the sample submission's order; its ids must match the test images exactly."""
-    sample_path = comp.path("sample_submission")
+    sample_path = competition.path("sample_submission")
     if sample_path is None:
         return test.reset_index(drop=True)
     sample = read_csv_str(sample_path)
-    id_col = comp.submission.id_column
+    id_col = competition.submission.id_column
     if id_col not in sample.columns:
         raise CompError(f"{sample_path}: no column '{id_col}' (submission.id_column). "
                         f"Columns: {', '.join(sample.columns)}")
@@ -124,14 +124,14 @@ def order_like_sample(test: pd.DataFrame, comp: Competition) -> pd.DataFrame:
             parts.append(f"{len(extra)} id(s) with no test image (e.g. '{extra[0]}')")
         if missing:
             parts.append(f"{len(missing)} test image(s) not in it (e.g. '{missing[0]}')")
-        raise CompError(f"{sample_path}: ids do not match the test images in {comp.path('test')}: "
+        raise CompError(f"{sample_path}: ids do not match the test images in {competition.path('test')}: "
                         + "; ".join(parts))
     _check_unique(sample[id_col], str(sample_path))
     return test.set_index("id").loc[sample[id_col]].reset_index()
 
 
-def read_class_folders(comp: Competition) -> Dataset:
-    train_dir = _require_dir(comp.path("train"), "train")
+def read_class_folders(competition: Competition) -> Dataset:
+    train_dir = _require_dir(competition.path("train"), "train")
     class_dirs = sorted(p for p in train_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
         raise CompError(f"{train_dir}: no class folders (expected train/<class>/<image>)")
@@ -143,15 +143,15 @@ def read_class_folders(comp: Competition) -> Dataset:
         # Train file names repeat across classes in the Dacon layout (0000.jpg in every folder).
         rows += [(f"{d.name}/{p.stem}", str(p), d.name) for p in images]
     train = pd.DataFrame(rows, columns=["id", "path", "label"])
-    classes = _class_order([d.name for d in class_dirs], comp, str(train_dir))
-    return Dataset(train, order_like_sample(_test_from_folder(comp), comp), classes)
+    classes = _class_order([d.name for d in class_dirs], competition, str(train_dir))
+    return Dataset(train, order_like_sample(_test_from_folder(competition), competition), classes)
 
 
-def read_csv_labels(comp: Competition) -> Dataset:
-    train_dir = _require_dir(comp.path("train"), "train")
-    labels_path = comp.path("labels")
+def read_csv_labels(competition: Competition) -> Dataset:
+    train_dir = _require_dir(competition.path("train"), "train")
+    labels_path = competition.path("labels")
     table = read_csv_str(labels_path)
-    id_col, label_col = comp.data.label_columns
+    id_col, label_col = competition.data.label_columns
     for col in (id_col, label_col):
         if col not in table.columns:
             raise CompError(f"{labels_path}: missing column '{col}' (data.label_columns). "
@@ -171,8 +171,8 @@ def read_csv_labels(comp: Competition) -> Dataset:
         raise CompError(f"{labels_path}: empty label for id '{table[id_col][empty].iloc[0]}'")
     train = pd.DataFrame({"id": table[id_col], "path": [str(by_stem[i]) for i in table[id_col]],
                           "label": table[label_col]})
-    classes = _class_order(sorted(set(train["label"])), comp, str(labels_path))
-    return Dataset(train, order_like_sample(_test_from_folder(comp), comp), classes)
+    classes = _class_order(sorted(set(train["label"])), competition, str(labels_path))
+    return Dataset(train, order_like_sample(_test_from_folder(competition), competition), classes)
 
 
 def _read_list(path: Path) -> list[str]:
@@ -181,9 +181,9 @@ def _read_list(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def read_meta_lists(comp: Competition) -> Dataset:
-    images_dir = _require_dir(comp.path("images"), "images")
-    classes_found = _read_list(comp.path("classes"))
+def read_meta_lists(competition: Competition) -> Dataset:
+    images_dir = _require_dir(competition.path("images"), "images")
+    classes_found = _read_list(competition.path("classes"))
     by_name: dict[str, Path] = {}
     for cls in classes_found:
         cls_dir = images_dir / cls
@@ -192,7 +192,7 @@ def read_meta_lists(comp: Competition) -> Dataset:
                 by_name[f"{cls}/{p.stem}"] = p
 
     def table(list_key: str, labelled: bool) -> pd.DataFrame:
-        list_path = comp.path(list_key)
+        list_path = competition.path(list_key)
         entries = _read_list(list_path)
         if not entries:
             raise CompError(f"{list_path}: the list is empty")
@@ -202,7 +202,7 @@ def read_meta_lists(comp: Competition) -> Dataset:
                 raise CompError(f"{list_path}: '{entry}' names no image under {images_dir}")
             cls = entry.split("/", 1)[0]
             if labelled and cls not in classes_found:
-                raise CompError(f"{list_path}: class '{cls}' of '{entry}' is not in {comp.path('classes')}")
+                raise CompError(f"{list_path}: class '{cls}' of '{entry}' is not in {competition.path('classes')}")
             rows.append((entry, str(by_name[entry]), cls))
         df = pd.DataFrame(rows, columns=["id", "path", "label"])
         _check_unique(df["id"], str(list_path))
@@ -211,8 +211,8 @@ def read_meta_lists(comp: Competition) -> Dataset:
     train, test = table("train_list", True), table("test_list", False)
     empty = sorted(set(classes_found) - set(train["label"]))
     if empty:
-        raise CompError(f"{comp.path('train_list')}: class '{empty[0]}' has no training images")
-    return Dataset(train, test, _class_order(classes_found, comp, str(comp.path("classes"))))
+        raise CompError(f"{competition.path('train_list')}: class '{empty[0]}' has no training images")
+    return Dataset(train, test, _class_order(classes_found, competition, str(competition.path("classes"))))
 
 
 READERS = {
@@ -222,12 +222,12 @@ READERS = {
 }
 
 
-def read_dataset(comp: Competition) -> Dataset:
+def read_dataset(competition: Competition) -> Dataset:
     """Read a competition's data; the data root must exist (see comp.data.demo for builders)."""
-    if not comp.root.is_dir():
-        raise CompError(f"{comp.root}: data folder not found for competition '{comp.name}' "
+    if not competition.root.is_dir():
+        raise CompError(f"{competition.root}: data folder not found for competition '{competition.name}' "
                         f"(put the data there or pass --data PATH)")
-    dataset = READERS[comp.data.layout](comp)
+    dataset = READERS[competition.data.layout](competition)
     if len(dataset.class_names) < 2:
-        raise CompError(f"{comp.root}: found {len(dataset.class_names)} class(es); need at least 2")
+        raise CompError(f"{competition.root}: found {len(dataset.class_names)} class(es); need at least 2")
     return dataset

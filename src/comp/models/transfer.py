@@ -11,7 +11,7 @@ builds::
   model never reaches the network unasked), or the path of a local weights file for the
   backbone without its top (what keras.applications downloads as ``*_notop.h5``, or what
   ``backbone.save_weights("x.weights.h5")`` writes), for machines without internet.
-- Preprocessing differs by family (``research/keras-performance.md`` §4): caffe (VGG, ResNet:
+- Preprocessing differs by family (as keras.applications documents per family): caffe (VGG, ResNet:
   RGB->BGR, ImageNet mean subtracted), tf (ResNetV2, MobileNetV2, Inception, Xception: [-1, 1]),
   torch (DenseNet: [0, 1], ImageNet mean/std), and none for the families that normalise inside
   the model (EfficientNet, EfficientNetV2, MobileNetV3, ConvNeXt), whose preprocess_input is an
