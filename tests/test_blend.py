@@ -103,17 +103,17 @@ def fake_run(run_id: str, folds: int, skill: float, seed: int, fold_seed: int = 
     """A finished run of the tiny competition whose fold predictions are generated, not trained."""
     from comp.atomic import save_npy, write_json
     from comp.data.folds import make_folds
+    from comp.data.images import test_key
     from comp.data.layouts import read_dataset
-    from comp.runs import create_run, run_config, save_classes, save_fold_table
+    from comp.runs import create_run, fold_table, run_config
     from comp.recipe import load_recipe
     from comp.spec import load_competition
 
     competition, recipe = load_competition("tiny"), load_recipe("tiny")
     dataset = read_dataset(competition)
     fold_ids = make_folds(dataset.labels, folds, fold_seed, 0.2)
-    run, _ = create_run(run_config(competition, recipe, folds, 0.2, [], "tiny"), run_id, restart=False)
-    save_classes(run, dataset.class_names)
-    save_fold_table(run, dataset.train["id"], dataset.train["label"], fold_ids)
+    run, _ = create_run(run_config(competition, recipe, folds, 0.2, [], "tiny"), run_id, False, dataset.class_names,
+                        fold_table(dataset.train["id"], dataset.train["label"], fold_ids))
     rng = np.random.default_rng(seed)
     test_labels = np.arange(len(dataset.test)) % 3
     for k in range(folds):
@@ -122,7 +122,8 @@ def fake_run(run_id: str, folds: int, skill: float, seed: int, fold_seed: int = 
         save_npy(run.fold_dir(k) / "oof.npy", oof.astype(np.float32))
         save_npy(run.fold_dir(k) / "test.npy",
                  predictions(test_labels, 3, np.full(len(test_labels), skill), rng).astype(np.float32))
-        write_json(run.fold_dir(k) / "metrics.json", {"score": metrics.score("accuracy", y, oof), "tta": "flip"})
+        write_json(run.fold_dir(k) / "metrics.json", {"score": metrics.score("accuracy", y, oof), "tta": "flip",
+                                                     "test_key": test_key(competition, dataset)})
     return run
 
 

@@ -149,19 +149,19 @@ def train_row(competition: Competition, row: Row, n_folds: int, val_fraction: fl
               gpus: list[str] | None, verbose: int, say, subset: int = 0):
     """Train (or resume, or reuse) the row's run, as ``comp train`` would; returns (run, its summary)."""
     from comp.runs import run_config, run_id_for
-    from comp.train.kfold import prepare_run, summarise_run, train_folds
+    from comp.train.kfold import summarise_run, train_folds, training_run
 
     recipe = load_recipe(row.recipe_ref, row.overrides, competition)
     run_id = None
     if row.run_prefix is not None:
         config = run_config(competition, recipe, n_folds, val_fraction, row.overrides, row.recipe_ref, subset)
         run_id = run_id_for(config, row.run_prefix)
-    run, dataset, images = prepare_run(competition, recipe, row.recipe_ref, row.overrides, n_folds, val_fraction,
-                                       run_id, restart=False, subset=subset)
-    say(f"[{row.label}] run {run.dir}")
-    train_folds(run, range(n_folds), images, dataset.labels, executor, gpus, verbose,
-                say=lambda msg: say(f"[{row.label}] {msg}"))
-    return run, summarise_run(run)
+    with training_run(competition, recipe, row.recipe_ref, row.overrides, n_folds, val_fraction,
+                      run_id, restart=False, subset=subset) as (run, dataset, images):
+        say(f"[{row.label}] run {run.dir}")
+        train_folds(run, range(n_folds), images, dataset, executor, gpus, verbose,
+                    say=lambda msg: say(f"[{row.label}] {msg}"))
+        return run, summarise_run(run)
 
 
 def _epoch_seconds(run, fold: int) -> float:

@@ -7,7 +7,7 @@ CSV is :mod:`comp.submission`'s work.
 Example::
 
     probs = predict_proba(model, uint8_images, "flip")
-    probs, used = ensemble_test_probs(runs, "flip", ensemble=True, weights=[0.5, 0.5], test_images=load)
+    probs, used = ensemble_test_probs(runs, "flip", True, [0.5, 0.5], n_test, load, test_key(competition, dataset))
 """
 
 from __future__ import annotations
@@ -49,13 +49,17 @@ def load_model(path: Path):
     return keras.saving.load_model(path, compile=False)
 
 
-def fold_test_probs(run, fold: int, tta: str, test_images) -> np.ndarray:
+def fold_test_probs(run, fold: int, tta: str, test_images, test_key: str | None) -> np.ndarray:
     """One fold's test probabilities at TTA level ``tta``: saved at training time, else recomputed.
 
+    The saved ones are reused only for the same TTA level and the same ``test_key`` (the test
+    ids in submission order and the test files, :func:`comp.data.images.test_key`): rows
+    reordered in sample_submission.csv, or other test images, are predicted again.
     ``test_images()`` returns the test images; it is called only when a model must predict.
     """
-    fold_dir = run.fold_dir(fold)
-    if run.fold_metrics(fold).get("tta") == tta and (fold_dir / "test.npy").is_file():
+    fold_dir, saved = run.fold_dir(fold), run.fold_metrics(fold)
+    if saved.get("tta") == tta and test_key is not None and saved.get("test_key") == test_key \
+            and (fold_dir / "test.npy").is_file():
         return np.load(fold_dir / "test.npy")
     model = load_model(fold_dir / "model.keras")
     return predict_proba(model, test_images(), tta, run.recipe.predict.batch_size)
@@ -87,14 +91,14 @@ def tta_level(runs, tta: bool, requested: str | None) -> str:
 
 
 def ensemble_test_probs(runs, level: str, ensemble: bool, weights: list[float], n_test: int, test_images,
-                        say=lambda msg: None) -> tuple[np.ndarray, list[dict]]:
+                        test_key: str | None, say=lambda msg: None) -> tuple[np.ndarray, list[dict]]:
     """Each run's test probabilities (mean of its finished folds, or its best fold), blended
     with ``weights``; returns (probabilities, one record per run for the manifest)."""
     run_probs, used = [], []
     for run in runs:
         finished = run.finished_folds()
         folds = finished if ensemble else [best_fold(run, finished)]
-        probs = [fold_test_probs(run, k, level, test_images) for k in folds]
+        probs = [fold_test_probs(run, k, level, test_images, test_key) for k in folds]
         if any(p.shape[0] != n_test for p in probs):
             raise CompError(f"run '{run.id}': its test predictions have {probs[0].shape[0]} rows but the "
                             f"competition has {n_test} test images; retrain the run")

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import tempfile
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,8 +32,9 @@ import tomli_w
 import numpy as np
 
 from comp import __version__
-from comp.atomic import write_json, write_text
+from comp.atomic import TMP_PREFIX, fsync_dir, sweep_temporary, write_json, write_text
 from comp.errors import CompError
+from comp.paths import check_name, inside
 from comp.recipe import Recipe, recipe_from_dict
 from comp.spec import Competition, competition_from_dict, to_dict
 
@@ -114,7 +117,7 @@ class Run:
 
 
 def run_config(competition: Competition, recipe: Recipe, n_folds: int, val_fraction: float,
-               overrides: list[str], recipe_ref: str, subset: int = 0) -> dict:
+               overrides: list[str], recipe_ref: str, subset: int = 0, data_fingerprint: str = "") -> dict:
     """What a run is: the competition, the resolved recipe, the split and the flags the rule
     guard reads (``pretrained``). Runs of older versions also carry ``external_data = false``,
     which nothing could set; it is no longer written."""
@@ -134,6 +137,8 @@ def run_config(competition: Competition, recipe: Recipe, n_folds: int, val_fract
     }
     if subset:  # only where used: full-data runs keep the ids they had before the key existed
         config["run"]["subset"] = subset
+    if data_fingerprint:  # the training files and labels (comp.data.images.data_fingerprint)
+        config["run"]["data_fingerprint"] = data_fingerprint
     return config
 
 
@@ -149,10 +154,12 @@ def uses_pretrained_weights(recipe: Recipe) -> bool:
     return weights not in (None, "none")
 
 
-def _identity(run_table: dict) -> dict:
+def _identity(run_table: dict, keep_fingerprint: bool = False) -> dict:
     """The [run] keys that make a run what it is: not how it was asked for (overrides, the
-    recipe's path), nor the retired ``external_data`` flag."""
-    return {k: v for k, v in run_table.items() if k not in ("overrides", "recipe_ref", "external_data")}
+    recipe's path), nor the retired ``external_data`` flag. The data fingerprint is checked
+    when a run is reopened but kept out of the run id, so re-extracted files keep their runs."""
+    ignored = {"overrides", "recipe_ref", "external_data"} | (set() if keep_fingerprint else {"data_fingerprint"})
+    return {k: v for k, v in run_table.items() if k not in ignored}
 
 
 def config_hash(config: dict) -> str:
@@ -179,8 +186,13 @@ def _diff(old: dict, new: dict, prefix: str = "") -> list[str]:
     return out
 
 
+def run_dir_of(competition: str, run_id: str) -> Path:
+    """runs/<competition>/<run id>, both checked as plain names."""
+    return RUNS_DIR / check_name(competition, "competition") / check_name(run_id, "--run")
+
+
 def open_run(competition: str, run_id: str) -> Run:
-    run_dir = RUNS_DIR / competition / run_id
+    run_dir = run_dir_of(competition, run_id)
     cfg_path = run_dir / "config.toml"
     if not cfg_path.is_file():
         known = [r.id for r in list_runs(competition)]
@@ -190,26 +202,62 @@ def open_run(competition: str, run_id: str) -> Run:
         return Run(run_dir, tomllib.load(f))
 
 
-def create_run(config: dict, run_id: str | None, restart: bool) -> tuple[Run, bool]:
-    """The run for ``config``: (run, existed). An existing run must have the same config."""
+def run_lock(competition: str, run_id: str) -> Path:
+    """The run's lock file: beside its folder, so a --restart that deletes the folder keeps it."""
+    return RUNS_DIR / check_name(competition, "competition") / f".{check_name(run_id, '--run')}.lock"
+
+
+def _changes(saved: dict, new: dict) -> list[str]:
+    """What differs between a run's saved config and the one asked for now, in its identity:
+    the [run] table, the recipe, and the competition's spec except where the data lives."""
+    def identity(config: dict) -> dict:
+        competition = config.get("competition", {})
+        return {"run": _identity(config["run"], keep_fingerprint=True), "recipe": config["recipe"],
+                "competition": {**competition, "data": {**competition.get("data", {}), "root": ""}}}
+    return _diff(identity(saved), identity(new))
+
+
+def create_run(config: dict, run_id: str | None, restart: bool, class_names: list[str],
+               fold_table: pd.DataFrame) -> tuple[Run, bool]:
+    """The run for ``config``: (run, existed). An existing run must have the same identity.
+
+    A new run is written whole (config.toml, classes.json, folds.csv) into a temporary folder
+    and renamed into place, so a kill leaves either no run or a complete one. The caller holds
+    the run's lock (:func:`run_lock`).
+    """
     run_id = run_id or run_id_for(config)
-    run_dir = RUNS_DIR / config["run"]["competition"] / run_id
+    run_dir = run_dir_of(config["run"]["competition"], run_id)
+    sweep_temporary(run_dir.parent)
     if restart and run_dir.exists():
-        shutil.rmtree(run_dir)
-    cfg_path = run_dir / "config.toml"
-    if cfg_path.is_file():
+        shutil.rmtree(inside(RUNS_DIR, run_dir))
+    if (run_dir / "config.toml").is_file():
         run = open_run(config["run"]["competition"], run_id)
-        old = {k: run.config[k] for k in ("run", "recipe")}
-        new = {k: config[k] for k in ("run", "recipe")}
-        old["run"], new["run"] = _identity(old["run"]), _identity(new["run"])
-        changes = _diff(old, new)
+        changes = _changes(run.config, config)
         if changes:
             raise CompError(f"{run_dir} already exists with a different config ({'; '.join(changes[:3])}); "
                             f"pass another --run, or --restart to start it over")
+        if run.config["competition"]["data"].get("root") != config["competition"]["data"]["root"]:
+            run.config["competition"]["data"]["root"] = config["competition"]["data"]["root"]  # --data moved it
+            write_text(run_dir / "config.toml", tomli_w.dumps(run.config))
         return run, True
     config = {"toolkit_version": __version__,
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **config}
-    write_text(cfg_path, tomli_w.dumps(config))
+    try:
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=inside(RUNS_DIR, run_dir.parent), prefix=f"{TMP_PREFIX}{os.getpid()}-"))
+        os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the run from the others who share runs/
+    except OSError as e:
+        raise CompError(f"{run_dir.parent}: cannot create the run ({e.strerror or e})") from None
+    try:
+        write_text(tmp / "config.toml", tomli_w.dumps(config))
+        write_json(tmp / "classes.json", {"classes": list(class_names)})
+        write_text(tmp / "folds.csv", fold_table.to_csv(index=False))
+        os.rename(tmp, run_dir)
+        fsync_dir(run_dir.parent)
+    except OSError as e:
+        raise CompError(f"{run_dir}: cannot create the run ({e.strerror or e})") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return Run(run_dir, config), False
 
 
@@ -218,6 +266,8 @@ def list_runs(competition: str | None = None) -> list[Run]:
     pattern = f"{competition}/*/config.toml" if competition else "*/*/config.toml"
     runs = []
     for cfg in RUNS_DIR.glob(pattern):
+        if cfg.parent.name.startswith("."):  # a run being created
+            continue
         try:
             with cfg.open("rb") as f:
                 runs.append(Run(cfg.parent, tomllib.load(f)))
@@ -234,10 +284,6 @@ def latest_run(competition: str) -> Run:
     return runs[-1]
 
 
-def save_fold_table(run: Run, ids, labels, folds) -> None:
-    table = pd.DataFrame({"id": ids, "label": labels, "fold": folds})
-    write_text(run.dir / "folds.csv", table.to_csv(index=False))
-
-
-def save_classes(run: Run, class_names: list[str]) -> None:
-    write_json(run.dir / "classes.json", {"classes": list(class_names)})
+def fold_table(ids, labels, fold_of_row) -> pd.DataFrame:
+    """folds.csv: id, label and the validation fold of every training row."""
+    return pd.DataFrame({"id": list(ids), "label": list(labels), "fold": list(fold_of_row)})

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from comp.errors import CompError, coerce, unknown_key_error, unknown_name_error
+from comp.paths import check_name
 
 # An editable install (what the Makefile does) runs from the repository, whose competition/
 # folder holds the shipped specs and recipes.
@@ -186,6 +187,7 @@ def competition_from_dict(table: dict, where: str) -> Competition:
     competition = build_dataclass(Competition, table, where)
     if not competition.name:
         raise CompError(f"{where}: the key 'name' is required")
+    check_name(competition.name, "name", where)  # it names folders under runs/, data/.cache/, submissions/
     if not competition.data.root:
         raise CompError(f"{where}: the key 'data.root' is required")
     size = competition.data.image_size

@@ -105,6 +105,9 @@ def validate_csv(path: Path, competition: Competition, class_names: list[str] | 
 
 def write_submission(frame: pd.DataFrame, path: Path, manifest: dict) -> Path:
     """Write the CSV and its manifest (with the CSV's sha256), each atomically."""
+    path = Path(path)
+    if path.suffix.lower() != ".csv":  # the manifest, path.with_suffix(".json"), must not be the CSV
+        raise CompError(f"{path}: a submission's name must end in .csv")
     text = frame.to_csv(index=False)
     write_text(path, text)
     manifest = {**manifest, "csv": str(path), "rows": int(len(frame)),
@@ -114,9 +117,42 @@ def write_submission(frame: pd.DataFrame, path: Path, manifest: dict) -> Path:
 
 
 def default_path(competition: Competition, run_ids: list[str]) -> Path:
+    """``submissions/<competition>-<run>-<stamp>.csv``, with ``-2``, ``-3``... where that CSV or
+    its manifest already exists (two submissions in one second)."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     name = run_ids[0] if len(run_ids) == 1 else f"blend{len(run_ids)}"
-    return SUBMISSIONS_DIR / f"{competition.name}-{name}-{stamp}.csv"
+    base, n = f"{competition.name}-{name}-{stamp}", 1
+    while True:
+        path = SUBMISSIONS_DIR / (f"{base}.csv" if n == 1 else f"{base}-{n}.csv")
+        if not any(p.exists() or p.is_symlink() for p in (path, path.with_suffix(".json"))):
+            return path
+        n += 1
+
+
+def check_out_path(competition: Competition, out: Path, force: bool = False, whole_root: bool = True) -> Path:
+    """Refuse a submission path (``--out``) before any work: not ``.csv``; the competition's data
+    (any file under its root with ``whole_root``, and its named files and folders wherever they
+    are); or, without ``force``, an existing file (the CSV or its ``.json`` manifest)."""
+    out = Path(out)
+    if out.suffix.lower() != ".csv":
+        raise CompError(f"--out {out}: must end in .csv (the manifest is written beside it as "
+                        f"{out.with_suffix('.json').name})")
+    if out.is_dir():
+        raise CompError(f"--out {out}: is a folder; give a file name ending in .csv")
+    keys = ("sample_submission", "answers", "labels", "train", "test", "images", "classes", "train_list", "test_list")
+    protected = [(f"data.{key}", competition.path(key)) for key in keys if competition.path(key) is not None]
+    protected += [("the data folder", competition.root)] if whole_root else []
+    for target in (out, out.with_suffix(".json")):
+        resolved = target.resolve()
+        for what, p in protected:
+            if resolved == p.resolve() or p.resolve() in resolved.parents:
+                raise CompError(f"--out {out}: {target} is part of the competition's data ({what} = {p}); "
+                                f"write the submission outside it (e.g. in {SUBMISSIONS_DIR}/)")
+    if not force:
+        for target in (out, out.with_suffix(".json")):
+            if target.exists() or target.is_symlink():
+                raise CompError(f"--out {out}: {target} already exists; pass --force to replace it")
+    return out
 
 
 def score_csv(csv: Path, answers: Path, competition: Competition) -> float:
@@ -193,7 +229,7 @@ def make_submission(competition: Competition, run_ids: list[str], ensemble: bool
     """
     from comp import predict
     from comp.data.demo import ensure_data
-    from comp.data.images import load_competition_images
+    from comp.data.images import load_competition_images, test_key
     from comp.data.layouts import read_dataset
     from comp.runs import latest_run, open_run
 
@@ -212,7 +248,7 @@ def make_submission(competition: Competition, run_ids: list[str], ensemble: bool
         return cache["x"]
 
     probs, used = predict.ensemble_test_probs(runs, level, ensemble, blend_weights, len(dataset.test),
-                                              test_images, say)
+                                              test_images, test_key(competition, dataset), say)
     manifest = {
         "competition": competition.name, "created_by": f"comp {__version__}", "runs": used,
         "ensemble": "mean of fold probabilities" if ensemble else "best fold",
@@ -228,6 +264,7 @@ def make_submission(competition: Competition, run_ids: list[str], ensemble: bool
 def write_checked_submission(competition: Competition, dataset, probs: np.ndarray, path: Path, manifest: dict,
                              say) -> Path:
     """The CSV of ``probs``, validated, written with its manifest, and scored where answers are known."""
+    check_out_path(competition, path, force=True, whole_root=False)  # comp predict checked --out already
     test_ids = list(dataset.test["id"])
     frame = make_frame(competition, test_ids, probs, dataset.class_names)
     validate_frame(frame, competition, dataset.class_names, str(path), test_ids)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from comp.train.kfold import prepare_run, train_folds
+from comp.train.kfold import train_folds, training_run
 from comp.atomic import write_json
 from comp.recipe import load_recipe
 from comp.spec import load_competition
@@ -35,9 +35,9 @@ def main() -> None:
 
     competition = load_competition(args.competition)
     recipe = load_recipe(args.recipe, args.overrides)
-    run, dataset, images = prepare_run(competition, recipe, args.recipe, args.overrides, args.folds, 0.2,
-                                       args.run, restart=False)
-    train_folds(run, [args.fold], images, dataset.labels, executor="inline", verbose=2, say=print)
+    with training_run(competition, recipe, args.recipe, args.overrides, args.folds, 0.2,
+                      args.run, restart=False) as (run, dataset, images):
+        train_folds(run, [args.fold], images, dataset, executor="inline", verbose=2, say=print)
     hist = pd.read_csv(run.fold_dir(args.fold) / "history.csv")
     final = json.loads((run.fold_dir(args.fold) / "metrics.json").read_text())
     curve = pd.DataFrame({"epoch": hist["epoch"] + 1, "seconds": hist["seconds"].cumsum().round(0),

@@ -94,8 +94,13 @@ tta_level_option = click.option("--tta-level", type=click.Choice(TTA_LEVELS), de
 
 
 def gpu_list(gpus: str | None) -> list[str] | None:
-    """``--gpus 0,1`` -> ["0", "1"]; None or empty: no GPU list (the executor's default)."""
-    return [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
+    """``--gpus 0,1`` -> ["0", "1"], checked against the visible GPUs; None or empty: no GPU list."""
+    ids = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
+    if not ids:
+        return None
+    from comp.train.devices import check_gpu_ids  # imports TensorFlow: only when GPUs are named
+
+    return check_gpu_ids(ids)
 
 
 def keras_verbosity(quiet: bool) -> int:

@@ -20,17 +20,21 @@ from comp.cli.app import competition_option, data_option, main, say, tta_level_o
               help="How several --run are blended: equal weights, or weights fitted on their out-of-fold "
                    "predictions (the runs must share their folds).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="CSV path (default: submissions/<competition>-<run>-<stamp>.csv).")
+              help="CSV path, ending in .csv and outside the competition's data "
+                   "(default: submissions/<competition>-<run>-<stamp>.csv, never an existing name).")
+@click.option("--force", is_flag=True, help="Let --out replace an existing file (the CSV and its .json manifest).")
 @data_option
-def predict(competition_ref, run_ids, ensemble, tta, tta_level, allow_partial, blend_weights, out, data):
+def predict(competition_ref, run_ids, ensemble, tta, tta_level, allow_partial, blend_weights, out, force, data):
     """Write a submission CSV from trained runs, checked against the sample submission.
 
     Prints the CSV's path on stdout; a JSON manifest lies beside it.
     """
     from comp.spec import load_competition
-    from comp.submission import make_submission
+    from comp.submission import check_out_path, make_submission
 
     competition = load_competition(competition_ref, data)
+    if out is not None:
+        check_out_path(competition, out, force)  # before any work
     path, _ = make_submission(competition, list(run_ids), ensemble, tta, tta_level, allow_partial, out, say,
                               weights=blend_weights)
     click.echo(str(path))

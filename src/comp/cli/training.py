@@ -43,24 +43,25 @@ def train(competition_ref, recipe_ref, n_folds, val_fraction, run_id, fold, over
 
     if fold is not None and n_folds >= 1 and not 0 <= fold < n_folds:  # before any decoding or run folder
         raise CompError(f"--fold must be in [0, {n_folds - 1}] with --folds {n_folds}. Received: --fold={fold}")
+    gpu_ids = gpu_list(gpus)
     if strategy:
         overrides = (*overrides, f"train.strategy={strategy}")
     competition = load_competition(competition_ref, data)
     recipe = load_recipe(recipe_ref, overrides, competition)
     from comp import report
-    from comp.train.kfold import prepare_run, summarise_run, train_folds
+    from comp.train.kfold import summarise_run, train_folds, training_run
 
-    run, dataset, images = prepare_run(competition, recipe, recipe_ref, list(overrides), n_folds, val_fraction,
-                                       run_id, restart, subset)
-    say(f"run {run.dir} | recipe {recipe.name} | model {recipe.model_name} | "
-        f"{len(dataset.train)} train / {len(dataset.test)} test images, {len(dataset.class_names)} classes")
-    folds = range(n_folds) if fold is None else [fold]
-    train_folds(run, folds, images, dataset.labels, executor, gpu_list(gpus), keras_verbosity(quiet), say)
-    if run.finished_folds():
-        summary = summarise_run(run)
-        say("\n" + report.fold_table(summary))
-        say(f"out-of-fold {summary['metric']}: {summary['oof_score']:.4f} "
-            f"({summary['finished_folds']}/{summary['folds']} folds) | plots: {run.dir / 'plots'}")
+    with training_run(competition, recipe, recipe_ref, list(overrides), n_folds, val_fraction, run_id, restart,
+                      subset) as (run, dataset, images):
+        say(f"run {run.dir} | recipe {recipe.name} | model {recipe.model_name} | "
+            f"{len(dataset.train)} train / {len(dataset.test)} test images, {len(dataset.class_names)} classes")
+        folds = range(n_folds) if fold is None else [fold]
+        train_folds(run, folds, images, dataset, executor, gpu_ids, keras_verbosity(quiet), say)
+        if run.finished_folds():
+            summary = summarise_run(run)
+            say("\n" + report.fold_table(summary))
+            say(f"out-of-fold {summary['metric']}: {summary['oof_score']:.4f} "
+                f"({summary['finished_folds']}/{summary['folds']} folds) | plots: {run.dir / 'plots'}")
     click.echo(str(run.dir))
 
 
@@ -69,14 +70,15 @@ def train(competition_ref, recipe_ref, n_folds, val_fraction, run_id, fold, over
 @click.option("--fold", type=int, required=True)
 def train_fold_cmd(run_dir: Path, fold: int):
     """Train one fold of an existing run (what `comp train` runs in each fold's subprocess)."""
-    from comp.runs import open_run
+    from comp.paths import inside
+    from comp.runs import RUNS_DIR, open_run
     from comp.train.kfold import train_fold_in_run
 
     run = open_run(run_dir.parent.name, run_dir.name)
-    if run.fold_done(fold):
+    if inside(RUNS_DIR, run_dir) != run.dir.resolve():  # the run this process would write is that folder
+        raise CompError(f"--run-dir {run_dir}: not a run folder runs/<competition>/<run id>")
+    if train_fold_in_run(run, fold, verbose=1 if sys.stderr.isatty() else 2) is None:
         say(f"[fold-{fold}] already finished")
-        return
-    train_fold_in_run(run, fold, verbose=1 if sys.stderr.isatty() else 2)
 
 
 # --------------------------------------------------------------------------- compare, sweep
@@ -108,11 +110,12 @@ def _comparison(kind, competition_ref, rows_for, n_folds, val_fraction, override
     from comp.report import markdown_table
     from comp.spec import load_competition
 
+    gpu_ids = gpu_list(gpus)
     competition = load_competition(competition_ref, data)
     rows = rows_for(competition)
     if subset:
         header = f"{header} Subset: at most {subset} training images per class.".strip()
-    out_dir, table = run_comparison(kind, competition, rows, n_folds, val_fraction, executor, gpu_list(gpus),
+    out_dir, table = run_comparison(kind, competition, rows, n_folds, val_fraction, executor, gpu_ids,
                                     keras_verbosity(quiet), say, header, subset)
     say("\n" + markdown_table(table) + "\n")
     say(f"table: {out_dir / 'table.md'} | {out_dir / 'table.csv'} | chart: {out_dir / 'chart.png'}")

@@ -70,10 +70,12 @@ class FoldData:
     x_test: np.ndarray | None
     num_classes: int
     metric: str
+    test_key: str | None = None  # comp.data.images.test_key of x_test: saved with test.npy
 
 
 def split_fold(fold_of_row: np.ndarray, k: int, images: np.ndarray, labels: np.ndarray,
-               test_images: np.ndarray | None, num_classes: int, metric: str, where: str) -> FoldData:
+               test_images: np.ndarray | None, num_classes: int, metric: str, where: str,
+               test_key: str | None = None) -> FoldData:
     """Fold ``k``: its validation rows (``fold_of_row == k``) against the rest.
 
     Boolean-mask reads pull the fold's rows out of a memory-mapped cache in one pass.
@@ -84,4 +86,4 @@ def split_fold(fold_of_row: np.ndarray, k: int, images: np.ndarray, labels: np.n
     if len(val) != len(images) or len(val) != len(labels):
         raise CompError(f"{where}: {len(val)} rows, but the data has {len(images)} images and {len(labels)} labels")
     return FoldData(np.asarray(images[~val]), labels[~val], np.asarray(images[val]), labels[val],
-                    None if test_images is None else np.asarray(test_images), num_classes, metric)
+                    None if test_images is None else np.asarray(test_images), num_classes, metric, test_key)

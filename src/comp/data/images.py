@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,8 +24,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from comp.atomic import write_json
+from comp.atomic import atomic_path, sweep_temporary, write_json
 from comp.errors import CompError
+from comp.locks import hold
 
 
 def decode_image(path: str | Path, size: tuple[int, int]) -> np.ndarray:
@@ -109,26 +111,75 @@ def load_images(paths: list[str], size: tuple[int, int], cache_dir: Path | None,
     fp = fingerprint(paths, size)
     npy = cache_dir / f"{name}-{size[0]}x{size[1]}.npy"
     meta = npy.with_suffix(".json")
-    if _cache_ok(npy, meta, len(paths), size, fp):
-        return np.load(npy, mmap_mode="r")
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = npy.with_name(f".{npy.name}.{os.getpid()}.tmp")
-    try:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(paths), *size, 3))
-        decode_all(paths, size, out, desc=f"decode {name}")
-        out.flush()
-        del out
-        os.replace(tmp, npy)
-        write_json(meta, {"fingerprint": fp, "count": len(paths), "size": list(size)})
-    except OSError as e:
-        raise CompError(f"{cache_dir}: cannot write the decode cache ({e.strerror or e})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    # one decode of a cache at a time: a second waits, then finds it current (or rebuilds it
+    # for its own files), so no metadata is ever paired with another file list's pixels
+    lock = cache_dir.parent / f".{cache_dir.name}-{npy.stem}.lock"  # beside the cache folder, not in it
+    with hold(lock, f"the decode cache {npy}", "written", wait=True):
+        if not _cache_ok(npy, meta, len(paths), size, fp):
+            _write_cache(paths, size, npy, meta, fp, name)
     return np.load(npy, mmap_mode="r")
+
+
+def _write_cache(paths: list[str], size: tuple[int, int], npy: Path, meta: Path, fp: str, name: str) -> None:
+    """Decode into a preallocated temporary file, then rename it into place, metadata last."""
+    shape = (len(paths), *size, 3)
+    sweep_temporary(npy.parent)  # what killed decodes left behind
+    check_disk_space(npy.parent, int(np.prod(shape)) + 4096, f"the decode cache {npy}")
+    with atomic_path(npy) as tmp:  # renamed into place only once every image is in
+        try:
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+            _preallocate(tmp)  # a full disk fails here, not as a SIGBUS in the middle of decoding
+            decode_all(paths, size, out, desc=f"decode {name}")
+            out.flush()
+            del out
+            meta.unlink(missing_ok=True)  # the old metadata must never describe the new pixels
+        except OSError as e:
+            raise CompError(f"{npy.parent}: cannot write the decode cache ({e.strerror or e})") from None
+    write_json(meta, {"fingerprint": fp, "count": len(paths), "size": list(size)})
+
+
+def _preallocate(path: Path) -> None:
+    """Reserve the file's blocks (open_memmap makes a sparse file)."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        if hasattr(os, "posix_fallocate"):
+            os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
+
+
+def check_disk_space(folder: Path, needed: int, what: str) -> None:
+    """Refuse before writing ``needed`` bytes into ``folder`` where the disk has less free."""
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise CompError(f"{what} needs {needed / 2**30:.2f} GiB but {folder} has {free / 2**30:.2f} GiB free; "
+                        f"free some space or lower data.image_size")
 
 
 
 CACHE_DIR = Path("data") / ".cache"
+
+
+def data_fingerprint(competition, dataset) -> str:
+    """The training set as a run depends on it: each row's id, label and file (path below the
+    data root, size, modification time)."""
+    h = hashlib.sha1()
+    root = str(competition.root)
+    for row in dataset.train.itertuples(index=False):
+        st = os.stat(row.path)
+        h.update(f"{row.id}\0{row.label}\0{os.path.relpath(row.path, root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def test_key(competition, dataset) -> str | None:
+    """What a fold's saved test predictions are valid for: the test ids in submission order and
+    the test files (paths, sizes, modification times) at the spec's size. None: no test set."""
+    if not len(dataset.test):
+        return None
+    h = hashlib.sha1("\0".join(dataset.test["id"]).encode())
+    h.update(fingerprint(dataset.test["path"].tolist(), tuple(competition.data.image_size)).encode())
+    return h.hexdigest()[:16]
 
 
 def load_competition_images(competition, dataset, subset: int = 0) -> tuple[np.ndarray, np.ndarray | None]:

@@ -8,20 +8,29 @@ Each reader turns a competition's files into a :class:`Dataset`: a train table
 - ``meta-lists`` (Food-101): ``images/<class>/<name>.<ext>`` + ``meta/{classes,train,test}.txt``.
 
 Ids are strings throughout: ``00042`` stays ``00042``.
+
+A messy folder is read as :mod:`comp.data.checks` says: hidden files, ``Thumbs.db`` and
+``desktop.ini`` are ignored; other non-image files, folders inside an image folder and special
+files (pipes, sockets) are skipped with a warning; a link to a missing image, two images with
+one id, a class name with stray whitespace or an invisible character, and two class names
+that differ only in case or Unicode form are errors. A labels CSV and a sample submission need
+rows; the sample has exactly the spec's id and target columns and unique, non-empty ids. A
+meta-lists entry or class that is absolute, holds ``\\`` or NUL, or leads out of the images
+folder (``../x``) is refused with its list file and line.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from comp.data.checks import (FOLDER, IGNORED, IMAGE_EXTENSIONS, by_stem, check_class_line,  # noqa: F401
+                              check_class_names, check_list_entry, check_sample, check_unique, entry_kind,
+                              list_images, warn_skipped)
 from comp.errors import CompError
 from comp.spec import Competition
-
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
 @dataclass
@@ -49,10 +58,15 @@ def subset_dataset(dataset: Dataset, per_class: int, seed: int) -> Dataset:
 
 def read_csv_str(path: Path) -> pd.DataFrame:
     """A CSV with every column read as a string (the C engine: pyarrow strips leading zeros)."""
+    path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, or a pipe that would block the read
+        raise CompError(f"{path}: not a regular file; expected a CSV")
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False, engine="c")
     except FileNotFoundError:
         raise CompError(f"{path}: file not found") from None
+    except OSError as e:
+        raise CompError(f"{path}: cannot read ({e.strerror or e})") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise CompError(f"{path}: not a readable CSV ({str(e).splitlines()[0]})") from None
 
@@ -63,30 +77,8 @@ def _require_dir(path: Path, what: str) -> Path:
     return path
 
 
-def list_images(folder: Path) -> list[Path]:
-    """Image files in ``folder`` (not recursive), sorted by name.
-
-    Hidden files are ignored; other files without an image extension are skipped with a warning.
-    """
-    images, skipped = [], []
-    for p in sorted(folder.iterdir()):
-        if p.name.startswith(".") or p.is_dir():
-            continue
-        (images if p.suffix.lower() in IMAGE_EXTENSIONS else skipped).append(p)
-    if skipped:
-        names = ", ".join(p.name for p in skipped[:3]) + (" ..." if len(skipped) > 3 else "")
-        warnings.warn(f"{folder}: skipped {len(skipped)} file(s) without an image extension: {names}",
-                      stacklevel=2)
-    return images
-
-
-def _check_unique(ids: pd.Series, where: str) -> None:
-    dup = ids[ids.duplicated()]
-    if len(dup):
-        raise CompError(f"{where}: duplicate id '{dup.iloc[0]}' ({len(dup)} duplicate(s)); ids must be unique")
-
-
-def _class_order(found: list[str], competition: Competition, where: str) -> list[str]:
+def _class_order(found: list[str], competition: Competition, where: str, locate=lambda name: "") -> list[str]:
+    check_class_names(found, where, locate)
     if competition.data.class_names is None:
         return sorted(found)
     unknown = sorted(set(found) - set(competition.data.class_names))
@@ -100,9 +92,8 @@ def _test_from_folder(competition: Competition) -> pd.DataFrame:
     paths = list_images(folder)
     if not paths:
         raise CompError(f"{folder}: test folder has no images")
-    test = pd.DataFrame({"id": [p.stem for p in paths], "path": [str(p) for p in paths]})
-    _check_unique(test["id"], str(folder))
-    return test
+    stems = by_stem(paths, folder)
+    return pd.DataFrame({"id": list(stems), "path": [str(p) for p in stems.values()]})
 
 
 def order_like_sample(test: pd.DataFrame, competition: Competition) -> pd.DataFrame:
@@ -112,9 +103,7 @@ def order_like_sample(test: pd.DataFrame, competition: Competition) -> pd.DataFr
         return test.reset_index(drop=True)
     sample = read_csv_str(sample_path)
     id_col = competition.submission.id_column
-    if id_col not in sample.columns:
-        raise CompError(f"{sample_path}: no column '{id_col}' (submission.id_column). "
-                        f"Columns: {', '.join(sample.columns)}")
+    check_sample(sample, sample_path, id_col, competition.submission.target_column)
     sample_ids, test_ids = set(sample[id_col]), set(test["id"])
     if sample_ids != test_ids:
         missing = sorted(test_ids - sample_ids)
@@ -126,13 +115,19 @@ def order_like_sample(test: pd.DataFrame, competition: Competition) -> pd.DataFr
             parts.append(f"{len(missing)} test image(s) not in it (e.g. '{missing[0]}')")
         raise CompError(f"{sample_path}: ids do not match the test images in {competition.path('test')}: "
                         + "; ".join(parts))
-    _check_unique(sample[id_col], str(sample_path))
     return test.set_index("id").loc[sample[id_col]].reset_index()
 
 
 def read_class_folders(competition: Competition) -> Dataset:
     train_dir = _require_dir(competition.path("train"), "train")
-    class_dirs = sorted(p for p in train_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    class_dirs, loose = [], []
+    for p in sorted(train_dir.iterdir()):
+        kind = entry_kind(p)
+        if kind == FOLDER:
+            class_dirs.append(p)
+        elif kind != IGNORED:
+            loose.append(p.name)
+    warn_skipped(train_dir, {"file(s) outside a class folder": loose} if loose else {})
     if not class_dirs:
         raise CompError(f"{train_dir}: no class folders (expected train/<class>/<image>)")
     rows = []
@@ -141,7 +136,7 @@ def read_class_folders(competition: Competition) -> Dataset:
         if not images:
             raise CompError(f"{d}: class folder has no images")
         # Train file names repeat across classes in the Dacon layout (0000.jpg in every folder).
-        rows += [(f"{d.name}/{p.stem}", str(p), d.name) for p in images]
+        rows += [(f"{d.name}/{stem}", str(p), d.name) for stem, p in by_stem(images, d).items()]
     train = pd.DataFrame(rows, columns=["id", "path", "label"])
     classes = _class_order([d.name for d in class_dirs], competition, str(train_dir))
     return Dataset(train, order_like_sample(_test_from_folder(competition), competition), classes)
@@ -156,59 +151,83 @@ def read_csv_labels(competition: Competition) -> Dataset:
         if col not in table.columns:
             raise CompError(f"{labels_path}: missing column '{col}' (data.label_columns). "
                             f"Columns: {', '.join(table.columns)}")
-    _check_unique(table[id_col], str(labels_path))
-    by_stem = {}
-    for p in list_images(train_dir):
-        if p.stem in by_stem:
-            raise CompError(f"{train_dir}: two images share the id '{p.stem}': {by_stem[p.stem].name}, {p.name}")
-        by_stem[p.stem] = p
-    missing = [i for i in table[id_col] if i not in by_stem]
+    if table.empty:
+        raise CompError(f"{labels_path}: no rows (a header only); expected one '{id_col},{label_col}' row "
+                        f"per training image")
+    check_unique(table[id_col], str(labels_path))
+    images = by_stem(list_images(train_dir), train_dir)
+    missing = [i for i in table[id_col] if i not in images]
     if missing:
         raise CompError(f"{labels_path}: id '{missing[0]}' names no image in {train_dir} "
                         f"({len(missing)} such id(s))")
     empty = table[label_col].str.strip() == ""
     if empty.any():
         raise CompError(f"{labels_path}: empty label for id '{table[id_col][empty].iloc[0]}'")
-    train = pd.DataFrame({"id": table[id_col], "path": [str(by_stem[i]) for i in table[id_col]],
+    train = pd.DataFrame({"id": table[id_col], "path": [str(images[i]) for i in table[id_col]],
                           "label": table[label_col]})
-    classes = _class_order(sorted(set(train["label"])), competition, str(labels_path))
+    first = {label: row for row, label in reversed(list(enumerate(train["label"])))}
+
+    def locate(label: str) -> str:
+        return f" (id '{train['id'][first[label]]}', line {first[label] + 2})"
+
+    classes = _class_order(sorted(set(train["label"])), competition, str(labels_path), locate)
     return Dataset(train, order_like_sample(_test_from_folder(competition), competition), classes)
 
 
-def _read_list(path: Path) -> list[str]:
+def _read_list(path: Path) -> list[tuple[int, str]]:
+    """(line number, text) of each non-blank line of a list file."""
     if not path.is_file():
-        raise CompError(f"{path}: list file not found")
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        raise CompError(f"{path}: " + ("not a regular file; expected a list file" if path.exists()
+                                       else "list file not found"))
+    try:
+        lines = path.read_text(encoding="utf-8-sig").split("\n")
+    except (OSError, UnicodeDecodeError) as e:
+        raise CompError(f"{path}: not a readable list file ({e})") from None
+    return [(n, line.strip()) for n, line in enumerate(lines, 1) if line.strip()]
+
+
+def _meta_images(competition: Competition, images_dir: Path) -> tuple[list[str], dict[str, Path]]:
+    """The classes of classes.txt and the images of their folders by '<class>/<stem>'."""
+    classes_path = competition.path("classes")
+    lines = _read_list(classes_path)
+    for n, cls in lines:
+        check_class_line(cls, f"{classes_path}: line {n}")
+    found = [cls for _, cls in lines]
+    by_name: dict[str, Path] = {}
+    for cls in found:
+        cls_dir = images_dir / cls
+        if cls_dir.is_dir():
+            by_name.update({f"{cls}/{stem}": p for stem, p in by_stem(list_images(cls_dir), cls_dir).items()})
+    return found, by_name
+
+
+def _meta_table(competition: Competition, list_key: str, images_dir: Path, by_name: dict[str, Path],
+                classes: list[str] | None) -> pd.DataFrame:
+    """The rows of one list file; ``classes``: check each entry's class (the train list)."""
+    list_path = competition.path(list_key)
+    entries = _read_list(list_path)
+    if not entries:
+        raise CompError(f"{list_path}: the list is empty")
+    rows = []
+    for n, entry in entries:
+        check_list_entry(entry, f"{list_path}: line {n}", images_dir)
+        if entry not in by_name:
+            raise CompError(f"{list_path}: '{entry}' names no image under {images_dir} (line {n})")
+        cls = entry.split("/", 1)[0]
+        if classes is not None and cls not in classes:
+            raise CompError(f"{list_path}: class '{cls}' of '{entry}' is not in {competition.path('classes')} "
+                            f"(line {n})")
+        rows.append((entry, str(by_name[entry]), cls))
+    df = pd.DataFrame(rows, columns=["id", "path", "label"])
+    check_unique(df["id"], str(list_path), [n for n, _ in entries])
+    return df if classes is not None else df.drop(columns="label")
 
 
 def read_meta_lists(competition: Competition) -> Dataset:
     images_dir = _require_dir(competition.path("images"), "images")
-    classes_found = _read_list(competition.path("classes"))
-    by_name: dict[str, Path] = {}
-    for cls in classes_found:
-        cls_dir = images_dir / cls
-        if cls_dir.is_dir():
-            for p in list_images(cls_dir):
-                by_name[f"{cls}/{p.stem}"] = p
-
-    def table(list_key: str, labelled: bool) -> pd.DataFrame:
-        list_path = competition.path(list_key)
-        entries = _read_list(list_path)
-        if not entries:
-            raise CompError(f"{list_path}: the list is empty")
-        rows = []
-        for entry in entries:
-            if entry not in by_name:
-                raise CompError(f"{list_path}: '{entry}' names no image under {images_dir}")
-            cls = entry.split("/", 1)[0]
-            if labelled and cls not in classes_found:
-                raise CompError(f"{list_path}: class '{cls}' of '{entry}' is not in {competition.path('classes')}")
-            rows.append((entry, str(by_name[entry]), cls))
-        df = pd.DataFrame(rows, columns=["id", "path", "label"])
-        _check_unique(df["id"], str(list_path))
-        return df if labelled else df.drop(columns="label")
-
-    train, test = table("train_list", True), table("test_list", False)
+    classes_found, by_name = _meta_images(competition, images_dir)
+    train = _meta_table(competition, "train_list", images_dir, by_name, classes_found)
+    test = _meta_table(competition, "test_list", images_dir, by_name, None)
     empty = sorted(set(classes_found) - set(train["label"]))
     if empty:
         raise CompError(f"{competition.path('train_list')}: class '{empty[0]}' has no training images")

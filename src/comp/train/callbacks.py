@@ -4,12 +4,14 @@ BackupAndRestore whose backup survives a kill at any moment."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
 
 from comp import metrics
 from comp.atomic import atomic_path
+from comp.errors import CompError
 from comp.tf_quiet import keras, tf
 
 
@@ -90,14 +92,40 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     Keras writes the backup in place, so a kill during the save leaves a damaged file
     that the next attempt cannot load; here a kill leaves the previous complete backup.
+    The weights are renamed into place before the metadata that names their epoch: a kill
+    between the two repeats an epoch (from slightly later weights) rather than skip one.
+    The fold deletes the backup itself once its metrics.json is written (``delete_checkpoint``
+    is off), so a kill while it saves its results resumes there instead of at epoch 0.
     """
+
+    def __init__(self, backup_dir: str):
+        super().__init__(backup_dir, delete_checkpoint=False)
 
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)
         meta = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
-        with atomic_path(self._weights_path) as tmp_weights, atomic_path(self._training_metadata_path) as tmp_meta:
+        with atomic_path(self._weights_path) as tmp_weights:
             self.model.save_weights(str(tmp_weights), overwrite=True)
+        with atomic_path(self._training_metadata_path) as tmp_meta:
             tmp_meta.write_text(json.dumps(meta))
+
+
+class StopOnDivergence(keras.callbacks.Callback):
+    """Stop a fold whose epoch loss is not finite, before that epoch is logged or backed up.
+
+    Checked once per epoch (a per-step check would sync the device every step); a diverged
+    epoch's mean loss is NaN or infinite. Raises a CompError naming the epoch and a lower lr.
+    """
+
+    def __init__(self, where: str, lr: float):
+        super().__init__()
+        self.where, self.lr = where, float(lr)
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise CompError(f"{self.where}: training diverged in epoch {epoch + 1} (loss {float(loss)}); "
+                            f"lower the learning rate: train.lr is {self.lr:g}, try --set train.lr={self.lr / 10:g}")
 
 
 def loadable_h5(path: Path) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from comp.errors import CompError
 from comp.recipe import TrainCfg
 from comp.tf_quiet import keras, quiet_stderr, tf
 
@@ -78,3 +79,28 @@ def make_strategy(name: str) -> tf.distribute.Strategy | None:
     devices = [d.name for d in tf.config.list_logical_devices("GPU")] or \
               [d.name for d in tf.config.list_logical_devices("CPU")]
     return tf.distribute.MirroredStrategy(devices)
+
+
+def check_gpu_ids(ids: list[str] | None, visible: int | None = None) -> list[str] | None:
+    """``--gpus`` ids checked against the GPUs TensorFlow sees here: integers, each once, each visible.
+
+    ``visible``: the number of visible GPUs (default: asked of TensorFlow).
+    """
+    if not ids:
+        return None
+    if visible is None:
+        with quiet_stderr():
+            visible = len(tf.config.list_physical_devices("GPU"))
+    shown = ",".join(ids)
+    if not all(i.isdigit() for i in ids):
+        raise CompError(f"--gpus takes GPU indices such as 0,1. Received: --gpus {shown}")
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise CompError(f"--gpus names GPU {twice[0]} twice; each GPU takes one fold at a time. Received: --gpus {shown}")
+    if not visible:
+        raise CompError(f"--gpus {shown}: TensorFlow sees no GPU on this machine; leave --gpus out to train on the CPU")
+    missing = [i for i in ids if int(i) >= visible]
+    if missing:
+        raise CompError(f"--gpus {shown}: GPU {missing[0]} does not exist; TensorFlow sees {visible} "
+                        f"(indices 0-{visible - 1})")
+    return ids

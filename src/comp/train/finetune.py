@@ -52,7 +52,7 @@ def fine_tune(model, cfg: TrainCfg, compile_phase, fit, initial_epoch: int, back
         backbone.trainable = False
         compile_phase(dataclasses.replace(cfg, epochs=freeze))
         log(f"phase 1: epochs 1-{freeze} train the head, backbone frozen, peak lr {cfg.lr:g}")
-        fit(initial_epoch, freeze, keep_backup=freeze < cfg.epochs)
+        fit(initial_epoch, freeze)
     if freeze >= cfg.epochs:
         return
     trainable, weighted = unfreeze_top(backbone, cfg.unfreeze_fraction)

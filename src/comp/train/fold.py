@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -28,7 +29,8 @@ from comp.predict import predict_proba
 from comp.recipe import Recipe, TrainCfg
 from comp.runs import uses_pretrained_weights
 from comp.tf_quiet import keras
-from comp.train.callbacks import AtomicBackupAndRestore, EpochTimer, Lookahead, history_best, loadable_h5
+from comp.train.callbacks import (AtomicBackupAndRestore, EpochTimer, Lookahead, StopOnDivergence, history_best,
+                                  loadable_h5)
 from comp.train.devices import make_strategy, setup_devices
 from comp.train.finetune import fine_tune, has_backbone
 from comp.train.optim import make_optimizer
@@ -119,7 +121,7 @@ class FoldTrainer:
 
     def callbacks(self) -> list:
         cfg = self.recipe.train
-        callbacks = [EpochTimer()]
+        callbacks = [StopOnDivergence(self.fold_dir.name, cfg.lr), EpochTimer()]  # first: nothing logs a NaN epoch
         if cfg.ema:
             callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))  # validate the EMA weights
         if cfg.lookahead:
@@ -134,18 +136,18 @@ class FoldTrainer:
         return callbacks
 
     def fitter(self):
-        """``fit(start, stop, keep_backup=False)``: train epochs [start, stop) with resume."""
+        """``fit(start, stop)``: train epochs [start, stop) with resume."""
         data, recipe, callbacks = self.data, self.recipe, self.callbacks()
         validation = eval_dataset(data.x_val, data.y_val, data.num_classes, recipe.predict.batch_size)
 
-        def fit(start: int, stop: int, keep_backup: bool = False) -> None:
+        def fit(start: int, stop: int) -> None:
             self.model.fit(
                 train_dataset(data.x_train, data.y_train, recipe, data.num_classes, self.batch_size, start),
                 steps_per_epoch=self.steps,
                 initial_epoch=start,
                 epochs=stop,
                 validation_data=validation,
-                callbacks=[*callbacks, AtomicBackupAndRestore(str(self.backup_dir), delete_checkpoint=not keep_backup)],
+                callbacks=[*callbacks, AtomicBackupAndRestore(str(self.backup_dir))],
                 verbose=self.verbose,
                 shuffle=False,  # the dataset shuffles itself, per epoch, from the seed
             )
@@ -195,6 +197,7 @@ def finish_fold(model, recipe: Recipe, data: FoldData, fold_dir: Path, monitor: 
     save_npy(fold_dir / "oof.npy", oof.astype(np.float32))
     if data.x_test is not None:
         save_npy(fold_dir / "test.npy", predict_proba(model, data.x_test, tta, bs).astype(np.float32))
+    test_saved = {"test_key": data.test_key} if data.x_test is not None else {}
     hist = pd.read_csv(fold_dir / "history.csv")
     result = {
         **metrics.scores(data.metric, data.y_val, oof),
@@ -208,7 +211,9 @@ def finish_fold(model, recipe: Recipe, data: FoldData, fold_dir: Path, monitor: 
         "n_train": int(len(data.x_train)),
         "n_val": int(len(data.x_val)),
         "params": int(model.count_params()),
+        **test_saved,
     }
+    write_json(fold_dir / "metrics.json", result)  # the fold is finished from here on
     (fold_dir / "best.weights.h5").unlink(missing_ok=True)
-    write_json(fold_dir / "metrics.json", result)
+    shutil.rmtree(fold_dir / "backup", ignore_errors=True)
     return result

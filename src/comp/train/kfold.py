@@ -3,9 +3,12 @@
 ``comp train`` and every row of ``comp compare`` / ``comp sweep`` go through the same three
 calls::
 
-    run, dataset, images = prepare_run(competition, recipe, "fast", [], n_folds=5, ...)
-    train_folds(run, range(5), images, dataset.labels, executor="process")
-    summary = summarise_run(run)
+    with training_run(competition, recipe, "fast", [], n_folds=5, ...) as (run, dataset, images):
+        train_folds(run, range(5), images, dataset, executor="process")
+        summary = summarise_run(run)
+
+The run is locked for the ``with`` block (one process trains a run at a time), and each fold
+while it trains (:mod:`comp.locks`).
 
 A fold that is finished (its metrics.json exists) is never trained again; an interrupted
 one resumes (:mod:`comp.train.fold`).
@@ -13,15 +16,18 @@ one resumes (:mod:`comp.train.fold`).
 
 from __future__ import annotations
 
+import contextlib
+
 from comp import metrics, report
 from comp.atomic import write_json
 from comp.data.demo import ensure_data
 from comp.data.folds import FoldData, make_folds, split_fold
-from comp.data.images import load_competition_images
+from comp.data.images import data_fingerprint, load_competition_images, test_key
 from comp.data.layouts import read_dataset, subset_dataset
 from comp.errors import CompError
 from comp.recipe import Recipe
-from comp.runs import Run, create_run, run_config, save_classes, save_fold_table
+from comp.locks import hold
+from comp.runs import Run, create_run, fold_table, run_config, run_id_for, run_lock
 from comp.train.executors import run_folds
 from comp.train.fold import train_fold
 
@@ -38,12 +44,20 @@ def check_recipe(recipe: Recipe) -> None:
 
 
 def check_same_training_set(run: Run, dataset) -> None:
-    """The run's classes and training ids must still be the data's: its folds index them."""
+    """The run's classes, training ids and labels must still be the data's: its folds and
+    out-of-fold scores index them."""
     if run.class_names != dataset.class_names:
         raise CompError(f"{run.dir}/classes.json: the run's classes {run.class_names} differ from "
                         f"the data's {dataset.class_names}; pass --restart or a new --run")
-    if list(run.fold_table()["id"]) != list(dataset.train["id"]):
+    saved = run.fold_table()
+    if list(saved["id"]) != list(dataset.train["id"]):
         raise CompError(f"{run.dir}/folds.csv: the training images changed since this run started; "
+                        f"pass --restart or a new --run")
+    moved = (saved["label"].to_numpy() != dataset.train["label"].to_numpy()).nonzero()[0]
+    if len(moved):
+        i = moved[0]
+        raise CompError(f"{run.dir}/folds.csv: {len(moved)} training label(s) changed since this run started "
+                        f"(id '{saved['id'][i]}': '{saved['label'][i]}' -> '{dataset.train['label'].iloc[i]}'); "
                         f"pass --restart or a new --run")
 
 
@@ -53,31 +67,40 @@ def _read_data(competition, recipe: Recipe, subset: int):
     return subset_dataset(dataset, subset, recipe.train.seed) if subset else dataset
 
 
-def prepare_run(competition, recipe: Recipe, recipe_ref: str, overrides: list[str], n_folds: int,
-                val_fraction: float, run_id: str | None, restart: bool, subset: int = 0):
-    """Create (or reopen) the run: config, class map and folds saved before any training.
+@contextlib.contextmanager
+def training_run(competition, recipe: Recipe, recipe_ref: str, overrides: list[str], n_folds: int,
+                 val_fraction: float, run_id: str | None, restart: bool, subset: int = 0):
+    """Create (or reopen) the run, locked for the block: config, class map and folds saved
+    before any training. Yields (run, dataset, (train images, test images or None)).
 
     ``subset``: at most that many training images per class, and no test images (a quick
-    comparison). Returns (run, dataset, (train images, test images or None)).
+    comparison).
     """
     check_recipe(recipe)
     dataset = _read_data(competition, recipe, subset)
     fold_of_row = make_folds(dataset.labels, n_folds, recipe.train.seed, val_fraction)
     images = load_competition_images(competition, dataset, subset)  # decoded before any run exists
-    config = run_config(competition, recipe, n_folds, val_fraction, overrides, recipe_ref, subset)
-    run, existed = create_run(config, run_id, restart)
-    if existed:
-        check_same_training_set(run, dataset)
-    else:
-        save_classes(run, dataset.class_names)
-        save_fold_table(run, dataset.train["id"], dataset.train["label"], fold_of_row)
-    return run, dataset, images
+    config = run_config(competition, recipe, n_folds, val_fraction, overrides, recipe_ref, subset,
+                        data_fingerprint(competition, dataset))
+    run_id = run_id or run_id_for(config)
+    with hold(run_lock(competition.name, run_id), f"run '{run_id}'", "trained"):
+        run, existed = create_run(config, run_id, restart, dataset.class_names,
+                                  fold_table(dataset.train["id"], dataset.train["label"], fold_of_row))
+        if existed:
+            check_same_training_set(run, dataset)
+        yield run, dataset, images
 
 
-def fold_split(run: Run, k: int, images, labels, test_images) -> FoldData:
-    """Fold ``k`` of ``run``: its folds.csv applied to the images and labels."""
-    return split_fold(run.fold_table()["fold"].to_numpy(), k, images, labels, test_images,
-                      len(run.class_names), run.competition.metric, f"{run.dir}/folds.csv")
+def fold_lock(run: Run, k: int):
+    """Fold ``k`` locked while it trains (beside the run's folders)."""
+    return hold(run.dir / f".fold-{k}.lock", f"fold {k} of run '{run.id}'", "trained")
+
+
+def fold_split(run: Run, k: int, images, dataset, test_images) -> FoldData:
+    """Fold ``k`` of ``run``: its folds.csv applied to the images and the dataset's labels."""
+    key = test_key(run.competition, dataset) if test_images is not None else None
+    return split_fold(run.fold_table()["fold"].to_numpy(), k, images, dataset.labels, test_images,
+                      len(run.class_names), run.competition.metric, f"{run.dir}/folds.csv", key)
 
 
 def load_fold(run: Run, k: int) -> FoldData:
@@ -85,15 +108,18 @@ def load_fold(run: Run, k: int) -> FoldData:
     dataset = _read_data(run.competition, run.recipe, run.subset)
     check_same_training_set(run, dataset)
     x_train, x_test = load_competition_images(run.competition, dataset, run.subset)
-    return fold_split(run, k, x_train, dataset.labels, x_test)
+    return fold_split(run, k, x_train, dataset, x_test)
 
 
-def train_fold_in_run(run: Run, k: int, verbose: int = 2) -> dict:
-    """Train fold ``k`` of an existing run (the body of ``comp train-fold``)."""
-    return train_fold(run.recipe, load_fold(run, k), run.fold_dir(k), verbose=verbose)
+def train_fold_in_run(run: Run, k: int, verbose: int = 2) -> dict | None:
+    """Train fold ``k`` of an existing run (the body of ``comp train-fold``); None if it was finished."""
+    with fold_lock(run, k):
+        if run.fold_done(k):
+            return None
+        return train_fold(run.recipe, load_fold(run, k), run.fold_dir(k), verbose=verbose)
 
 
-def train_folds(run: Run, folds, images, labels, executor: str = "process", gpus: list[str] | None = None,
+def train_folds(run: Run, folds, images, dataset, executor: str = "process", gpus: list[str] | None = None,
                 verbose: int = 2, say=lambda msg: None) -> list[int]:
     """Train those of ``folds`` that are not finished; returns the ones it trained."""
     x_train, x_test = images
@@ -107,7 +133,8 @@ def train_folds(run: Run, folds, images, labels, executor: str = "process", gpus
     say(f"training fold(s) {', '.join(map(str, todo))} ({executor})")
 
     def in_process(k: int) -> None:
-        train_fold(run.recipe, fold_split(run, k, x_train, labels, x_test), run.fold_dir(k), verbose=verbose)
+        with fold_lock(run, k):
+            train_fold(run.recipe, fold_split(run, k, x_train, dataset, x_test), run.fold_dir(k), verbose=verbose)
 
     run_folds(run, todo, executor, gpus, in_process)
     return todo

@@ -1,0 +1,168 @@
+"""The checks :mod:`comp.data.layouts` runs on what a real data folder holds.
+
+What a folder of images may hold, and what becomes of it:
+
+- image files (an extension in :data:`IMAGE_EXTENSIONS`, any case): read;
+- hidden files and folders (``.DS_Store``, ``.ipynb_checkpoints``) and the files an operating
+  system leaves behind (``Thumbs.db``, ``desktop.ini``): ignored, silently;
+- other files (``notes.txt``, ``scan.pdf``), folders inside an image folder (a class folder's
+  images must lie directly in it) and special files (a pipe, socket or device, never opened):
+  skipped, with one warning per folder naming them;
+- a link to a missing file with an image extension: an error naming the link and its target;
+- two images with one id (``TEST_1.png`` and ``TEST_1.jpg``): an error naming both.
+
+Class names (folder names, labels of a labels CSV, lines of ``classes.txt``) are kept exactly,
+non-ASCII letters included, but a name with leading or trailing whitespace or an invisible
+character (U+200B and the like), and two names that differ only in case, spacing or Unicode
+form (``cat``/``Cat``, ``hot dog``/``hot\\xa0dog``), are errors that show the names' ``repr``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import unicodedata
+import warnings
+from pathlib import Path, PurePosixPath
+from typing import Callable
+
+import pandas as pd
+
+from comp.errors import CompError
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+SYSTEM_FILES = {"thumbs.db", "ehthumbs.db", "desktop.ini", "icon\r"}
+
+IMAGE, IGNORED = "image", "ignored"
+NOT_IMAGE = "file(s) without an image extension"
+FOLDER = "folder(s) (images must lie directly in the folder)"
+SPECIAL = "special file(s) (not a regular file: a pipe, socket or device)"
+
+
+def entry_kind(p: Path) -> str:
+    """What an entry of an image folder is (see the module's docstring); never opens it."""
+    if p.name.startswith(".") or p.name.lower() in SYSTEM_FILES:
+        return IGNORED
+    try:
+        mode = p.stat().st_mode  # follows a link
+    except FileNotFoundError:
+        if p.suffix.lower() in IMAGE_EXTENSIONS:
+            raise CompError(f"{p}: a link to a missing file ({os.readlink(p)}); "
+                            f"restore its target or remove the link") from None
+        return NOT_IMAGE
+    except OSError as e:
+        raise CompError(f"{p}: cannot read ({e.strerror or e})") from None
+    if stat.S_ISDIR(mode):
+        return FOLDER
+    if not stat.S_ISREG(mode):
+        return SPECIAL
+    return IMAGE if p.suffix.lower() in IMAGE_EXTENSIONS else NOT_IMAGE
+
+
+def warn_skipped(folder: Path, skipped: dict[str, list[str]]) -> None:
+    for kind, names in skipped.items():
+        shown = ", ".join(names[:3]) + (" ..." if len(names) > 3 else "")
+        warnings.warn(f"{folder}: skipped {len(names)} {kind}: {shown}", stacklevel=3)
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files in ``folder`` (not recursive), sorted by name; what else it holds is ignored
+    or skipped with a warning as the module's docstring says."""
+    images, skipped = [], {}
+    for p in sorted(folder.iterdir()):
+        kind = entry_kind(p)
+        if kind == IMAGE:
+            images.append(p)
+        elif kind != IGNORED:
+            skipped.setdefault(kind, []).append(p.name)
+    warn_skipped(folder, skipped)
+    return images
+
+
+def by_stem(paths: list[Path], folder: Path) -> dict[str, Path]:
+    """Images of one folder by id (the file's stem); two files with one stem are an error."""
+    out: dict[str, Path] = {}
+    for p in paths:
+        if p.stem in out:
+            raise CompError(f"{folder}: two images share the id '{p.stem}': {out[p.stem].name}, {p.name}; "
+                            f"keep one of them")
+        out[p.stem] = p
+    return out
+
+
+def check_unique(ids: pd.Series, where: str, lines: list[int] | None = None) -> None:
+    """Unique ids; ``lines``: each row's line in ``where`` (default: a CSV's, after its header)."""
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        row = ids.index.get_loc(dup.index[0])
+        line = lines[row] if lines is not None else row + 2
+        raise CompError(f"{where}: duplicate id '{dup.iloc[0]}' (line {line}; {len(dup)} duplicate(s)); "
+                        f"ids must be unique")
+
+
+def _name_key(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def check_class_names(names: list[str], where: str, locate: Callable[[str], str] = lambda name: "") -> None:
+    """Refuse class names that differ from what they look like (see the module's docstring)."""
+    seen: dict[str, str] = {}
+    for name in names:
+        if name != name.strip():
+            raise CompError(f"{where}: class {name!r}{locate(name)} has leading or trailing whitespace; "
+                            f"remove it (class names are compared exactly)")
+        hidden = [c for c in name if unicodedata.category(c) in ("Cf", "Cc")]
+        if hidden:
+            raise CompError(f"{where}: class {name!r}{locate(name)} holds the invisible character "
+                            f"U+{ord(hidden[0]):04X}; remove it")
+        key = _name_key(name)
+        other = seen.get(key)
+        if other == name:
+            raise CompError(f"{where}: class {name!r}{locate(name)} is listed twice")
+        if other is not None:
+            same_look = unicodedata.normalize("NFC", other) == unicodedata.normalize("NFC", name)
+            points = f" (code points {ascii(other)} and {ascii(name)})" if same_look else ""
+            raise CompError(f"{where}: classes {other!r}{locate(other)} and {name!r}{locate(name)}{points} "
+                            f"differ only in case, spacing or Unicode form; spell them one way")
+        seen[key] = name
+
+
+def check_sample(sample: pd.DataFrame, sample_path: Path, id_col: str, target_col: str) -> None:
+    """A sample submission has exactly the spec's two columns, rows, and unique non-empty ids."""
+    if id_col not in sample.columns:
+        raise CompError(f"{sample_path}: no column '{id_col}' (submission.id_column). "
+                        f"Columns: {', '.join(sample.columns)}")
+    if list(sample.columns) != [id_col, target_col]:
+        raise CompError(f"{sample_path}: columns {list(sample.columns)} differ from the spec's "
+                        f"[{id_col}, {target_col}] (submission.id_column, submission.target_column)")
+    if sample.empty:
+        raise CompError(f"{sample_path}: no rows (a header only); it must list every test id")
+    empty = sample[id_col].str.strip() == ""
+    if empty.any():
+        raise CompError(f"{sample_path}: empty id on line {int(empty.idxmax()) + 2}")
+    check_unique(sample[id_col], str(sample_path))
+
+
+def check_class_line(cls: str, where: str) -> None:
+    """A line of ``classes.txt`` names one folder directly inside the images folder."""
+    if cls in (".", "..") or any(c in cls for c in "/\\\0"):
+        raise CompError(f"{where}: class {cls!r} is not a folder name (no '/', '\\', NUL, '.' or '..')")
+
+
+def check_list_entry(entry: str, where: str, images_dir: Path) -> None:
+    """A list entry names a file inside the images folder: relative, '/'-separated, no way out.
+
+    Checked on the entry's text (``a/../../b`` leaves, ``a/./b`` stays); links that the data's own
+    owner put inside the images folder are followed as they are.
+    """
+    if "\\" in entry or "\0" in entry:
+        raise CompError(f"{where}: entry {entry!r} holds a backslash or NUL; entries are '<class>/<name>' "
+                        f"with '/' between them")
+    if PurePosixPath(entry).is_absolute() or re.match(r"^[A-Za-z]:", entry):
+        raise CompError(f"{where}: entry {entry!r} is an absolute path; entries are '<class>/<name>' "
+                        f"inside {images_dir}")
+    norm = os.path.normpath(entry)
+    if norm in (".", "..") or norm.startswith("../"):
+        raise CompError(f"{where}: entry {entry!r} leads out of {images_dir}; entries are '<class>/<name>' "
+                        f"inside it")

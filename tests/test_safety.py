@@ -1,0 +1,235 @@
+"""Nothing outside its folder: ids and names that would become paths are refused with one line,
+and no write or delete leaves runs/, data/.cache/ or submissions/."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli_errors import TRAIN, error_line, invoke
+
+
+def _a_finished_looking_run(root: Path) -> Path:
+    keep = root / "runs" / "tiny" / "keep-me"
+    keep.mkdir(parents=True)
+    (keep / "config.toml").write_text("# someone's run\n")
+    return keep
+
+
+@pytest.mark.parametrize("run_id", ["..", ".", "../..", "a/b", ".hidden", "x" * 200, "sp ace"])
+def test_a_run_id_that_is_not_a_plain_name_is_refused_before_any_delete(tiny_competition, run_id):
+    keep = _a_finished_looking_run(tiny_competition)
+    result = invoke(*TRAIN, "--run", run_id, "--restart")
+    error_line(result, "--run must be a plain name", f"Received: --run={run_id!r}", only_line=False)
+    assert (keep / "config.toml").is_file()  # runs/ and every run in it survive
+
+
+def test_restart_with_an_absolute_run_folder_deletes_nothing(tiny_competition, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (elsewhere / "precious.txt").write_text("not comp's")
+    result = invoke(*TRAIN, "--run", str(elsewhere), "--restart")
+    error_line(result, "--run must be a plain name", only_line=False)
+    assert (elsewhere / "precious.txt").read_text() == "not comp's"
+
+
+@pytest.mark.parametrize("name", ["../..", "../outside", "a/b", ""])
+def test_a_spec_name_that_is_not_a_plain_name_is_refused(tiny_competition, name):
+    spec = tiny_competition / "competition" / "tiny.toml"
+    spec.write_text(spec.read_text().replace('name = "tiny"', f'name = "{name}"'))
+    result = invoke(*TRAIN)
+    expected = "the key 'name' is required" if not name else "name must be a plain name"
+    error_line(result, "competition/tiny.toml", expected)
+    assert not (tiny_competition.parent / "runs").exists() and not (tiny_competition / "runs").exists()
+    assert not (tiny_competition / "data" / ".cache").exists()
+
+
+def test_predict_refuses_a_run_id_that_leaves_runs(tiny_competition):
+    error_line(invoke("predict", "-c", "tiny", "--run", "../../etc"), "--run must be a plain name")
+
+
+# --------------------------------------------------------------------------- locks
+
+
+def _hold_in_another_process(path: Path):
+    """A process that holds comp's lock on ``path`` until it is killed; returns it once it holds it."""
+    import subprocess
+    import sys
+    import time
+
+    code = ("import sys, time\nfrom comp.locks import hold\n"
+            "with hold(sys.argv[1], 'x', 'held'):\n    print('held', flush=True)\n    time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    time.sleep(0.05)
+    return proc
+
+
+@pytest.mark.parametrize("extra", [[], ["--restart"]])
+def test_a_second_train_of_a_run_in_training_stops_at_once(tiny_competition, extra):
+    lock = tiny_competition / "runs" / "tiny" / ".busy.lock"
+    holder = _hold_in_another_process(lock)
+    try:
+        result = invoke(*TRAIN, "--folds", "2", "--run", "busy", *extra)
+        error_line(result, "run 'busy' is being trained by process", str(holder.pid), only_line=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    # a lock whose process was killed blocks nobody
+    again = invoke(*TRAIN, "--folds", "2", "--run", "busy", "--set", "train.epochs=1")
+    assert again.exit_code == 0, again.output
+
+
+def test_a_stray_train_fold_on_a_fold_in_training_stops(tiny_competition):
+    assert invoke(*TRAIN, "--folds", "2", "--fold", "0", "--run", "f", "--set", "train.epochs=1").exit_code == 0
+    holder = _hold_in_another_process(tiny_competition / "runs" / "tiny" / "f" / ".fold-1.lock")
+    try:
+        result = invoke("train-fold", "--run-dir", "runs/tiny/f", "--fold", "1")
+        error_line(result, "fold 1 of run 'f' is being trained by process", only_line=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not (tiny_competition / "runs" / "tiny" / "f" / "fold-1" / "metrics.json").exists()
+
+
+# --------------------------------------------------------------------------- interrupted writes
+
+
+def test_a_run_interrupted_while_it_is_created_is_created_again(tiny_competition, monkeypatch):
+    import comp.runs
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(comp.runs, "write_json", killed)  # classes.json, after config.toml
+        assert invoke(*TRAIN, "--folds", "2", "--run", "c", "--set", "train.epochs=1").exit_code == 130
+    again = invoke(*TRAIN, "--folds", "2", "--run", "c", "--set", "train.epochs=1")
+    assert again.exit_code == 0, again.output
+    assert sorted(p.name for p in (tiny_competition / "runs" / "tiny").iterdir() if p.name.startswith(".tmp")) == []
+
+
+def test_a_fold_killed_while_saving_its_results_resumes_there(tiny_competition, monkeypatch):
+    import comp.train.fold
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    args = (*TRAIN, "--folds", "2", "--fold", "0", "--run", "k", "--set", "train.epochs=3")
+    with monkeypatch.context() as m:
+        m.setattr(comp.train.fold, "predict_proba", killed)  # after fit, before metrics.json
+        assert invoke(*args).exit_code == 130
+    again = invoke(*args)
+    assert again.exit_code == 0, again.output
+    assert "resuming after epoch 3 of 3" in again.stderr  # not retrained from epoch 0
+    fold = tiny_competition / "runs" / "tiny" / "k" / "fold-0"
+    assert len(__import__("pandas").read_csv(fold / "history.csv")) == 3
+    assert (fold / "metrics.json").is_file() and not (fold / "backup").exists()
+
+
+def test_the_backup_names_no_epoch_whose_weights_were_not_saved(tmp_path, monkeypatch):
+    import json
+    import os
+
+    import comp.atomic
+    from comp.tf_quiet import keras
+    from comp.train.callbacks import AtomicBackupAndRestore
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    backup = AtomicBackupAndRestore(str(tmp_path / "backup"))
+    backup.set_model(model)
+    backup._current_epoch, backup._last_batch_seen = 1, 0
+    backup._save_model()
+    real_replace = os.replace
+
+    def weights_fail(src, dst):
+        if str(dst).endswith(".weights.h5"):
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(comp.atomic.os, "replace", weights_fail)
+    backup._current_epoch = 2
+    with pytest.raises(Exception):
+        backup._save_model()
+    assert json.loads((tmp_path / "backup" / "training_metadata.json").read_text())["epoch"] == 1
+
+
+def test_a_planted_symlink_at_a_temporary_name_is_not_followed(tmp_path):
+    import os
+
+    from comp.atomic import write_json
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    target = tmp_path / "out" / "metrics.json"
+    target.parent.mkdir()
+    for name in (f".tmp-{os.getpid()}-metrics.json", f".tmp-{os.getpid()}-metrics.json.tmp"):
+        (target.parent / name).symlink_to(victim)  # the names a writer used to pick
+    write_json(target, {"a": 1})
+    assert victim.read_text() == "keep" and target.read_text().strip().startswith("{")
+
+
+def test_a_written_file_and_its_folder_are_synced(tmp_path, monkeypatch):
+    import os
+    import stat
+
+    import comp.atomic
+
+    synced = []
+    real_fsync = os.fsync
+
+    def record(fd):
+        synced.append(stat.S_ISDIR(os.fstat(fd).st_mode))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(comp.atomic.os, "fsync", record)
+    comp.atomic.write_json(tmp_path / "m.json", {"a": 1})
+    assert False in synced and True in synced  # the file, then the folder that holds its new name
+
+
+# --------------------------------------------------------------------------- training that goes wrong
+
+
+def test_divergence_stops_the_fold_with_the_epoch_and_a_lower_lr(tiny_competition):
+    result = invoke(*TRAIN, "--folds", "2", "--fold", "0", "--run", "nan", "--set", "train.lr=1e12",
+                    "--set", "train.weight_decay=0")
+    assert result.exit_code == 2 and "Traceback" not in result.output and "internal error" not in result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert re.match(r"error: fold-0: training diverged in epoch [12] \(loss (nan|inf)\)", last), last
+    assert "train.lr is 1e+12, try --set train.lr=1e+11" in last
+    assert not (tiny_competition / "runs" / "tiny" / "nan" / "fold-0" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("gpus, message", [("0", "TensorFlow sees no GPU"), ("0,0", "names GPU 0 twice"),
+                                           ("x", "takes GPU indices")])
+def test_gpus_are_checked_against_the_visible_devices(tiny_competition, gpus, message):
+    error_line(invoke(*TRAIN, "--gpus", gpus), message)
+    from comp.train.devices import check_gpu_ids
+
+    assert check_gpu_ids(["1", "0"], visible=2) == ["1", "0"]
+    with pytest.raises(Exception, match="GPU 2 does not exist; TensorFlow sees 2"):
+        check_gpu_ids(["2"], visible=2)
+
+
+# --------------------------------------------------------------------------- saved predictions
+
+
+@pytest.mark.slow
+def test_saved_test_predictions_follow_a_reordered_sample_submission(tiny_competition):
+    import pandas as pd
+
+    learn = ["augment.preset=none", "augment.flip=false", "augment.mixup_alpha=0.0", "train.epochs=8",
+             "train.lr=0.05", "model.widths=[16,32]"]
+    assert invoke(*TRAIN, "--folds", "2", "--run", "t", *[a for s in learn for a in ("--set", s)]).exit_code == 0
+    first = invoke("predict", "-c", "tiny", "--ensemble")
+    a = pd.read_csv(tiny_competition / first.stdout.strip(), dtype=str).set_index("id")["target"]
+    sample = tiny_competition / "data" / "tiny" / "sample_submission.csv"
+    frame = pd.read_csv(sample, dtype=str)
+    frame.iloc[::-1].to_csv(sample, index=False)  # same ids, other order
+    second = invoke("predict", "-c", "tiny", "--ensemble")
+    assert first.exit_code == 0 and second.exit_code == 0, second.output
+    b = pd.read_csv(tiny_competition / second.stdout.strip(), dtype=str)
+    assert list(b["id"]) == list(frame["id"][::-1])
+    assert dict(zip(b["id"], b["target"])) == a.to_dict()  # each id keeps its own prediction
+    assert a.nunique() > 1  # the check means something: the predictions differ between images
