@@ -286,6 +286,8 @@ ERROR_CELLS = {
     # files an image folder holds
     "link to a missing image": Cell("folders", lambda r: (r / "train" / "circle" / "0100.png").symlink_to(
         r / "nowhere.png"), error=("train/circle/0100.png", "a link to a missing file", "nowhere.png")),
+    "a link loop in a class folder": Cell("folders", lambda r: (r / "train" / "circle" / "loop.png").symlink_to(
+        "loop.png"), error=("train/circle/loop.png", "cannot read")),
     "two stems in test/ (class-folders)": Cell("folders", _copy_as("test/TEST_001.png", "test/TEST_001.jpg"),
                                                error=("data/tiny/test", "'TEST_001'", "TEST_001.jpg", "TEST_001.png")),
     "two stems in test/ (csv-labels)": Cell("csv", _copy_as("test/TEST_004.png", "test/TEST_004.JPG"),
@@ -315,6 +317,8 @@ ERROR_CELLS = {
                                           error=("labels.csv", "no rows")),
     "labels CSV that is a folder": Cell("csv", lambda r: (r / "labels.csv").unlink() or (r / "labels.csv").mkdir(),
                                         error=("labels.csv", "not a regular file")),
+    "labels CSV that is a FIFO": Cell("csv", lambda r: (r / "labels.csv").unlink() or os.mkfifo(r / "labels.csv"),
+                                      error=("labels.csv", "not a regular file")),
     "duplicate ids in the labels CSV": Cell("csv", _labels(lambda t: t.loc.__setitem__((9, "id"), t.loc[8, "id"])),
                                             error=("labels.csv", "duplicate id '00008'", "line 11")),
     # sample_submission.csv
@@ -328,6 +332,8 @@ ERROR_CELLS = {
     "sample with extra columns": Cell("folders", _sample([[i, "circle", "0.5"] for i in TEST_IDS], "id,target,prob"),
                                       error=("sample_submission.csv", "['id', 'target', 'prob']",
                                              "differ from the spec's [id, target]")),
+    "sample that is a FIFO": Cell("folders", lambda r: (r / "sample_submission.csv").unlink() or os.mkfifo(
+        r / "sample_submission.csv"), error=("sample_submission.csv", "not a regular file")),
     "sample with a header only": Cell("folders", _sample([]), error=("sample_submission.csv", "no rows")),
 }
 READ_CELLS = {
@@ -349,12 +355,19 @@ READ_CELLS = {
     "a FIFO in train/": Cell("folders", lambda r: os.mkfifo(r / "train/pipe"),
                              warned=("data/tiny/train: skipped 1 file(s) outside a class folder", "pipe"),
                              check=_unchanged),
+    "a FIFO in test/": Cell("folders", lambda r: os.mkfifo(r / "test/TEST_100.png"),
+                            warned=("data/tiny/test: skipped 1 special file(s)", "TEST_100.png"), check=_unchanged),
     "labels CSV with a BOM": Cell("csv", lambda r: (r / "labels.csv").write_bytes(
         b"\xef\xbb\xbf" + (r / "labels.csv").read_bytes().replace(b"\n", b"\r\n")),
         check=lambda ds: ds.class_names == ["circle", "square", "stripe"] and ds.train["id"].iloc[0] == "00000"),
     "sample with a BOM": Cell("folders", lambda r: (r / "sample_submission.csv").write_bytes(
         b"\xef\xbb\xbf" + (r / "sample_submission.csv").read_bytes()), check=_unchanged),
 }
+
+
+def _params(cells: dict[str, Cell]) -> list:
+    """The cells' names; a FIFO's cells time out rather than hang where a reader would open it."""
+    return [pytest.param(name, marks=pytest.mark.timeout(60)) if "FIFO" in name else name for name in cells]
 
 
 def _prepare(request, cell: Cell) -> Path:
@@ -370,7 +383,7 @@ def _read_recording_warnings():
     return ds, [str(w.message) for w in caught]
 
 
-@pytest.mark.parametrize("name", list(ERROR_CELLS))
+@pytest.mark.parametrize("name", _params(ERROR_CELLS))
 def test_messy_data_folder_refused_in_one_line(request, name):
     cell = ERROR_CELLS[name]
     _prepare(request, cell)
@@ -380,7 +393,7 @@ def test_messy_data_folder_refused_in_one_line(request, name):
     assert all(fragment in str(e.value) for fragment in cell.error), str(e.value)
 
 
-@pytest.mark.parametrize("name", list(READ_CELLS))
+@pytest.mark.parametrize("name", _params(READ_CELLS))
 def test_messy_data_folder_reads(request, name):
     cell = READ_CELLS[name]
     root = _prepare(request, cell)

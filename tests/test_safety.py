@@ -233,3 +233,132 @@ def test_saved_test_predictions_follow_a_reordered_sample_submission(tiny_compet
     assert list(b["id"]) == list(frame["id"][::-1])
     assert dict(zip(b["id"], b["target"])) == a.to_dict()  # each id keeps its own prediction
     assert a.nunique() > 1  # the check means something: the predictions differ between images
+
+
+# --------------------------------------------------------------------------- reopening a run
+
+
+def test_corrected_labels_for_the_same_ids_are_not_scored_with_the_old_folds(tiny_competition):
+    import pandas as pd
+
+    from tests.test_cli_errors_layouts import CSV_SPEC
+
+    root = tiny_competition / "data" / "tiny"
+    rows = []
+    (root / "flat").mkdir()
+    for n, png in enumerate(sorted((root / "train").rglob("*.png"))):
+        (root / "flat" / f"{n:05d}.png").write_bytes(png.read_bytes())
+        rows.append((f"{n:05d}", png.parent.name))
+    pd.DataFrame(rows, columns=["id", "label"]).to_csv(root / "labels.csv", index=False)
+    (tiny_competition / "competition" / "tiny.toml").write_text(CSV_SPEC)
+    args = (*TRAIN, "--folds", "2", "--fold", "0", "--run", "l", "--set", "train.epochs=1")
+    assert invoke(*args).exit_code == 0
+    table = pd.read_csv(root / "labels.csv", dtype=str)
+    table.loc[4, "label"] = "stripe" if table.loc[4, "label"] != "stripe" else "circle"  # a corrected label
+    table.to_csv(root / "labels.csv", index=False)
+    error_line(invoke(*args), "folds.csv: 1 training label(s) changed since this run started", "id '00004'",
+               only_line=False)
+
+
+def test_a_changed_image_size_is_refused_when_a_run_is_reopened(tiny_competition):
+    args = (*TRAIN, "--folds", "2", "--fold", "0", "--run", "s", "--set", "train.epochs=1")
+    assert invoke(*args).exit_code == 0
+    spec = tiny_competition / "competition" / "tiny.toml"
+    spec.write_text(spec.read_text().replace("image_size = [12, 12]", "image_size = [16, 16]"))
+    error_line(invoke(*args), "already exists with a different config", "competition.data.image_size",
+               only_line=False)
+
+
+def test_a_run_reopened_with_another_data_folder_trains_from_it(tiny_competition):
+    import shutil
+    import tomllib
+
+    args = (*TRAIN, "--folds", "2", "--fold", "0", "--run", "d", "--set", "train.epochs=1")
+    assert invoke(*args).exit_code == 0
+    shutil.copytree(tiny_competition / "data" / "tiny", tiny_competition / "moved", copy_function=shutil.copy2)
+    shutil.rmtree(tiny_competition / "data" / "tiny")
+    again = invoke(*args[:-4], "--fold", "1", "--run", "d", "--set", "train.epochs=1", "--data", "moved")
+    assert again.exit_code == 0, again.output
+    config = tomllib.loads((tiny_competition / "runs" / "tiny" / "d" / "config.toml").read_text())
+    assert config["competition"]["data"]["root"] == "moved"  # what a fold subprocess reads
+
+
+# --------------------------------------------------------------------------- the fold launcher
+
+
+def test_folds_are_launched_without_preexec_fn_and_watch_their_parent(tiny_competition, monkeypatch):
+    import os
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    import comp.train.executors as executors
+
+    launched = []
+
+    class Finished:
+        def __init__(self, args, **kwargs):
+            launched.append((args, kwargs))
+            self.args, self.returncode = args, 0
+
+        def poll(self):
+            return 0
+
+    with monkeypatch.context() as m:
+        m.setattr(executors.subprocess, "Popen", Finished)
+        executors.run_folds(SimpleNamespace(dir=Path("runs/tiny/r")), [0, 1], "process", None, None)
+    assert [a[a.index("--fold") + 1] for a, _ in launched] == ["0", "1"]
+    assert all("preexec_fn" not in kw for _, kw in launched)
+    assert all(a[a.index("--parent-pid") + 1] == str(os.getpid()) for a, _ in launched)
+    # a fold whose parent is gone exits at once, before any work
+    orphan = subprocess.run([sys.executable, "-m", "comp", "train-fold", "--run-dir", "runs/tiny/none",
+                             "--fold", "0", "--parent-pid", "999999999"], capture_output=True, timeout=120)
+    assert orphan.returncode == executors.PARENT_GONE
+
+
+# --------------------------------------------------------------------------- sizes before work
+
+
+def test_a_fold_that_cannot_fit_in_memory_is_refused_before_training(tiny_competition, monkeypatch):
+    import comp.train.budget
+
+    monkeypatch.setattr(comp.train.budget, "available_memory", lambda: 2**30)  # 1 GiB free
+    result = invoke(*TRAIN, "--folds", "2", "--run", "m")
+    line = error_line(result, "a fold needs about 1.5 GiB of memory", "but 1.0 GiB is available",
+                      "lower data.image_size", only_line=False)
+    assert "18 training and 18 validation images at 12x12" in line
+    assert not list((tiny_competition / "runs" / "tiny" / "m").glob("fold-*"))
+
+
+def test_the_estimate_grows_with_the_image_size():
+    from comp.train.budget import check_fold_memory, fold_memory
+
+    small, large = fold_memory(40_000, 10_000, 10_000, (32, 32)), fold_memory(40_000, 10_000, 10_000, (512, 512))
+    assert large - small == (512 * 512 - 32 * 32) * 3 * 110_000
+    check_fold_memory("r", 40_000, 10_000, 10_000, (32, 32), available=8 * 2**30)  # fits
+    with pytest.raises(Exception, match=r"a fold needs about 8[0-9]\.\d GiB"):
+        check_fold_memory("r", 40_000, 10_000, 10_000, (512, 512), available=8 * 2**30)
+
+
+def test_the_decode_cache_is_refused_where_the_disk_is_too_small(tiny_competition, monkeypatch):
+    from collections import namedtuple
+
+    import comp.data.images
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(comp.data.images.shutil, "disk_usage", lambda p: usage(10**9, 10**9 - 100, 100))
+    error_line(invoke(*TRAIN), "the decode cache data/.cache/tiny/train-12x12.npy needs 0.00 GiB",
+               "has 0.00 GiB free", "lower data.image_size")
+
+
+def test_what_killed_writers_left_behind_is_swept(tiny_competition):
+    cache = tiny_competition / "data" / ".cache" / "tiny"
+    cache.mkdir(parents=True)
+    dead = 2**22 + 12345  # above the default pid_max of 4,194,304: no such process
+    (cache / f".tmp-{dead}-x-train-12x12.npy").write_bytes(b"\0" * 4096)  # a decode killed mid-way
+    half_run = tiny_competition / "runs" / "tiny" / f".tmp-{dead}-abc"  # a run killed while created
+    half_run.mkdir(parents=True)
+    (half_run / "config.toml").write_text("")
+    assert invoke("runs", "-c", "tiny").stdout.strip() == ""  # never listed as a run
+    assert invoke(*TRAIN, "--folds", "2", "--fold", "0", "--set", "train.epochs=1").exit_code == 0
+    assert not (cache / f".tmp-{dead}-x-train-12x12.npy").exists() and not half_run.exists()

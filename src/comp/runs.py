@@ -154,11 +154,11 @@ def uses_pretrained_weights(recipe: Recipe) -> bool:
     return weights not in (None, "none")
 
 
-def _identity(run_table: dict, keep_fingerprint: bool = False) -> dict:
+def _identity(run_table: dict) -> dict:
     """The [run] keys that make a run what it is: not how it was asked for (overrides, the
     recipe's path), nor the retired ``external_data`` flag. The data fingerprint is checked
-    when a run is reopened but kept out of the run id, so re-extracted files keep their runs."""
-    ignored = {"overrides", "recipe_ref", "external_data"} | (set() if keep_fingerprint else {"data_fingerprint"})
+    apart when a run is reopened (comp.train.kfold), with a message of its own."""
+    ignored = {"overrides", "recipe_ref", "external_data", "data_fingerprint"}
     return {k: v for k, v in run_table.items() if k not in ignored}
 
 
@@ -212,7 +212,7 @@ def _changes(saved: dict, new: dict) -> list[str]:
     the [run] table, the recipe, and the competition's spec except where the data lives."""
     def identity(config: dict) -> dict:
         competition = config.get("competition", {})
-        return {"run": _identity(config["run"], keep_fingerprint=True), "recipe": config["recipe"],
+        return {"run": _identity(config["run"]), "recipe": config["recipe"],
                 "competition": {**competition, "data": {**competition.get("data", {}), "root": ""}}}
     return _diff(identity(saved), identity(new))
 

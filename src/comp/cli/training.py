@@ -68,8 +68,13 @@ def train(competition_ref, recipe_ref, n_folds, val_fraction, run_id, fold, over
 @main.command("train-fold", hidden=True)
 @click.option("--run-dir", type=click.Path(path_type=Path), required=True)
 @click.option("--fold", type=int, required=True)
-def train_fold_cmd(run_dir: Path, fold: int):
+@click.option("--parent-pid", type=int, default=None, help="Exit when this process (comp train) is gone.")
+def train_fold_cmd(run_dir: Path, fold: int, parent_pid: int | None):
     """Train one fold of an existing run (what `comp train` runs in each fold's subprocess)."""
+    from comp.train.executors import watch_parent
+
+    if parent_pid:
+        watch_parent(parent_pid)
     from comp.paths import inside
     from comp.runs import RUNS_DIR, open_run
     from comp.train.kfold import train_fold_in_run

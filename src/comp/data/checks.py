@@ -60,6 +60,14 @@ def entry_kind(p: Path) -> str:
     return IMAGE if p.suffix.lower() in IMAGE_EXTENSIONS else NOT_IMAGE
 
 
+def entries(folder: Path) -> list[Path]:
+    """A folder's entries, sorted by name."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError as e:
+        raise CompError(f"{folder}: cannot list the folder ({e.strerror or e})") from None
+
+
 def warn_skipped(folder: Path, skipped: dict[str, list[str]]) -> None:
     for kind, names in skipped.items():
         shown = ", ".join(names[:3]) + (" ..." if len(names) > 3 else "")
@@ -70,7 +78,7 @@ def list_images(folder: Path) -> list[Path]:
     """Image files in ``folder`` (not recursive), sorted by name; what else it holds is ignored
     or skipped with a warning as the module's docstring says."""
     images, skipped = [], {}
-    for p in sorted(folder.iterdir()):
+    for p in entries(folder):
         kind = entry_kind(p)
         if kind == IMAGE:
             images.append(p)

@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from comp.data.checks import (FOLDER, IGNORED, IMAGE_EXTENSIONS, by_stem, check_class_line,  # noqa: F401
-                              check_class_names, check_list_entry, check_sample, check_unique, entry_kind,
+                              check_class_names, check_list_entry, check_sample, check_unique, entries, entry_kind,
                               list_images, warn_skipped)
 from comp.errors import CompError
 from comp.spec import Competition
@@ -121,7 +121,7 @@ def order_like_sample(test: pd.DataFrame, competition: Competition) -> pd.DataFr
 def read_class_folders(competition: Competition) -> Dataset:
     train_dir = _require_dir(competition.path("train"), "train")
     class_dirs, loose = [], []
-    for p in sorted(train_dir.iterdir()):
+    for p in entries(train_dir):
         kind = entry_kind(p)
         if kind == FOLDER:
             class_dirs.append(p)

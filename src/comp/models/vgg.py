@@ -77,6 +77,7 @@ def gelu_tanh(x):
 
 ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "silu")
 WHITEN_PATCH = 2  # patch side of the whitening layer; 2 * 3 * 2**2 = 24 output channels
+MAX_WHITEN_PATCHES = 5_000_000  # init_whitening's sample: bounded memory at any image size
 
 
 @keras.saving.register_keras_serializable(package="comp")
@@ -185,6 +186,10 @@ def init_whitening(model, images: np.ndarray, eps: float | None = None, max_imag
         layer = model.get_layer("whiten")
     except ValueError:
         return False
+    # at most MAX_WHITEN_PATCHES patches (about 0.5 GB as float64) whatever the image size:
+    # 5,000 CIFAR images at 32 px, a handful at 512 px
+    per_image = max((images.shape[1] - WHITEN_PATCH + 1) * (images.shape[2] - WHITEN_PATCH + 1), 1)
+    max_images = max(1, min(max_images, MAX_WHITEN_PATCHES // per_image))
     x = np.asarray(images[:max_images], dtype=np.float32) / 127.5 - 1.0
     p = WHITEN_PATCH
     h, w = x.shape[1] - p + 1, x.shape[2] - p + 1

@@ -26,19 +26,31 @@ from comp.errors import CompError
 EXECUTORS = ("process", "inline", "ray")
 
 
-def fold_command(run_dir: Path, k: int) -> list[str]:
-    return [sys.executable, "-m", "comp", "train-fold", "--run-dir", str(run_dir), "--fold", str(k)]
+def fold_command(run_dir: Path, k: int, parent_pid: int | None = None) -> list[str]:
+    """``comp train-fold`` for fold ``k``; ``parent_pid``: the child exits when that process is gone."""
+    watch = ["--parent-pid", str(parent_pid)] if parent_pid else []
+    return [sys.executable, "-m", "comp", "train-fold", "--run-dir", str(run_dir), "--fold", str(k), *watch]
 
 
-def _die_with_parent() -> None:
-    """In a fold's subprocess: get SIGTERM when `comp train` dies, even by SIGKILL (Linux)."""
-    try:
-        import ctypes
-        import signal
+PARENT_GONE = 143  # the exit status of a fold whose `comp train` is gone (as if SIGTERM-ed)
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: Ctrl-C still reaches the whole process group
-        pass
+
+def watch_parent(parent_pid: int, every: float = 0.5) -> None:
+    """In a fold's subprocess: exit when `comp train` (``parent_pid``) is gone, even killed by SIGKILL.
+
+    A thread of the child polls its parent, so the launcher needs no ``preexec_fn`` (code run
+    between fork and exec in a process with TensorFlow's threads running can deadlock).
+    """
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(every)
+        os._exit(PARENT_GONE)  # the fold's lock and files stay consistent: every write is atomic
+
+    if os.getppid() != parent_pid:
+        os._exit(PARENT_GONE)
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 def run_folds(run, folds: list[int], executor: str, gpus: list[str] | None, in_process) -> None:
@@ -65,7 +77,7 @@ def run_folds_in_subprocesses(run, folds: list[int], gpus: list[str] | None) -> 
             env = dict(os.environ)
             if slot is not None:
                 env["CUDA_VISIBLE_DEVICES"] = slot
-            running[subprocess.Popen(fold_command(run.dir, k), env=env, preexec_fn=_die_with_parent)] = slot
+            running[subprocess.Popen(fold_command(run.dir, k, os.getpid()), env=env)] = slot
         for proc in list(running):
             if proc.poll() is not None:
                 if proc.returncode != 0:

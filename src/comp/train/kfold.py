@@ -28,6 +28,7 @@ from comp.errors import CompError
 from comp.recipe import Recipe
 from comp.locks import hold
 from comp.runs import Run, create_run, fold_table, run_config, run_id_for, run_lock
+from comp.train.budget import check_fold_memory
 from comp.train.executors import run_folds
 from comp.train.fold import train_fold
 
@@ -61,6 +62,14 @@ def check_same_training_set(run: Run, dataset) -> None:
                         f"pass --restart or a new --run")
 
 
+def check_same_files(run: Run, fingerprint: str) -> None:
+    """Same ids and labels, but other files (sizes, modification times): the folds' models saw other images."""
+    saved = run.config["run"].get("data_fingerprint")
+    if saved and saved != fingerprint:
+        raise CompError(f"{run.dir}: the training files changed since this run started (same ids and labels, "
+                        f"other sizes or modification times); pass --restart or a new --run")
+
+
 def _read_data(competition, recipe: Recipe, subset: int):
     ensure_data(competition)
     dataset = read_dataset(competition)
@@ -88,6 +97,7 @@ def training_run(competition, recipe: Recipe, recipe_ref: str, overrides: list[s
                                   fold_table(dataset.train["id"], dataset.train["label"], fold_of_row))
         if existed:
             check_same_training_set(run, dataset)
+            check_same_files(run, config["run"]["data_fingerprint"])
         yield run, dataset, images
 
 
@@ -131,6 +141,9 @@ def train_folds(run: Run, folds, images, dataset, executor: str = "process", gpu
         say("nothing to train: every requested fold is finished (--restart starts over)")
         return []
     say(f"training fold(s) {', '.join(map(str, todo))} ({executor})")
+    n_val = int(max((run.fold_table()["fold"] == k).sum() for k in todo))
+    check_fold_memory(str(run.dir), len(dataset.train) - n_val, n_val, 0 if x_test is None else len(x_test),
+                      run.competition.data.image_size, parallel=len(gpus) if gpus and executor == "process" else 1)
 
     def in_process(k: int) -> None:
         with fold_lock(run, k):
