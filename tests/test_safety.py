@@ -111,14 +111,14 @@ def test_a_run_interrupted_while_it_is_created_is_created_again(tiny_competition
 
 
 def test_a_fold_killed_while_saving_its_results_resumes_there(tiny_competition, monkeypatch):
-    import comp.train.fold
+    import numpy as np
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
     args = (*TRAIN, "--folds", "2", "--fold", "0", "--run", "k", "--set", "train.epochs=3")
     with monkeypatch.context() as m:
-        m.setattr(comp.train.fold, "predict_proba", killed)  # after fit, before metrics.json
+        m.setattr(np, "save", killed)  # the fold's oof.npy: after fit and model.keras, before metrics.json
         assert invoke(*args).exit_code == 130
     again = invoke(*args)
     assert again.exit_code == 0, again.output
@@ -362,3 +362,55 @@ def test_what_killed_writers_left_behind_is_swept(tiny_competition):
     assert invoke("runs", "-c", "tiny").stdout.strip() == ""  # never listed as a run
     assert invoke(*TRAIN, "--folds", "2", "--fold", "0", "--set", "train.epochs=1").exit_code == 0
     assert not (cache / f".tmp-{dead}-x-train-12x12.npy").exists() and not half_run.exists()
+
+
+def test_a_second_decode_of_the_same_cache_waits_for_the_first(tmp_path):
+    import threading
+
+    from PIL import Image
+
+    from comp.data.images import load_images
+
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f"{i}.png"))
+        Image.new("RGB", (8, 8), (i * 40, 0, 0)).save(paths[-1])
+    cache = tmp_path / "cache"
+    holder = _hold_in_another_process(tmp_path / ".cache-train-8x8.lock")  # another decode of this cache
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (load_images(paths, (8, 8), cache, "train"), done.set()))
+    worker.start()
+    try:
+        assert not done.wait(1.0)  # waiting, not writing beside the other one
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.wait(30)
+    worker.join()
+
+
+def test_a_fold_subprocess_rechecks_the_training_ids_against_folds_csv(tiny_competition):
+    assert invoke(*TRAIN, "--folds", "2", "--fold", "0", "--run", "r", "--set", "train.epochs=1").exit_code == 0
+    (tiny_competition / "data" / "tiny" / "train" / "circle" / "0003.png").unlink()
+    result = invoke("train-fold", "--run-dir", "runs/tiny/r", "--fold", "1")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "folds.csv: the training images changed since this run started" in result.stderr
+
+
+def test_the_test_key_changes_with_the_order_and_the_files(tiny_competition):
+    import os
+
+    from comp.data.images import test_key
+    from comp.data.layouts import read_dataset
+    from comp.spec import load_competition
+
+    competition = load_competition("tiny")
+    dataset = read_dataset(competition)
+    key = test_key(competition, dataset)
+    assert key == test_key(competition, read_dataset(competition))
+    first = dataset.test["path"].iloc[0]
+    os.utime(first, ns=(10**18, 10**18))  # another file of the same name
+    assert test_key(competition, read_dataset(competition)) != key
+    reordered = dataset.test.iloc[::-1].reset_index(drop=True)
+    assert test_key(competition, type(dataset)(dataset.train, reordered, dataset.class_names)) != \
+        test_key(competition, read_dataset(competition))
