@@ -105,7 +105,7 @@ def fake_run(run_id: str, folds: int, skill: float, seed: int, fold_seed: int = 
     from comp.data.folds import make_folds
     from comp.data.images import test_key
     from comp.data.layouts import read_dataset
-    from comp.runs import create_run, fold_table, run_config
+    from comp.runs import create_run, folds_frame, run_config
     from comp.recipe import load_recipe
     from comp.spec import load_competition
 
@@ -113,7 +113,7 @@ def fake_run(run_id: str, folds: int, skill: float, seed: int, fold_seed: int = 
     dataset = read_dataset(competition)
     fold_ids = make_folds(dataset.labels, folds, fold_seed, 0.2)
     run, _ = create_run(run_config(competition, recipe, folds, 0.2, [], "tiny"), run_id, False, dataset.class_names,
-                        fold_table(dataset.train["id"], dataset.train["label"], fold_ids))
+                        folds_frame(dataset.train["id"], dataset.train["label"], fold_ids))
     rng = np.random.default_rng(seed)
     test_labels = np.arange(len(dataset.test)) % 3
     for k in range(folds):

@@ -291,11 +291,11 @@ def test_the_pretrained_flag_covers_imagenet_a_local_file_and_the_builders_defau
 
 
 def test_a_transfer_run_with_imagenet_weights_is_refused_for_dacon_cifar10(tiny_competition):
-    from comp.runs import create_run, fold_table, run_config
+    from comp.runs import create_run, folds_frame, run_config
 
     config = run_config(load_competition("dacon-cifar10"), load_recipe("transfer"), 5, 0.2, [], "transfer")
     create_run(config, "transfer-imagenet", False, ["cat", "dog"],  # no training needed: the guard comes first
-               fold_table(["a", "b"], ["cat", "dog"], [0, 1]))
+               folds_frame(["a", "b"], ["cat", "dog"], [0, 1]))
     res = invoke("predict", "-c", "dacon-cifar10", "--run", "transfer-imagenet", "--ensemble")
     assert res.exit_code == 2
     assert res.stderr.strip() == (

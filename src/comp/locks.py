@@ -4,8 +4,9 @@ A lock is a ``.lock`` file holding the owner's process id. The kernel drops a fl
 process exits, however it exits, so a lock left by a killed process never blocks anyone:
 the file may remain, the lock does not.
 
-- A run is locked by the ``comp train`` that trains it; a second one stops at once with
-  "run X is being trained by process N".
+- A run is locked by the ``comp train`` that trains it (``runs/<competition>/.<run-id>.lock``,
+  beside the run's folder, so a --restart that deletes the folder keeps the lock); a second one
+  stops before it changes anything in the run, with "run X is being trained by process N".
 - A fold is locked by the process that trains it (the run's own fold subprocesses, or the
   inline loop), so a stray ``comp train-fold`` cannot race the real one.
 - A decode cache is locked while it is checked and written; a second decode of the same
@@ -13,7 +14,7 @@ the file may remain, the lock does not.
 
 Example::
 
-    with hold(run.dir / ".lock", f"run '{run.id}'", "trained"):
+    with hold(run_lock(competition.name, run_id), f"run '{run_id}'", "trained"):
         ...
 """
 

@@ -236,6 +236,8 @@ def create_run(config: dict, run_id: str | None, restart: bool, class_names: lis
         if changes:
             raise CompError(f"{run_dir} already exists with a different config ({'; '.join(changes[:3])}); "
                             f"pass another --run, or --restart to start it over")
+        for folder in (run_dir, run_dir / "plots", *run_dir.glob("fold-*")):
+            sweep_temporary(folder)  # what writers killed in this run left
         if run.config["competition"]["data"].get("root") != config["competition"]["data"]["root"]:
             run.config["competition"]["data"]["root"] = config["competition"]["data"]["root"]  # --data moved it
             write_text(run_dir / "config.toml", tomli_w.dumps(run.config))
@@ -284,6 +286,6 @@ def latest_run(competition: str) -> Run:
     return runs[-1]
 
 
-def fold_table(ids, labels, fold_of_row) -> pd.DataFrame:
+def folds_frame(ids, labels, fold_of_row) -> pd.DataFrame:
     """folds.csv: id, label and the validation fold of every training row."""
     return pd.DataFrame({"id": list(ids), "label": list(labels), "fold": list(fold_of_row)})

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from comp import __version__
-from comp.atomic import write_json, write_text
+from comp.atomic import sweep_temporary, write_json, write_text
 from comp.data.layouts import read_csv_str
 from comp.errors import CompError
 from comp.spec import Competition
@@ -108,6 +108,8 @@ def write_submission(frame: pd.DataFrame, path: Path, manifest: dict) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".csv":  # the manifest, path.with_suffix(".json"), must not be the CSV
         raise CompError(f"{path}: a submission's name must end in .csv")
+    if path.parent.is_dir():
+        sweep_temporary(path.parent)  # what killed writes of earlier submissions left
     text = frame.to_csv(index=False)
     write_text(path, text)
     manifest = {**manifest, "csv": str(path), "rows": int(len(frame)),

@@ -27,7 +27,7 @@ from comp.data.layouts import read_dataset, subset_dataset
 from comp.errors import CompError
 from comp.recipe import Recipe
 from comp.locks import hold
-from comp.runs import Run, create_run, fold_table, run_config, run_id_for, run_lock
+from comp.runs import Run, create_run, folds_frame, run_config, run_id_for, run_lock
 from comp.train.budget import check_fold_memory
 from comp.train.executors import run_folds
 from comp.train.fold import train_fold
@@ -94,7 +94,7 @@ def training_run(competition, recipe: Recipe, recipe_ref: str, overrides: list[s
     run_id = run_id or run_id_for(config)
     with hold(run_lock(competition.name, run_id), f"run '{run_id}'", "trained"):
         run, existed = create_run(config, run_id, restart, dataset.class_names,
-                                  fold_table(dataset.train["id"], dataset.train["label"], fold_of_row))
+                                  folds_frame(dataset.train["id"], dataset.train["label"], fold_of_row))
         if existed:
             check_same_training_set(run, dataset)
             check_same_files(run, config["run"]["data_fingerprint"])
@@ -117,6 +117,7 @@ def load_fold(run: Run, k: int) -> FoldData:
     """Fold ``k`` of an existing run: the run's images (its ``--subset`` draw, if any) split by its folds.csv."""
     dataset = _read_data(run.competition, run.recipe, run.subset)
     check_same_training_set(run, dataset)
+    check_same_files(run, data_fingerprint(run.competition, dataset))
     x_train, x_test = load_competition_images(run.competition, dataset, run.subset)
     return fold_split(run, k, x_train, dataset, x_test)
 
