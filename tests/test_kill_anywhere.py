@@ -23,7 +23,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-TRAIN_KILLS, PREDICT_KILLS, SEED = 6, 3, 20261201
+TRAIN_KILLS, PREDICT_KILLS, SEED = 4, 3, 20261201
 TRAIN = ["train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--run", "k", "-q", "--set", "train.epochs=3"]
 PREDICT = ["predict", "-c", "tiny", "--run", "k", "--ensemble", "--out", "submissions/k.csv", "--force"]
 

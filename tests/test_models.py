@@ -17,10 +17,14 @@ def test_the_design_models_are_registered():
     assert {"vgg", "fast", "resnet"} <= set(list_models())
 
 
+LARGE_INPUT_MODELS = {"alexnet": (128, 128, 3)}  # models for 128-256 px images
+
+
 @pytest.mark.parametrize("name", list_models())
 def test_model_builds_and_returns_float32_logits(name):
-    model = create_model(name, INPUT, CLASSES)
-    images = np.random.default_rng(0).integers(0, 256, (2, *INPUT)).astype(np.float32)
+    shape = LARGE_INPUT_MODELS.get(name, INPUT)
+    model = create_model(name, shape, CLASSES)
+    images = np.random.default_rng(0).integers(0, 256, (2, *shape)).astype(np.float32)
     out = model(images, training=False)
     assert tuple(out.shape) == (2, CLASSES)
     assert out.dtype == "float32"
@@ -167,3 +171,18 @@ def test_whiten_bias_learns_while_the_whitening_kernel_stays_frozen(tmp_path):
     assert frozen.get_layer("whiten").trainable_weights == []
     model.save(tmp_path / "m.keras")  # the option survives a save and reload
     assert [v.name for v in load_model(tmp_path / "m.keras").get_layer("whiten").trainable_weights] == ["bias"]
+
+
+def test_alexnet_is_the_course_model_and_refuses_images_too_small_for_it():
+    from comp.errors import CompError
+
+    model = create_model("alexnet", (256, 256, 3), 10)
+    convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
+    assert [(c.filters, c.kernel_size, c.strides) for c in convs] == [
+        (96, (11, 11), (4, 4)), (256, (5, 5), (1, 1)), (384, (3, 3), (1, 1)), (384, (3, 3), (1, 1)),
+        (256, (3, 3), (1, 1))]
+    assert [layer.units for layer in model.layers if layer.name.startswith("fc") and hasattr(layer, "units")] == \
+        [512, 256, 128]
+    assert model.count_params() == 8_635_946 and model.output.dtype == "float32"
+    with pytest.raises(CompError, match="too small for its 3x3 pooling"):
+        create_model("alexnet", (64, 64, 3), 10)

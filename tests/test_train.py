@@ -271,3 +271,12 @@ def test_the_best_epoch_follows_the_competitions_metric(tiny_competition, metric
         oof_probs = np.load(tiny_competition / f"fold-{metric}-{monitor}" / "oof.npy")
         assert result["score"] == pytest.approx(result["log_loss"])
         assert np.isfinite(values).all() and oof_probs.shape == (9, 3)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_no_weight_decay_builds_either_optimizer(optimizer):
+    from comp.train.optim import make_optimizer
+
+    recipe = load_recipe("vgg-mixup", [f"train.optimizer={optimizer}", "train.weight_decay=0"])
+    opt = make_optimizer(recipe.train, steps_per_epoch=10)  # was an internal error for adamw
+    assert not opt.weight_decay

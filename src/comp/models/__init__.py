@@ -5,7 +5,7 @@ Importing this package registers every builder (vgg, fast, resnet, resnet56, tra
 
 from comp.models.registry import (check_options, create_model, effective_options, initialise_model, list_models,
                                   model_info, register_model)
-from comp.models import vgg, resnet, transfer  # noqa: F401  (registration side effect)
+from comp.models import alexnet, vgg, resnet, transfer  # noqa: F401  (registration side effect)
 
 __all__ = ["check_options", "create_model", "effective_options", "initialise_model", "list_models", "model_info",
            "register_model"]

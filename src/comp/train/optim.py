@@ -86,8 +86,8 @@ def make_optimizer(cfg: TrainCfg, steps_per_epoch: int):
                   use_ema=cfg.ema, ema_momentum=cfg.ema_momentum)
     if cfg.optimizer == "sgd":
         opt = OffsetScaledSGD(cfg.offset_lr_scale, momentum=cfg.momentum, nesterov=cfg.nesterov, **common)
-    else:
-        opt = keras.optimizers.AdamW(**common)
+    else:  # AdamW takes a float (0.0: no decay), where SGD takes None
+        opt = keras.optimizers.AdamW(**{**common, "weight_decay": float(cfg.weight_decay)})
     if cfg.weight_decay:
         # Keras' decoupled decay hits every variable; batch-norm scales/offsets and biases
         # should not shrink towards zero.
