@@ -414,3 +414,17 @@ def test_the_test_key_changes_with_the_order_and_the_files(tiny_competition):
     reordered = dataset.test.iloc[::-1].reset_index(drop=True)
     assert test_key(competition, type(dataset)(dataset.train, reordered, dataset.class_names)) != \
         test_key(competition, read_dataset(competition))
+
+
+def test_out_of_memory_says_which_batch_size_to_try(tiny_competition, monkeypatch):
+    from comp.tf_quiet import keras, tf
+
+    def oom(self, *args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape [8,16,12,12]")
+
+    monkeypatch.setattr(keras.Model, "fit", oom)
+    result = invoke(*TRAIN, "--folds", "2", "--fold", "0", "--run", "oom")
+    assert result.exit_code == 2 and "internal error" not in result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: fold-0: out of memory on CPU") and "train.batch_size=8" in last
+    assert "try --set train.batch_size=4" in last

@@ -28,7 +28,8 @@ from comp.models import create_model, initialise_model
 from comp.predict import predict_proba
 from comp.recipe import Recipe, TrainCfg
 from comp.runs import uses_pretrained_weights
-from comp.tf_quiet import keras
+from comp.errors import CompError
+from comp.tf_quiet import keras, tf
 from comp.train.callbacks import (AtomicBackupAndRestore, EpochTimer, Lookahead, StopOnDivergence, history_best,
                                   loadable_h5)
 from comp.train.devices import make_strategy, setup_devices
@@ -141,18 +142,33 @@ class FoldTrainer:
         validation = eval_dataset(data.x_val, data.y_val, data.num_classes, recipe.predict.batch_size)
 
         def fit(start: int, stop: int) -> None:
-            self.model.fit(
-                train_dataset(data.x_train, data.y_train, recipe, data.num_classes, self.batch_size, start),
-                steps_per_epoch=self.steps,
-                initial_epoch=start,
-                epochs=stop,
-                validation_data=validation,
-                callbacks=[*callbacks, AtomicBackupAndRestore(str(self.backup_dir))],
-                verbose=self.verbose,
-                shuffle=False,  # the dataset shuffles itself, per epoch, from the seed
-            )
+            with self.out_of_memory_says_what_to_try():
+                self._fit(start, stop, data, recipe, callbacks, validation)
 
         return fit
+
+    @contextlib.contextmanager
+    def out_of_memory_says_what_to_try(self):
+        """An accelerator (or host) out of memory: one line with the batch size to try instead."""
+        try:
+            yield
+        except tf.errors.ResourceExhaustedError:
+            smaller = max(1, self.batch_size // 2)
+            raise CompError(f"{self.fold_dir.name}: out of memory on {', '.join(self.setup.devices)} at "
+                            f"train.batch_size={self.batch_size}; try --set train.batch_size={smaller} "
+                            f"(and train.lr about half as large), or a smaller data.image_size") from None
+
+    def _fit(self, start: int, stop: int, data, recipe, callbacks, validation) -> None:
+        self.model.fit(
+            train_dataset(data.x_train, data.y_train, recipe, data.num_classes, self.batch_size, start),
+            steps_per_epoch=self.steps,
+            initial_epoch=start,
+            epochs=stop,
+            validation_data=validation,
+            callbacks=[*callbacks, AtomicBackupAndRestore(str(self.backup_dir))],
+            verbose=self.verbose,
+            shuffle=False,  # the dataset shuffles itself, per epoch, from the seed
+        )
 
 
 def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2) -> dict:
