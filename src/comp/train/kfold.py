@@ -142,7 +142,8 @@ def train_folds(run: Run, folds, images, dataset, executor: str = "process", gpu
         say("nothing to train: every requested fold is finished (--restart starts over)")
         return []
     say(f"training fold(s) {', '.join(map(str, todo))} ({executor})")
-    n_val = int(max((run.fold_table()["fold"] == k).sum() for k in todo))
+    fold_of_row = run.fold_table()["fold"]
+    n_val = int(max((fold_of_row == k).sum() for k in todo))
     check_fold_memory(str(run.dir), len(dataset.train) - n_val, n_val, 0 if x_test is None else len(x_test),
                       run.competition.data.image_size, parallel=len(gpus) if gpus and executor == "process" else 1)
 
