@@ -18,18 +18,21 @@ import numpy as np
 
 from comp import metrics
 from comp.blend import blend
+from comp.data.stream import row_batches
 from comp.errors import CompError
 from comp.tta import tta_views
 
 
 def predict_proba(model, images: np.ndarray, tta: str = "none", batch_size: int = 512) -> np.ndarray:
-    """Class probabilities (N, C) for uint8 images (N, H, W, 3): the weighted mean over the TTA views."""
+    """Class probabilities (N, C) for uint8 images (N, H, W, 3): the weighted mean over the TTA views.
+
+    ``images``: an array, a memory map or :class:`comp.data.stream.Rows`.
+    """
     from comp.tf_quiet import tf
 
     total = None
     for view, weight in tta_views(tta):
-        ds = (tf.data.Dataset.from_tensor_slices(np.asarray(images))
-              .batch(batch_size)
+        ds = (row_batches(images, batch_size)  # a batch at a time: the test set may not fit in memory
               .map(lambda x, v=view: v(tf.cast(x, tf.float32)), num_parallel_calls=tf.data.AUTOTUNE)
               .prefetch(tf.data.AUTOTUNE))
         logits = model.predict(ds, verbose=0)

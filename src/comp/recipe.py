@@ -35,6 +35,30 @@ class AugmentCfg:
     mix_prob: float = 1.0  # probability that a batch is mixed at all
     switch_prob: float = 0.5  # with both on: probability of cutmix rather than mixup for a batch
     mix_off_epochs: int = 0  # no mixing in the last N epochs (train on clean images to finish)
+    # for large images (comp.augment_ops), in the graph, all off by default:
+    crop_scale: list[float] = field(default_factory=lambda: [1.0, 1.0])  # random resized crop: area fraction range; [1, 1] = off
+    crop_ratio: list[float] = field(default_factory=lambda: [0.75, 4 / 3])  # its aspect (width / height) range, log-uniform
+    rotate: float = 0.0  # rotation uniform in [-rotate, rotate] degrees, mirrored border; 0 = off
+    scale: float = 0.0  # zoom uniform in [1 - scale, 1 + scale], with the rotation; 0 = off
+    color_jitter: float = 0.0  # brightness, contrast, saturation factors in [1 - s, 1 + s]; 0 = off
+    erase_prob: float = 0.0  # random erasing: probability per image; 0 = off
+    erase_scale: list[float] = field(default_factory=lambda: [0.02, 0.25])  # erased box's area fraction range
+    erase_fill: str = choice_field("noise", ("noise", "zeros"))  # what the erased box holds: 0-255 noise or black
+
+    def checks(self) -> list[tuple]:
+        """(key, value, ok, what is allowed) of the keys with a range (see recipe_from_dict)."""
+        def pair(v, top=float("inf")):
+            return len(v) == 2 and 0 < v[0] <= v[1] <= top
+        unit_pair = "[min, max] with 0 < min <= max <= 1"
+        return [
+            ("augment.crop_scale", self.crop_scale, pair(self.crop_scale, 1.0), unit_pair),
+            ("augment.crop_ratio", self.crop_ratio, pair(self.crop_ratio), "[min, max] with 0 < min <= max"),
+            ("augment.rotate", self.rotate, 0 <= self.rotate <= 180, "in [0, 180]"),
+            ("augment.scale", self.scale, 0 <= self.scale < 1, "in [0, 1)"),
+            ("augment.color_jitter", self.color_jitter, 0 <= self.color_jitter <= 1, "in [0, 1]"),
+            ("augment.erase_prob", self.erase_prob, 0 <= self.erase_prob <= 1, "in [0, 1]"),
+            ("augment.erase_scale", self.erase_scale, pair(self.erase_scale, 1.0), unit_pair),
+        ]
 
 
 @dataclass
@@ -60,6 +84,12 @@ class TrainCfg:
     # auto: mixed_float16 on GPUs with tensor cores, mixed_bfloat16 on CPUs with AMX, else float32
     jit_compile: str = choice_field("auto", ("auto", "on", "off"))  # XLA; auto: on for GPUs
     steps_per_execution: int = 1  # batches per graph call; 8-32 helps small nets on GPUs
+    # where training and prediction read images: memory (the fold's rows copied into one tensor),
+    # stream (batches gathered from the memory-mapped decode cache: bounded memory at any data size),
+    # auto: memory when the fold's images fit train.memory_budget_gb, else stream
+    pipeline: str = choice_field("auto", ("auto", "memory", "stream"))
+    memory_budget_gb: float = 1.5  # auto: the largest fold (train + validation + test images) held in memory
+    accumulate: int = 1  # gradient accumulation: apply the summed gradients of N batches at once (small GPUs)
     strategy: str = choice_field("none", ("none", "mirrored"))  # mirrored: one fold over all local GPUs
     # the epoch whose weights a fold keeps; auto: the competition's metric on the validation rows
     monitor: str = choice_field("auto", ("auto", "val_accuracy", "val_macro_f1", "val_log_loss", "val_loss"))
@@ -78,6 +108,10 @@ class TrainCfg:
 class PredictCfg:
     tta: str = choice_field("flip", TTA_LEVELS)  # see comp.tta
     batch_size: int = 512
+    crop: float = 1.0  # every TTA view sees the centre crop of this fraction of each side, resized back; 1 = the image
+
+    def checks(self) -> list[tuple]:
+        return [("predict.crop", self.crop, 0 < self.crop <= 1, "in (0, 1]")]
 
 
 @dataclass
@@ -168,6 +202,8 @@ def recipe_from_dict(table: dict, where: str) -> Recipe:
         ("train.lr", recipe.train.lr, recipe.train.lr > 0, "positive"),
         ("train.label_smoothing", recipe.train.label_smoothing, 0 <= recipe.train.label_smoothing < 1, "in [0, 1)"),
         ("train.steps_per_execution", recipe.train.steps_per_execution, recipe.train.steps_per_execution >= 1, "at least 1"),
+        ("train.accumulate", recipe.train.accumulate, recipe.train.accumulate >= 1, "at least 1"),
+        ("train.memory_budget_gb", recipe.train.memory_budget_gb, recipe.train.memory_budget_gb >= 0, "0 or more"),
         ("train.freeze_epochs", recipe.train.freeze_epochs, recipe.train.freeze_epochs >= 0, "0 or more"),
         ("train.unfreeze_fraction", recipe.train.unfreeze_fraction, 0 <= recipe.train.unfreeze_fraction <= 1, "in [0, 1]"),
         ("train.finetune_lr_factor", recipe.train.finetune_lr_factor, recipe.train.finetune_lr_factor > 0, "positive"),
@@ -177,7 +213,7 @@ def recipe_from_dict(table: dict, where: str) -> Recipe:
         ("augment.switch_prob", recipe.augment.switch_prob, 0 <= recipe.augment.switch_prob <= 1, "in [0, 1]"),
         ("augment.translate", recipe.augment.translate, recipe.augment.translate >= 0, "0 or more"),
         ("augment.cutout", recipe.augment.cutout, recipe.augment.cutout >= 0, "0 or more"),
-    ]
+    ] + recipe.augment.checks() + recipe.predict.checks()
     for key, value, ok, allowed in checks:
         if not ok:
             raise CompError(f"{where}: {key} must be {allowed}. Received: {key}={value!r}")

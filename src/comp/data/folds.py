@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
+from comp.data.stream import Rows
 from comp.errors import CompError
 
 
@@ -75,15 +76,21 @@ class FoldData:
 
 def split_fold(fold_of_row: np.ndarray, k: int, images: np.ndarray, labels: np.ndarray,
                test_images: np.ndarray | None, num_classes: int, metric: str, where: str,
-               test_key: str | None = None) -> FoldData:
+               test_key: str | None = None, stream: bool = False) -> FoldData:
     """Fold ``k``: its validation rows (``fold_of_row == k``) against the rest.
 
-    Boolean-mask reads pull the fold's rows out of a memory-mapped cache in one pass.
+    ``stream``: the images stay where they are (the memory-mapped cache) and the fold holds
+    :class:`~comp.data.stream.Rows` of it; else boolean-mask reads pull the fold's rows out of
+    the cache into memory in one pass.
     """
     val = np.asarray(fold_of_row) == k
     if not val.any():
         raise CompError(f"{where}: fold {k} has no validation rows")
     if len(val) != len(images) or len(val) != len(labels):
         raise CompError(f"{where}: {len(val)} rows, but the data has {len(images)} images and {len(labels)} labels")
-    return FoldData(np.asarray(images[~val]), labels[~val], np.asarray(images[val]), labels[val],
-                    None if test_images is None else np.asarray(test_images), num_classes, metric, test_key)
+    if stream:
+        x_train, x_val = Rows(images, np.flatnonzero(~val)), Rows(images, np.flatnonzero(val))
+    else:
+        x_train, x_val = np.asarray(images[~val]), np.asarray(images[val])
+        test_images = None if test_images is None else np.asarray(test_images)
+    return FoldData(x_train, labels[~val], x_val, labels[val], test_images, num_classes, metric, test_key)

@@ -24,6 +24,7 @@ import numpy as np
 from comp import metrics
 from comp.atomic import atomic_path, save_npy, write_json
 from comp.data.folds import FoldData
+from comp.data.stream import is_streamed
 from comp.models import create_model, initialise_model
 from comp.predict import predict_proba
 from comp.recipe import Recipe, TrainCfg
@@ -171,6 +172,12 @@ class FoldTrainer:
         )
 
 
+def input_name(data: FoldData) -> str:
+    if is_streamed(data.x_train):
+        return f"streamed from the decode cache ({data.x_train.nbytes / 2**30:.2f} GiB of training images)"
+    return f"in memory ({data.x_train.nbytes / 2**30:.2f} GiB of training images)"
+
+
 def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2) -> dict:
     """Train one fold into ``fold_dir``; returns its metrics (also written to metrics.json).
 
@@ -181,7 +188,7 @@ def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2)
     trainer = FoldTrainer(recipe, data, fold_dir, verbose)
     replicas = f" | mirrored over {trainer.strategy.num_replicas_in_sync} replicas" if trainer.strategy else ""
     log(fold_dir, f"{trainer.setup.describe()}{replicas} | train {len(data.x_train)} / val {len(data.x_val)} "
-                  f"| best epoch by {trainer.monitor}")
+                  f"| input: {input_name(data)} | best epoch by {trainer.monitor}")
     fold_dir.mkdir(parents=True, exist_ok=True)
     initial_epoch = resume_point(trainer.backup_dir, trainer.history_path)
     if initial_epoch:

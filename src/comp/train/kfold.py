@@ -28,7 +28,7 @@ from comp.errors import CompError
 from comp.recipe import Recipe
 from comp.locks import hold
 from comp.runs import Run, create_run, folds_frame, run_config, run_id_for, run_lock
-from comp.train.budget import check_fold_memory
+from comp.train.budget import check_fold_memory, input_path
 from comp.train.executors import run_folds
 from comp.train.fold import train_fold
 
@@ -106,11 +106,21 @@ def fold_lock(run: Run, k: int):
     return hold(run.dir / f".fold-{k}.lock", f"fold {k} of run '{run.id}'", "trained")
 
 
+def fold_path(run: Run, fold_of_row, folds, n_test: int) -> str:
+    """The input path (``memory`` or ``stream``) of the largest of ``folds``."""
+    n_val = int(min((fold_of_row == k).sum() for k in folds))
+    cfg = run.recipe.train
+    return input_path(cfg.pipeline, cfg.memory_budget_gb, len(fold_of_row) - n_val, n_val, n_test,
+                      run.competition.data.image_size)
+
+
 def fold_split(run: Run, k: int, images, dataset, test_images) -> FoldData:
     """Fold ``k`` of ``run``: its folds.csv applied to the images and the dataset's labels."""
     key = test_key(run.competition, dataset) if test_images is not None else None
-    return split_fold(run.fold_table()["fold"].to_numpy(), k, images, dataset.labels, test_images,
-                      len(run.class_names), run.competition.metric, f"{run.dir}/folds.csv", key)
+    fold_of_row = run.fold_table()["fold"].to_numpy()
+    stream = fold_path(run, fold_of_row, [k], 0 if test_images is None else len(test_images)) == "stream"
+    return split_fold(fold_of_row, k, images, dataset.labels, test_images,
+                      len(run.class_names), run.competition.metric, f"{run.dir}/folds.csv", key, stream=stream)
 
 
 def load_fold(run: Run, k: int) -> FoldData:
@@ -142,10 +152,11 @@ def train_folds(run: Run, folds, images, dataset, executor: str = "process", gpu
         say("nothing to train: every requested fold is finished (--restart starts over)")
         return []
     say(f"training fold(s) {', '.join(map(str, todo))} ({executor})")
-    fold_of_row = run.fold_table()["fold"]
-    n_val = int(max((fold_of_row == k).sum() for k in todo))
-    check_fold_memory(str(run.dir), len(dataset.train) - n_val, n_val, 0 if x_test is None else len(x_test),
-                      run.competition.data.image_size, parallel=len(gpus) if gpus and executor == "process" else 1)
+    fold_of_row = run.fold_table()["fold"].to_numpy()
+    n_val, n_test = int(max((fold_of_row == k).sum() for k in todo)), 0 if x_test is None else len(x_test)
+    path = fold_path(run, fold_of_row, todo, n_test)
+    check_fold_memory(str(run.dir), len(dataset.train) - n_val, n_val, n_test, run.competition.data.image_size,
+                      parallel=len(gpus) if gpus and executor == "process" else 1, path=path)
 
     def in_process(k: int) -> None:
         with fold_lock(run, k):

@@ -80,10 +80,18 @@ def is_norm_offset(variable) -> bool:
 
 
 def make_optimizer(cfg: TrainCfg, steps_per_epoch: int):
-    schedule = WarmupDecay(cfg.lr, cfg.epochs * steps_per_epoch, round(cfg.warmup_epochs * steps_per_epoch),
+    """The recipe's optimizer for ``steps_per_epoch`` batches an epoch.
+
+    ``train.accumulate = N``: Keras' ``gradient_accumulation_steps`` applies the mean gradient
+    of N batches once, so the schedule counts ``steps_per_epoch / N`` updates an epoch (Keras
+    schedules read the optimizer's update count, not the batch count).
+    """
+    updates = max(steps_per_epoch // cfg.accumulate, 1)
+    schedule = WarmupDecay(cfg.lr, cfg.epochs * updates, round(cfg.warmup_epochs * updates),
                            cfg.start_fraction, cfg.final_fraction, cfg.schedule)
     common = dict(learning_rate=schedule, weight_decay=cfg.weight_decay or None,
-                  use_ema=cfg.ema, ema_momentum=cfg.ema_momentum)
+                  use_ema=cfg.ema, ema_momentum=cfg.ema_momentum,
+                  gradient_accumulation_steps=cfg.accumulate if cfg.accumulate > 1 else None)
     if cfg.optimizer == "sgd":
         opt = OffsetScaledSGD(cfg.offset_lr_scale, momentum=cfg.momentum, nesterov=cfg.nesterov, **common)
     else:  # AdamW takes a float (0.0: no decay), where SGD takes None

@@ -1,7 +1,12 @@
 """Input pipelines: endless augmented training batches, and plain evaluation batches.
 
 Training batches are a pure function of (seed, epoch, step): a resumed fold sees the same
-batches it would have seen.
+batches it would have seen, and the in-memory and streaming paths see the same batches.
+
+Two paths, one order: the **memory** path gathers each batch from one tensor holding the
+fold's training rows; the **stream** path reads each batch's rows from the memory-mapped
+decode cache (:mod:`comp.data.stream`), so a fold holds a few batches in memory whatever the
+data set's size. ``train.pipeline`` picks one (``auto``: :func:`comp.train.budget.input_path`).
 """
 
 from __future__ import annotations
@@ -9,45 +14,77 @@ from __future__ import annotations
 import numpy as np
 
 from comp.augment import make_train_transform
+from comp.data.stream import is_streamed, row_batches, take_rows
 from comp.recipe import Recipe
 from comp.tf_quiet import tf
 
+STREAM_RAM_BUDGET = 512 * 2**20  # bytes tf.data's autotuner may buffer on the stream path
 
-def train_dataset(x: np.ndarray, y: np.ndarray, recipe: Recipe, num_classes: int, batch_size: int,
+
+def epoch_order(seed: int, epoch, n: int):
+    """The training rows' order in ``epoch``: a function of (seed, epoch) only."""
+    return tf.argsort(tf.random.stateless_uniform([n], tf.stack([tf.cast(seed, tf.int64), epoch])))
+
+
+def train_dataset(x, y: np.ndarray, recipe: Recipe, num_classes: int, batch_size: int,
                   initial_epoch: int = 0) -> tf.data.Dataset:
     """Endless (images, soft targets) batches; epoch e's order is a function of (seed, e).
 
-    Images stay uint8 until after augmentation; the whole array is one tensor that index
-    batches gather from (``from_tensor_slices`` would copy it per element).
+    ``x``: an array in memory (the memory path) or a memory map / :class:`comp.data.stream.Rows`
+    (the stream path). Images stay uint8 until after augmentation.
     """
     n = len(x)
     steps = n // batch_size
     seed = recipe.train.seed
     with tf.device("/CPU:0"):
-        images = tf.constant(np.asarray(x))
         labels = tf.constant(np.asarray(y, dtype=np.int32))
+    gather = _stream_gather(x) if is_streamed(x) else _memory_gather(x)
     transform = make_train_transform(recipe.augment, num_classes, seed, recipe.train.epochs)
 
     def epoch_batches(epoch):
-        order = tf.argsort(tf.random.stateless_uniform([n], tf.stack([tf.cast(seed, tf.int64), epoch])))
-        idx = tf.reshape(order[: steps * batch_size], [steps, batch_size])
+        idx = tf.reshape(epoch_order(seed, epoch, n)[: steps * batch_size], [steps, batch_size])
         return tf.data.Dataset.from_tensor_slices(idx).enumerate().map(lambda s, i: (epoch, s, i))
 
     def load(epoch, step, idx):
-        return transform(tf.gather(images, idx), tf.gather(labels, idx), epoch, step, idx)
+        return transform(gather(idx), tf.gather(labels, idx), epoch, step, idx)
 
     # Epochs past the planned number repeat the last one's schedule of draws (BackupAndRestore
     # restarts a fold mid-way; fit stops at recipe.train.epochs anyway).
-    return (tf.data.Dataset.range(initial_epoch, recipe.train.epochs + 1).repeat()
-            .flat_map(epoch_batches)
-            .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            .prefetch(tf.data.AUTOTUNE))
+    ds = (tf.data.Dataset.range(initial_epoch, recipe.train.epochs + 1).repeat()
+          .flat_map(epoch_batches)
+          .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+          .prefetch(tf.data.AUTOTUNE))
+    return ds.with_options(_bounded()) if is_streamed(x) else ds
 
 
-def eval_dataset(x: np.ndarray, y: np.ndarray, num_classes: int, batch_size: int) -> tf.data.Dataset:
+def _memory_gather(x: np.ndarray):
+    """Batches gathered from one tensor of all the rows (``from_tensor_slices`` would copy it per element)."""
     with tf.device("/CPU:0"):
-        ds = tf.data.Dataset.from_tensor_slices((np.asarray(x), np.asarray(y, dtype=np.int32)))
-    return (ds.batch(batch_size)
-            .map(lambda a, b: (tf.cast(a, tf.float32), tf.one_hot(b, num_classes)),
-                 num_parallel_calls=tf.data.AUTOTUNE)
-            .prefetch(tf.data.AUTOTUNE))
+        images = tf.constant(np.asarray(x))
+    return lambda idx: tf.gather(images, idx)
+
+
+def _stream_gather(x):
+    """Batches read from the cache on disk, one NumPy call per batch (never one per image)."""
+    shape = tuple(x.shape[1:])
+
+    def gather(idx):
+        batch = tf.numpy_function(lambda i: take_rows(x, i), [idx], tf.uint8, stateful=False)
+        batch.set_shape((None, *shape))
+        return batch
+
+    return gather
+
+
+def _bounded() -> tf.data.Options:
+    options = tf.data.Options()
+    options.autotune.ram_budget = STREAM_RAM_BUDGET
+    return options
+
+
+def eval_dataset(x, y: np.ndarray, num_classes: int, batch_size: int) -> tf.data.Dataset:
+    """(float32 images, one-hot targets) batches in row order, read a batch at a time."""
+    with tf.device("/CPU:0"):
+        targets = tf.data.Dataset.from_tensor_slices(tf.one_hot(np.asarray(y, dtype=np.int32), num_classes))
+    images = row_batches(x, batch_size).map(lambda a: tf.cast(a, tf.float32))
+    return tf.data.Dataset.zip((images, targets.batch(batch_size))).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,90 @@
+"""Images read in batches from the memory-mapped decode cache, never all at once.
+
+:class:`Rows` is a fold's selection of rows of the cache (its training or validation rows)
+that copies nothing until a batch is asked for; :func:`row_batches` turns any row source
+(an array, a memory map, :class:`Rows`) into a tf.data pipeline of uint8 batches that holds
+a few batches in memory. The pages read stay in the kernel's page cache (file-backed, given
+back under memory pressure), not in the process's anonymous memory.
+
+Example::
+
+    rows = Rows(np.load("data/.cache/x/train-224x224.npy", mmap_mode="r"), np.flatnonzero(fold != 0))
+    for batch in row_batches(rows, 256):
+        ...
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Rows:
+    """Rows ``index`` of ``source`` (N, H, W, C), read on demand.
+
+    Integer arrays and slices read those rows (in the order asked) into a new array;
+    ``np.asarray(rows)`` reads them all (the in-memory path does that on purpose).
+    """
+
+    def __init__(self, source: np.ndarray, index: np.ndarray):
+        self.source = source
+        self.index = np.asarray(index, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.index), *self.source.shape[1:])
+
+    @property
+    def dtype(self):
+        return self.source.dtype
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape)) * self.source.dtype.itemsize
+
+    def __getitem__(self, key) -> np.ndarray:
+        return np.asarray(self.source[self.index[key]])
+
+    def take(self, positions: np.ndarray) -> np.ndarray:
+        """The rows at ``positions`` (into this selection), in that order."""
+        return np.asarray(self.source[self.index[np.asarray(positions)]])
+
+    def __array__(self, dtype=None, copy=None):
+        out = self.source[self.index]
+        return out if dtype is None else out.astype(dtype)
+
+
+def is_streamed(x) -> bool:
+    """Whether ``x`` is read from disk on demand (a memory map, or rows of one)."""
+    return isinstance(x, (Rows, np.memmap))
+
+
+def take_rows(x, positions: np.ndarray) -> np.ndarray:
+    """Rows ``positions`` of an array, a memory map or :class:`Rows`, in that order."""
+    return x.take(positions) if isinstance(x, Rows) else np.asarray(x[np.asarray(positions)])
+
+
+def row_batches(x, batch_size: int):
+    """uint8 batches of ``x`` in row order (the last one smaller), read one batch per call.
+
+    The same for arrays in memory and for the cache on disk: slicing an array costs nothing,
+    and only the batches in flight (tf.data's few) are ever copied, where ``from_tensor_slices``
+    would copy the whole set into a tensor first.
+    """
+    from comp.tf_quiet import tf
+
+    n = len(x)
+    shape = tuple(x.shape[1:])
+
+    def load(start):
+        stop = min(int(start) + batch_size, n)
+        return np.array(x[int(start):stop], dtype=np.uint8)  # a copy: never a view into the map
+
+    def read(start):
+        batch = tf.numpy_function(load, [start], tf.uint8, stateful=False)
+        batch.set_shape((None, *shape))
+        return batch
+
+    return tf.data.Dataset.range(0, n, batch_size).map(read, num_parallel_calls=2, deterministic=True)
