@@ -280,3 +280,33 @@ def test_no_weight_decay_builds_either_optimizer(optimizer):
     recipe = load_recipe("vgg-mixup", [f"train.optimizer={optimizer}", "train.weight_decay=0"])
     opt = make_optimizer(recipe.train, steps_per_epoch=10)  # was an internal error for adamw
     assert not opt.weight_decay
+
+
+def test_accumulate_applies_the_mean_gradient_of_n_batches_as_one_larger_batch():
+    from comp.tf_quiet import keras
+    from comp.train.optim import make_optimizer
+
+    plain_sgd = ["train.optimizer=sgd", "train.momentum=0", "train.nesterov=false", "train.schedule=constant",
+                 "train.warmup_epochs=0", "train.weight_decay=0", "train.lr=0.1"]
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(8, 4)).astype("float32"), rng.normal(size=(8, 2)).astype("float32")
+
+    def weights_after(accumulate, batches):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+        recipe = load_recipe("vgg-mixup", [*plain_sgd, f"train.accumulate={accumulate}"])
+        opt = make_optimizer(recipe.train, steps_per_epoch=10)
+        model.compile(optimizer=opt, loss="mse")
+        for batch in batches:
+            model.train_on_batch(x[batch], y[batch])
+        return [w.numpy() for w in model.trainable_weights], opt
+
+    once, _ = weights_after(1, [slice(0, 8)])
+    accumulated, opt = weights_after(2, [slice(0, 4), slice(4, 8)])
+    halfway, _ = weights_after(2, [slice(0, 4)])
+    for a, b in zip(once, accumulated):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    start, _ = weights_after(1, [])
+    for a, b in zip(start, halfway):
+        np.testing.assert_array_equal(a, b)  # the first of two batches only accumulates
+    assert opt.gradient_accumulation_steps == 2 and opt._learning_rate.total_steps == 30 * 5  # updates, not batches
