@@ -7,6 +7,8 @@ import pytest
 
 from comp.augment import (BatchAugmenter, alternating_flip, create_preset, cutmix, list_presets, make_train_transform,
                           mixup, random_cutout, random_flip, random_translate)
+from comp.augment_ops import (adjust_color, affine_transform, centre_crop, random_affine, random_color_jitter,
+                              random_erase, random_resized_crop, resized_crop, sample_boxes)
 from comp.errors import CompError
 from comp.recipe import AugmentCfg, load_recipe
 from comp.tf_quiet import tf
@@ -269,3 +271,207 @@ def test_train_transform_uses_the_alternating_flip_only_when_given_the_indices()
     np.testing.assert_array_equal(e0[:, :, ::-1], e1)  # each image the other way round
     random_e0 = transform(images, labels, tf.constant(0, tf.int64), tf.constant(0, tf.int64))[0].numpy()
     assert random_e0.shape == e0.shape  # no indices (a plain call): the random flip, same shapes
+
+
+# --------------------------------------------------------------------------- ops for large images
+
+
+def np_resized_crop(img: np.ndarray, top: float, left: float, ch: float, cw: float) -> np.ndarray:
+    """numpy reference: the crop whose pixel centres run from (top, left) to (top + ch - 1,
+    left + cw - 1), in pixels, sampled bilinearly at the image's own H x W grid."""
+    h, w = img.shape[:2]
+    ys, xs = np.linspace(top, top + max(ch - 1, 0), h), np.linspace(left, left + max(cw - 1, 0), w)
+    y0, x0 = np.clip(np.floor(ys).astype(int), 0, h - 1), np.clip(np.floor(xs).astype(int), 0, w - 1)
+    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
+    wy, wx = (ys - y0)[:, None, None], (xs - x0)[None, :, None]
+    img = img.astype(np.float64)
+    rows = img[y0] * (1 - wy) + img[y1] * wy
+    return rows[:, x0] * (1 - wx) + rows[:, x1] * wx
+
+
+def test_random_resized_crop_with_scale_one_is_the_identity():
+    images = batch(6, 12, 20)
+    out = random_resized_crop(tf.constant(images), (1.0, 1.0), (0.75, 4 / 3), seed(1)).numpy()
+    assert out.dtype == np.float32 and out.shape == images.shape
+    np.testing.assert_array_equal(out, images.astype(np.float32))
+
+
+@pytest.mark.parametrize("hw", [(24, 32), (32, 32), (40, 20)])
+def test_crop_boxes_have_their_area_in_scale_their_aspect_in_ratio_and_fit(hw):
+    h, w = hw
+    boxes = sample_boxes(4000, (0.35, 1.0), (0.75, 4 / 3), hw, seed(7)).numpy()
+    top, left, bh, bw = boxes.T
+    area = bh * bw
+    assert area.min() >= 0.35 - 1e-6 and area.max() <= 1.0 + 1e-6
+    assert abs(area.mean() - 0.675) < 0.015  # uniform in [0.35, 1]: clipping keeps the area
+    assert top.min() >= 0 and left.min() >= 0
+    assert (top + bh).max() <= 1 + 1e-6 and (left + bw).max() <= 1 + 1e-6
+    aspect = (bw * w) / (bh * h)
+    clipped = (bh > 1 - 1e-5) | (bw > 1 - 1e-5)  # aspect pulled in so that the box fits
+    assert aspect[~clipped].min() >= 0.75 - 1e-4 and aspect[~clipped].max() <= 4 / 3 + 1e-4
+    if h == w:
+        assert clipped.mean() < 0.5  # (a 2:1 image clips most boxes of aspect 3:4 or more)
+    assert top.std() > 0.01 and left.std() > 0.01  # positions vary
+
+
+def test_resized_crop_matches_a_numpy_bilinear_crop():
+    h, w = 16, 20
+    images = batch(3, h, w)
+    boxes = np.array([[0.0, 0.0, 1.0, 1.0], [0.25, 0.1, 0.5, 0.6], [0.4, 0.5, 0.6, 0.5]], np.float32)
+    out = resized_crop(tf.constant(images), tf.constant(boxes)).numpy()
+    for o, img, (t, l, bh, bw) in zip(out, images, boxes):
+        want = np_resized_crop(img, t * h, l * w, bh * h, bw * w)
+        np.testing.assert_allclose(o, want, atol=1e-3)
+
+
+def test_random_resized_crop_is_a_function_of_the_seed():
+    images = tf.constant(batch(8, 16, 16))
+    a = random_resized_crop(images, (0.2, 1.0), (0.75, 4 / 3), seed(3)).numpy()
+    np.testing.assert_array_equal(a, random_resized_crop(images, (0.2, 1.0), (0.75, 4 / 3), seed(3)).numpy())
+    assert not np.array_equal(a, random_resized_crop(images, (0.2, 1.0), (0.75, 4 / 3), seed(3, 1)).numpy())
+    assert a.min() >= 0 and a.max() <= 255
+
+
+def test_centre_crop_matches_numpy():
+    images = batch(2, 32, 32)
+    out = centre_crop(tf.constant(images), 0.875).numpy()
+    for o, img in zip(out, images):  # 28 pixels kept, 2 off each side
+        np.testing.assert_allclose(o, np_resized_crop(img, 2, 2, 28, 28), atol=1e-3)
+    np.testing.assert_array_equal(centre_crop(tf.constant(images), 1.0).numpy(), images.astype(np.float32))
+
+
+def test_affine_with_no_rotation_and_no_scale_is_the_identity():
+    images = tf.constant(batch(4, 12, 10))
+    np.testing.assert_array_equal(random_affine(images, 0.0, 0.0, seed(1)).numpy(), images.numpy())
+    same = affine_transform(images, tf.zeros([4]), tf.ones([4])).numpy()
+    np.testing.assert_allclose(same, images.numpy().astype(np.float32), atol=1e-3)
+
+
+def test_affine_rotation_by_half_a_turn_reverses_both_axes_and_a_quarter_turn_is_rot90():
+    images = batch(2, 9, 9)
+    half = affine_transform(tf.constant(images), tf.fill([2], np.pi), tf.ones([2])).numpy()
+    np.testing.assert_allclose(half, images[:, ::-1, ::-1].astype(np.float32), atol=1e-2)
+    quarter = affine_transform(tf.constant(images), tf.fill([2], np.pi / 2), tf.ones([2])).numpy()
+    rot = [np.rot90(images, k, axes=(1, 2)).astype(np.float32) for k in (1, -1)]
+    assert any(np.allclose(quarter, r, atol=1e-2) for r in rot)
+
+
+def test_affine_zoom_samples_towards_the_centre():
+    h = w = 15
+    images = batch(1, h, w)
+    out = affine_transform(tf.constant(images), tf.zeros([1]), tf.constant([1.25])).numpy()[0]
+    c = (h - 1) / 2  # the output pixel p shows the input at c + (p - c) / zoom
+    want = np_resized_crop(images[0], c - c / 1.25, c - c / 1.25, 2 * c / 1.25 + 1, 2 * c / 1.25 + 1)
+    np.testing.assert_allclose(out, want, atol=1e-2)
+
+
+def test_random_affine_rotates_each_image_by_its_own_angle_within_range():
+    images = tf.constant(batch(8, 16, 16))
+    a = random_affine(images, 15.0, 0.1, seed(2)).numpy()
+    assert a.shape == (8, 16, 16, 3) and a.min() >= 0 and a.max() <= 255
+    np.testing.assert_array_equal(a, random_affine(images, 15.0, 0.1, seed(2)).numpy())
+    assert not np.array_equal(a, random_affine(images, 15.0, 0.1, seed(2, 1)).numpy())
+
+
+def np_adjust_color(img, b, c, s):
+    gray = lambda a: a @ np.array([0.299, 0.587, 0.114])  # noqa: E731
+    x = np.clip(img.astype(np.float64) * b, 0, 255)
+    mean = gray(x).mean()
+    x = np.clip((x - mean) * c + mean, 0, 255)
+    g = gray(x)[..., None]
+    return np.clip(g + (x - g) * s, 0, 255)
+
+
+def test_adjust_color_matches_numpy():
+    images = batch(3, 8, 8)
+    b, c, s = np.array([0.7, 1.0, 1.3]), np.array([1.2, 0.6, 1.0]), np.array([0.5, 1.4, 0.0])
+    out = adjust_color(tf.constant(images), *(tf.constant(v, tf.float32) for v in (b, c, s))).numpy()
+    for o, img, *f in zip(out, images, b, c, s):
+        np.testing.assert_allclose(o, np_adjust_color(img, *f), atol=1e-2)
+
+
+def test_color_jitter_keeps_0_255_and_strength_zero_is_the_identity():
+    images = tf.constant(batch(16, 8, 8))
+    np.testing.assert_array_equal(random_color_jitter(images, 0.0, seed(1)).numpy(), images.numpy())
+    out = random_color_jitter(images, 1.0, seed(1)).numpy()
+    assert out.dtype == np.float32 and out.min() >= 0 and out.max() <= 255
+    assert not np.allclose(out, images.numpy())
+    np.testing.assert_array_equal(out, random_color_jitter(images, 1.0, seed(1)).numpy())
+
+
+@pytest.mark.parametrize("fill", ["zeros", "noise"])
+def test_random_erase_changes_the_expected_fraction_of_pixels(fill):
+    n, h, w = 64, 64, 64
+    images = np.full((n, h, w, 3), 200, np.uint8)
+    out = random_erase(tf.constant(images), 1.0, (0.1, 0.1), seed(5), fill).numpy()
+    assert out.dtype == np.uint8 and out.shape == images.shape
+    changed = (out != 200).any(-1).mean(axis=(1, 2))
+    assert abs(changed.mean() - 0.1) < 0.01 and changed.min() > 0.06 and changed.max() < 0.14
+    if fill == "noise":
+        assert len(np.unique(out)) > 100
+
+
+def test_random_erase_erases_images_with_its_probability_and_none_at_zero():
+    images = np.full((400, 16, 16, 3), 50, np.uint8)
+    out = random_erase(tf.constant(images), 0.5, (0.02, 0.25), seed(6), "zeros").numpy()
+    erased = (out == 0).any(axis=(1, 2, 3))
+    assert 0.42 < erased.mean() < 0.58
+    np.testing.assert_array_equal(random_erase(tf.constant(images), 0.0, (0.02, 0.25), seed(6)).numpy(), images)
+
+
+def test_train_transform_with_the_large_image_ops_is_a_function_of_seed_epoch_and_step():
+    cfg = AugmentCfg(preset="none", flip=True, crop_scale=[0.3, 1.0], rotate=10.0, scale=0.1,
+                     color_jitter=0.4, erase_prob=0.5, cutmix_alpha=1.0)
+    images, labels = batch(8, 24, 24), np.arange(8) % 3
+    a = _run(make_train_transform(cfg, 3, seed=1, epochs=4), images, labels, 1, 5)
+    b = _run(make_train_transform(cfg, 3, seed=1, epochs=4), images, labels, 1, 5)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert a[0].dtype == np.float32 and a[0].shape == (8, 24, 24, 3)
+    assert a[0].min() >= 0 and a[0].max() <= 255
+    assert not np.array_equal(a[0], _run(make_train_transform(cfg, 3, seed=1, epochs=4), images, labels, 1, 6)[0])
+
+
+def test_the_large_image_keys_default_to_off():
+    cfg = AugmentCfg(preset="none", flip=True)
+    images, labels = batch(8, 12, 12), np.arange(8) % 3
+    x, _ = _run(make_train_transform(cfg, 3, seed=0, epochs=2), images, labels)
+    y = random_flip(tf.constant(images), tf.random.experimental.stateless_split(
+        tf.constant([0, 0], tf.int64), 6)[0]).numpy()  # the flip draws as before the new keys
+    np.testing.assert_array_equal(x, y.astype(np.float32))
+
+
+@pytest.mark.parametrize("key, value, allowed", [
+    ("augment.crop_scale", "[0.0, 1.0]", r"\[min, max\] with 0 < min <= max <= 1"),
+    ("augment.crop_scale", "[0.5, 1.5]", r"\[min, max\] with 0 < min <= max <= 1"),
+    ("augment.crop_scale", "[0.5]", r"\[min, max\] with 0 < min <= max <= 1"),
+    ("augment.crop_ratio", "[1.5, 0.5]", r"\[min, max\] with 0 < min <= max"),
+    ("augment.rotate", "-5", r"in \[0, 180\]"),
+    ("augment.scale", "1.0", r"in \[0, 1\)"),
+    ("augment.color_jitter", "1.5", r"in \[0, 1\]"),
+    ("augment.erase_prob", "2", r"in \[0, 1\]"),
+    ("augment.erase_scale", "[0.3, 0.1]", r"\[min, max\] with 0 < min <= max <= 1"),
+])
+def test_out_of_range_augment_keys_name_the_key_and_the_range(key, value, allowed):
+    with pytest.raises(CompError, match=rf"{key} must be {allowed}\. Received: {key}="):
+        load_recipe("fast", [f"{key}={value}"])
+
+
+def test_unknown_erase_fill_is_rejected():
+    with pytest.raises(CompError, match=r"augment.erase_fill must be one of 'noise', 'zeros'"):
+        load_recipe("fast", ["augment.erase_fill=grey"])
+
+
+def test_the_large_image_ops_run_in_a_graph_with_an_unknown_batch_size():
+    cfg = AugmentCfg(preset="none", crop_scale=[0.3, 1.0], rotate=10.0, scale=0.1, color_jitter=0.4,
+                     erase_prob=0.5, erase_fill="zeros", mixup_alpha=0.2)
+    transform = make_train_transform(cfg, 3, seed=1, epochs=4)
+    graph = tf.function(transform, input_signature=[tf.TensorSpec([None, 20, 28, 3], tf.uint8),
+                                                    tf.TensorSpec([None], tf.int32),
+                                                    tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.int64)])
+    images, labels = batch(5, 20, 28), np.arange(5) % 3
+    x, y = graph(tf.constant(images), tf.constant(labels, tf.int32), tf.constant(2, tf.int64), tf.constant(7, tf.int64))
+    want = _run(transform, images, labels, 2, 7)
+    assert x.shape == (5, 20, 28, 3)
+    np.testing.assert_allclose(x.numpy(), want[0], atol=1e-3)  # the graph draws as eager calls do
+    np.testing.assert_allclose(y.numpy(), want[1], atol=1e-6)

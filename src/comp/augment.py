@@ -7,8 +7,9 @@ Three layers, applied to training batches only (never to validation or test):
    expensive part), with the batch's RNG reseeded from (seed, epoch, step) so that parallel
    tf.data workers and resumed runs see the same stream. ``strict=True`` makes a stale
    argument name an error instead of a silent fallback to defaults.
-2. **Vectorised per-sample ops** (flip, translate, cutout) as stateless TensorFlow ops on the
-   whole batch: cheap on any device, and deterministic for the same seed.
+2. **Vectorised per-sample ops** (:mod:`comp.augment_ops`: random resized crop, rotation and
+   scale, flip, translate, colour jitter, random erasing, cutout) as stateless TensorFlow ops
+   on the whole batch: cheap on any device, and deterministic for the same seed.
 3. **Batch mixing** as pure functions returning soft targets:
    mixup (Zhang et al. 2018, https://arxiv.org/abs/1710.09412) and
    cutmix (Yun et al. 2019, https://arxiv.org/abs/1905.04899).
@@ -33,6 +34,9 @@ import cv2
 import numpy as np
 from comp.tf_quiet import tf
 
+# The in-graph per-sample ops live in comp.augment_ops; the older ones are still importable from here.
+from comp.augment_ops import (_box_mask, alternating_flip, random_affine, random_color_jitter,  # noqa: F401
+                              random_cutout, random_erase, random_flip, random_resized_crop, random_translate)
 from comp.errors import unknown_name_error
 from comp.recipe import AugmentCfg
 
@@ -122,86 +126,6 @@ class BatchAugmenter:
         return out
 
 
-# --------------------------------------------------------------------------- in-graph per-sample ops
-
-
-def random_flip(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-    """Flip each image left-right with probability 1/2."""
-    flip = tf.random.stateless_uniform([tf.shape(images)[0], 1, 1, 1], seed) < 0.5
-    return tf.where(flip, tf.reverse(images, axis=[2]), images)
-
-
-def alternating_flip(images: tf.Tensor, index: tf.Tensor, epoch: tf.Tensor, seed: int) -> tf.Tensor:
-    """Flip each image by a fixed coin of its own in even epochs and the opposite in odd ones.
-
-    Every image is seen both ways in every pair of epochs, instead of by chance (Jordan 2024,
-    cifar10-airbench, https://arxiv.org/abs/2404.00498: the same accuracy in fewer epochs).
-    ``index`` is the images' position in the training set; the coin is a hash of (seed, index).
-    """
-    # The coin: the top bit of a 32-bit multiplicative (Knuth) hash of index + seed; no table
-    # of the whole training set is needed, and it is the same in every epoch and after a resume.
-    h = tf.math.floormod((tf.cast(index, tf.int64) + seed * 40503) * 2654435761, 2**32)
-    coin = tf.bitwise.right_shift(h, 31)
-    flip = tf.math.floormod(coin + tf.cast(epoch, tf.int64), 2) == 1
-    return tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
-
-
-TRANSLATE_FILLS = ("reflect", "zeros")
-
-
-def random_translate(images: tf.Tensor, pad: int, seed: tf.Tensor, fill: str = "zeros") -> tf.Tensor:
-    """Shift each image by its own (dy, dx) in [-pad, pad].
-
-    ``fill``: ``zeros`` (black borders) or ``reflect`` (the border mirrored without repeating
-    the edge pixel, as NumPy's and OpenCV's REFLECT_101; airbench and Page pad this way). Both
-    are one gather of row and column indices: ``tf.pad(mode="REFLECT")`` costs 9x a constant
-    pad on CPUs (measured), while reflecting the indices costs nothing.
-    """
-    if pad <= 0:
-        return images
-    b = tf.shape(images)[0]
-    h, w = images.shape[1], images.shape[2]
-    shifts = tf.random.stateless_uniform([b, 2], seed, minval=-pad, maxval=pad + 1, dtype=tf.int32)
-    rows = tf.range(h)[None, :] - shifts[:, :1]  # (B, H): source row of each output row
-    cols = tf.range(w)[None, :] - shifts[:, 1:]  # (B, W)
-    if fill == "reflect":
-        rows = _reflect(rows, h)
-        cols = _reflect(cols, w)
-        out = tf.gather(images, rows, axis=1, batch_dims=1)
-        return tf.gather(out, cols, axis=2, batch_dims=1)
-    padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-    out = tf.gather(padded, rows + pad, axis=1, batch_dims=1)
-    return tf.gather(out, cols + pad, axis=2, batch_dims=1)
-
-
-def _reflect(index: tf.Tensor, size: int) -> tf.Tensor:
-    """Indices outside [0, size) mirrored back in about the edge pixels (-1 -> 1, size -> size - 2)."""
-    index = tf.abs(index)
-    return (size - 1) - tf.abs((size - 1) - index)
-
-
-def _box_mask(shape_hw: tuple[int, int], cy, cx, half_h, half_w) -> tf.Tensor:
-    """(B, H, W, 1) boolean mask of the boxes centred at (cy, cx)."""
-    h, w = shape_hw
-    ys = tf.range(h, dtype=tf.float32)[None, :, None]
-    xs = tf.range(w, dtype=tf.float32)[None, None, :]
-    inside = ((tf.abs(ys - cy[:, None, None]) < half_h[:, None, None])
-              & (tf.abs(xs - cx[:, None, None]) < half_w[:, None, None]))
-    return inside[..., None]
-
-
-def random_cutout(images: tf.Tensor, size: int, seed: tf.Tensor) -> tf.Tensor:
-    """Zero one ``size`` x ``size`` square per image at a uniform centre (DeVries & Taylor 2017)."""
-    if size <= 0:
-        return images
-    b = tf.shape(images)[0]
-    h, w = images.shape[1], images.shape[2]
-    centres = tf.random.stateless_uniform([b, 2], seed) * tf.constant([h, w], tf.float32)
-    half = tf.fill([b], size / 2.0)
-    mask = _box_mask((h, w), centres[:, 0], centres[:, 1], half, half)
-    return tf.where(mask, tf.zeros_like(images), images)
-
-
 # --------------------------------------------------------------------------- batch mixing
 
 
@@ -248,6 +172,35 @@ def cutmix(images: tf.Tensor, targets: tf.Tensor, alpha: float, seed: tf.Tensor)
 # --------------------------------------------------------------------------- the training transform
 
 
+def _per_sample_ops(cfg: AugmentCfg, seed: int):
+    """(images, epoch, step, index, base, seeds) -> images: the per-sample ops in their order.
+
+    The albumentations preset, then random resized crop, rotation and scale, flip, translation,
+    colour jitter, random erasing and cutout. The ops for large images (crop, affine, colour,
+    erasing) draw from seeds of their own, so the other ops draw as they did before them.
+    """
+    albument = BatchAugmenter(cfg.preset, seed) if cfg.preset != "none" else None
+    crop = tuple(cfg.crop_scale) != (1.0, 1.0)
+
+    def apply(images, epoch, step, index, base, seeds):
+        more = tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(base, 1), 4)
+        if albument is not None:
+            images = albument.tf(images, epoch, step)
+        if crop:
+            images = random_resized_crop(images, cfg.crop_scale, cfg.crop_ratio, more[0])
+        images = random_affine(images, cfg.rotate, cfg.scale, more[1])
+        if cfg.flip and cfg.alternate_flip and index is not None:
+            images = alternating_flip(images, index, epoch, seed)
+        elif cfg.flip:
+            images = random_flip(images, seeds[0])
+        images = random_translate(images, cfg.translate, seeds[1], cfg.translate_fill)
+        images = random_color_jitter(images, cfg.color_jitter, more[2])
+        images = random_erase(images, cfg.erase_prob, cfg.erase_scale, more[3], cfg.erase_fill)
+        return random_cutout(images, cfg.cutout, seeds[2])
+
+    return apply
+
+
 def make_train_transform(cfg: AugmentCfg, num_classes: int, seed: int, epochs: int):
     """A function (uint8 images, int labels, epoch, step[, index]) -> (float32 images, float32 targets).
 
@@ -257,21 +210,14 @@ def make_train_transform(cfg: AugmentCfg, num_classes: int, seed: int, epochs: i
     Every random draw is a function of (seed, epoch, step): the same batch comes out of a
     resumed run, whatever order tf.data's parallel calls run in.
     """
-    albument = BatchAugmenter(cfg.preset, seed) if cfg.preset != "none" else None
+    per_sample = _per_sample_ops(cfg, seed)
     mixing = cfg.mixup_alpha > 0 or cfg.cutmix_alpha > 0
     last_mix_epoch = epochs - cfg.mix_off_epochs  # mix in epochs [0, last_mix_epoch)
 
     def transform(images, labels, epoch, step, index=None):
         base = tf.stack([tf.cast(seed, tf.int64), epoch * 1_000_003 + step])
         seeds = tf.random.experimental.stateless_split(base, 6)
-        if albument is not None:
-            images = albument.tf(images, epoch, step)
-        if cfg.flip and cfg.alternate_flip and index is not None:
-            images = alternating_flip(images, index, epoch, seed)
-        elif cfg.flip:
-            images = random_flip(images, seeds[0])
-        images = random_translate(images, cfg.translate, seeds[1], cfg.translate_fill)
-        images = random_cutout(images, cfg.cutout, seeds[2])
+        images = per_sample(images, epoch, step, index, base, seeds)
         targets = tf.one_hot(labels, num_classes, dtype=tf.float32)
         images = tf.cast(images, tf.float32)
         if not mixing:

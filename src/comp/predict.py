@@ -23,15 +23,16 @@ from comp.errors import CompError
 from comp.tta import tta_views
 
 
-def predict_proba(model, images: np.ndarray, tta: str = "none", batch_size: int = 512) -> np.ndarray:
+def predict_proba(model, images: np.ndarray, tta: str = "none", batch_size: int = 512, crop: float = 1.0) -> np.ndarray:
     """Class probabilities (N, C) for uint8 images (N, H, W, 3): the weighted mean over the TTA views.
 
-    ``images``: an array, a memory map or :class:`comp.data.stream.Rows`.
+    ``images``: an array, a memory map or :class:`comp.data.stream.Rows`; ``crop``: every view sees
+    the centre crop of that fraction of each side, resized back (``predict.crop``).
     """
     from comp.tf_quiet import tf
 
     total = None
-    for view, weight in tta_views(tta):
+    for view, weight in tta_views(tta, crop):
         ds = (row_batches(images, batch_size)  # a batch at a time: the test set may not fit in memory
               .map(lambda x, v=view: v(tf.cast(x, tf.float32)), num_parallel_calls=tf.data.AUTOTUNE)
               .prefetch(tf.data.AUTOTUNE))
@@ -61,11 +62,12 @@ def fold_test_probs(run, fold: int, tta: str, test_images, test_key: str | None)
     ``test_images()`` returns the test images; it is called only when a model must predict.
     """
     fold_dir, saved = run.fold_dir(fold), run.fold_metrics(fold)
-    if saved.get("tta") == tta and test_key is not None and saved.get("test_key") == test_key \
-            and (fold_dir / "test.npy").is_file():
+    crop = run.recipe.predict.crop
+    if saved.get("tta") == tta and saved.get("crop", 1.0) == crop and test_key is not None \
+            and saved.get("test_key") == test_key and (fold_dir / "test.npy").is_file():
         return np.load(fold_dir / "test.npy")
     model = load_model(fold_dir / "model.keras")
-    return predict_proba(model, test_images(), tta, run.recipe.predict.batch_size)
+    return predict_proba(model, test_images(), tta, run.recipe.predict.batch_size, crop)
 
 
 def oof_score(run, metric: str) -> tuple[float, int]:

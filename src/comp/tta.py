@@ -6,7 +6,18 @@ that level is the weighted mean of the softmax over its views (:func:`comp.predi
 - ``none``: the image as is.
 - ``flip``: the image and its mirror (the largest single TTA effect on CIFAR-10).
 - ``flip-shift``: those two (weight 1/4 each) plus each of them shifted by one pixel
-  down-right and up-left with mirrored borders (1/8 each).
+  down-right and up-left with mirrored borders (1/8 each). A one-pixel shift is a view for
+  32 px images; at 128-256 px it changes next to nothing.
+- ``flip-zoom``: the image, its mirror, the centre 87.5 % of each side resized back, and its
+  mirror, 1/4 each: the views for 128-256 px. Equal weights, because under random resized crop
+  training (``augment.crop_scale = [0.35, 1]``: a crop side of 0.82 on average) the zoomed view
+  is as typical of the training images as the whole one.
+
+``predict.crop`` (``tta_views(level, crop)``) makes every view look at the centre ``crop`` of
+each side, resized back (timm's ``crop_pct``); a zoomed view then crops once, by the product
+of both fractions. 1, the default, is the whole image: what a model trained with crops of
+scale up to 1 expects. The crops resample as the training crops do
+(:func:`comp.augment_ops.resized_crop`).
 
 Views are functions of a float32 batch (N, H, W, C). This module imports TensorFlow only
 when a view runs, so specs and the CLI can name the levels without loading it.
@@ -17,7 +28,7 @@ To add a view: write a function here and give it a weight in a level of :data:`L
 
 from __future__ import annotations
 
-from comp.errors import unknown_name_error
+from comp.errors import CompError, unknown_name_error
 
 
 def identity(x):
@@ -51,6 +62,31 @@ def mirrored(view):
     return view_of_mirror
 
 
+def zoomed(keep: float, mirror: bool = False):
+    """A view of the centre ``keep`` of each side (of the mirror image if ``mirror``), resized back."""
+    def view(x):
+        from comp.augment_ops import centre_crop
+
+        return centre_crop(flip(x) if mirror else x, keep)
+    view.keep, view.mirror = keep, mirror
+    view.__name__ = f"zoom_{keep:g}" + ("_of_flip" if mirror else "")
+    return view
+
+
+def with_crop(view, crop: float):
+    """``view`` of the centre ``crop`` of each side: a zoomed view crops once, by the product."""
+    if hasattr(view, "keep"):
+        return zoomed(view.keep * crop, view.mirror) if crop < 1 else view
+    if crop >= 1:
+        return view
+    first = zoomed(crop)
+
+    def view_of_crop(x):
+        return view(first(x))
+    view_of_crop.__name__ = f"{view.__name__}_of_crop_{crop:g}"
+    return view_of_crop
+
+
 _down_right, _up_left = shifted(1, 1), shifted(-1, -1)
 
 # (view, weight): flip-shift gives the unshifted pair half the weight (airbench's tta_level 2)
@@ -59,6 +95,7 @@ LEVELS = {
     "flip": [(identity, 0.5), (flip, 0.5)],
     "flip-shift": [(identity, 0.25), (flip, 0.25), (_down_right, 0.125), (_up_left, 0.125),
                    (mirrored(_down_right), 0.125), (mirrored(_up_left), 0.125)],
+    "flip-zoom": [(identity, 0.25), (flip, 0.25), (zoomed(0.875), 0.25), (zoomed(0.875, mirror=True), 0.25)],
 }
 TTA_LEVELS = tuple(LEVELS)
 
@@ -69,6 +106,14 @@ def check_tta(level: str) -> str:
     return level
 
 
-def tta_views(level: str) -> list:
-    """The (view function, weight) pairs of a TTA level; the weights sum to 1."""
-    return LEVELS[check_tta(level)]
+def check_crop(crop: float) -> float:
+    if not 0 < crop <= 1:
+        raise CompError(f"predict.crop must be in (0, 1]. Received: predict.crop={crop!r}")
+    return crop
+
+
+def tta_views(level: str, crop: float = 1.0) -> list:
+    """The (view function, weight) pairs of a TTA level, each view of the centre ``crop`` of
+    each side (``predict.crop``; 1 = the whole image); the weights sum to 1."""
+    check_crop(crop)
+    return [(with_crop(view, crop), weight) for view, weight in LEVELS[check_tta(level)]]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from comp.augment import make_train_transform
+from comp.augment_ops import centre_crop
 from comp.data.stream import is_streamed, row_batches, take_rows
 from comp.recipe import Recipe
 from comp.tf_quiet import tf
@@ -82,9 +83,10 @@ def _bounded() -> tf.data.Options:
     return options
 
 
-def eval_dataset(x, y: np.ndarray, num_classes: int, batch_size: int) -> tf.data.Dataset:
-    """(float32 images, one-hot targets) batches in row order, read a batch at a time."""
+def eval_dataset(x, y: np.ndarray, num_classes: int, batch_size: int, crop: float = 1.0) -> tf.data.Dataset:
+    """(float32 images, one-hot targets) batches in row order, read a batch at a time; ``crop``:
+    the centre crop that prediction sees (``predict.crop``), so the best epoch is chosen on it."""
     with tf.device("/CPU:0"):
         targets = tf.data.Dataset.from_tensor_slices(tf.one_hot(np.asarray(y, dtype=np.int32), num_classes))
-    images = row_batches(x, batch_size).map(lambda a: tf.cast(a, tf.float32))
+    images = row_batches(x, batch_size).map(lambda a: centre_crop(a, crop))
     return tf.data.Dataset.zip((images, targets.batch(batch_size))).prefetch(tf.data.AUTOTUNE)
