@@ -17,7 +17,7 @@ def test_the_design_models_are_registered():
     assert {"vgg", "fast", "resnet"} <= set(list_models())
 
 
-LARGE_INPUT_MODELS = {"alexnet": (128, 128, 3)}  # models for 128-256 px images
+LARGE_INPUT_MODELS = {name: (128, 128, 3) for name in ("alexnet", "resnet18", "resnet34", "vgg-large")}  # 128-256 px
 
 
 @pytest.mark.parametrize("name", list_models())
@@ -186,3 +186,91 @@ def test_alexnet_is_the_course_model_and_refuses_images_too_small_for_it():
     assert model.count_params() == 8_635_946 and model.output.dtype == "float32"
     with pytest.raises(CompError, match="too small for its 3x3 pooling"):
         create_model("alexnet", (64, 64, 3), 10)
+
+
+# small widths of the nets for 128-256 px, so each builds in a second
+SMALL_LARGE = {"resnet18": {"width": 8}, "resnet34": {"width": 8},
+               "vgg-large": {"widths": [8, 16, 16, 32], "stem": 8}}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_LARGE))
+@pytest.mark.parametrize("side", [128, 224])
+def test_large_image_nets_downsample_by_32_and_return_float32_logits(name, side):
+    model = create_model(name, (side, side, 3), 10, **SMALL_LARGE[name])
+    assert tuple(model.get_layer("head_pool").input.shape[1:3]) == (side // 32, side // 32)  # 4x4 and 7x7
+    images = np.random.default_rng(0).integers(0, 256, (2, side, side, 3)).astype(np.float32)
+    out = model(images, training=False)
+    assert tuple(out.shape) == (2, 10) and out.dtype == "float32" and np.isfinite(np.asarray(out)).all()
+    assert model.layers[1].name == "scale" and model.layers[1].get_config()["offset"] == -1.0
+
+
+def test_large_image_nets_parameter_counts_at_224_px():
+    counts = {name: create_model(name, (224, 224, 3), 10).count_params() for name in SMALL_LARGE}
+    assert counts == {"resnet18": 11_191_242, "resnet34": 21_306_826, "vgg-large": 4_713_952}
+    # the trainable weights at 1000 classes are torchvision's resnet18 / resnet34 exactly (He et al.'s nets;
+    # Keras also counts the batch norms' moving statistics, which torch keeps as buffers)
+    for name, torchvision in (("resnet18", 11_689_512), ("resnet34", 21_797_672)):
+        model = create_model(name, (224, 224, 3), 1000)
+        assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == torchvision
+
+
+@pytest.mark.parametrize("name, side, how", [
+    ("resnet18", 31, r"downsampling by 32 \(the stem's /4, then /2 at each of stages 2-4\)"),
+    ("resnet34", 16, r"downsampling by 32 \(the stem's /4, then /2 at each of stages 2-4\)"),
+    ("vgg-large", 24, r"downsampling by 32 \(the stem's /2, then a 2x2 max pool after each of 4 stages\)")])
+def test_large_image_nets_refuse_an_input_too_small_in_one_line(name, side, how):
+    with pytest.raises(CompError, match=rf"^model '{name}': a {side}x{side} input is too small for its {how}; "
+                                        r"use data\.image_size of 32 or more \(it is meant for 128-256 px\)$"):
+        create_model(name, (side, side, 3), 10, **SMALL_LARGE[name])
+    assert create_model(name, (32, 32, 3), 10, **SMALL_LARGE[name]).output_shape == (None, 10)  # the smallest
+    with pytest.raises(CompError, match=r"downsampling by 64 .*data\.image_size of 64 or more"):
+        create_model("vgg-large", (32, 32, 3), 10, widths=[8, 8, 8, 8], stem=8, stem_stride=4)
+
+
+def test_resnet18_zero_initialises_each_residual_branch_and_has_a_3x3_stem_option():
+    model = create_model("resnet18", (64, 64, 3), 10, width=8)
+    last = [layer for layer in model.layers if layer.name.endswith("_bn2")]  # each branch's last BN
+    assert len(last) == 8 and all(np.all(layer.get_weights()[0] == 0) for layer in last)
+    assert np.all(model.get_layer("s2b1_proj_bn").get_weights()[0] == 1)  # the shortcut's is not zeroed
+    plain = create_model("resnet18", (64, 64, 3), 10, width=8, zero_init_residual=False)
+    assert np.all(plain.get_layer("s2b1_bn2").get_weights()[0] == 1)
+    deep = create_model("resnet18", (64, 64, 3), 10, width=8, stem="3x3")
+    convs = [(c.filters, c.kernel_size, c.strides) for c in deep.layers if c.name.endswith("_conv")][:3]
+    assert convs == [(4, (3, 3), (2, 2)), (4, (3, 3), (1, 1)), (8, (3, 3), (1, 1))]
+    assert [layer.name for layer in create_model("resnet18", (64, 64, 3), 10, width=8, blocks=[1, 1]).layers
+            if layer.name.endswith("_add")] == ["s1b1_add", "s2b1_add"]
+
+
+@pytest.mark.parametrize("name, options, message", [
+    ("resnet18", {"stem": "5x5"}, r"model\.stem must be one of 7x7, 3x3\. Received: model\.stem='5x5'"),
+    ("resnet34", {"blocks": [3, 0, 6, 3]}, r"model\.blocks must be a non-empty list of integers of 1 or more\. "
+                                          r"Received: model\.blocks=\[3, 0, 6, 3\]"),
+    ("resnet18", {"blocks": []}, r"model\.blocks must be a non-empty list"),
+    ("vgg-large", {"stem_stride": 0}, r"model\.stem_stride must be 1 or more\. Received: model\.stem_stride=0"),
+    ("vgg-large", {"dropout": 1.0}, r"model\.dropout must be at least 0 and below 1")])
+def test_large_image_nets_reject_option_values_no_type_catches(name, options, message):
+    with pytest.raises(CompError, match=message):
+        check_options(name, options)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_LARGE))
+def test_large_image_nets_reload_with_the_same_outputs(tmp_path, name):
+    options = {**SMALL_LARGE[name], **({"zero_init_residual": False} if name.startswith("resnet") else {})}
+    model = create_model(name, (128, 128, 3), CLASSES, **options)
+    images = np.random.default_rng(2).integers(0, 256, (2, 128, 128, 3)).astype(np.float32)
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(load_model(tmp_path / "m.keras")(images, training=False)),
+                               np.asarray(model(images, training=False)), rtol=1e-5, atol=1e-5)
+
+
+def test_whitening_samples_a_bounded_number_of_patches_at_512_px_and_beyond():
+    from comp.models.vgg import MAX_WHITEN_PATCHES, whitening_sample
+
+    images = np.full((40, 512, 512, 3), 255, np.uint8)
+    sample = whitening_sample(images)
+    assert sample.shape == (19, 512, 512, 3) and sample.dtype == np.float32  # 19 x 511^2 = 4.96M patches
+    assert sample.shape[0] * 511 * 511 <= MAX_WHITEN_PATCHES < (sample.shape[0] + 1) * 511 * 511
+    assert sample.max() == 1.0
+    huge = whitening_sample(np.zeros((2, 3000, 2500, 3), np.uint8))  # one image alone is over the bound
+    assert huge.shape == (1, 2237, 2237, 3) and 2236 * 2236 <= MAX_WHITEN_PATCHES
+    assert whitening_sample(np.zeros((6000, 32, 32, 3), np.uint8)).shape == (5000, 32, 32, 3)  # CIFAR: max_images

@@ -12,13 +12,20 @@ from comp.tf_quiet import keras
 layers = keras.layers
 
 
-def _block(x, filters: int, stride: int, bn_momentum: float, name: str):
+def _block(x, filters: int, stride: int, bn_momentum: float, name: str, zero_init: bool = False):
+    """A basic block (two 3x3 convs), with a 1x1 projection where the shape changes.
+
+    ``zero_init``: the residual branch's last batch norm starts with gamma = 0, so the block
+    starts as its shortcut, the identity in most blocks (Goyal et al. 2017); False keeps
+    Keras's default gamma of 1.
+    """
     shortcut = x
     y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv1")(x)
     y = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn1")(y)
     y = layers.Activation("relu", name=f"{name}_relu1")(y)
     y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv2")(y)
-    y = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn2")(y)
+    gamma = "zeros" if zero_init else "ones"  # "ones" is Keras's default: the CIFAR nets' configs are unchanged
+    y = layers.BatchNormalization(momentum=bn_momentum, gamma_initializer=gamma, name=f"{name}_bn2")(y)
     if stride != 1 or shortcut.shape[-1] != filters:
         shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_proj")(shortcut)
         shortcut = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_proj_bn")(shortcut)

@@ -14,6 +14,8 @@ Inputs are 0-255 images; the model scales them itself, so the pipeline can feed 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from comp.tf_quiet import keras
@@ -54,9 +56,10 @@ class PartialIdentity(keras.initializers.Initializer):
 
 
 def _conv_bn(x, filters: int, bn_momentum: float, pool: bool = False, name: str = "", activation: str = "relu",
-             bn_scale: bool = True, identity_init: bool = False):
+             bn_scale: bool = True, identity_init: bool = False, kernel: int = 3, stride: int = 1):
     init = PartialIdentity() if identity_init else "glorot_uniform"
-    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer=init, name=f"{name}_conv")(x)
+    x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False, kernel_initializer=init,
+                      name=f"{name}_conv")(x)
     if pool:  # pooling first makes batch norm and the activation 4x cheaper
         x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
     # scale=False: the following conv is scale-invariant anyway; a frozen scale of 1 (airbench)
@@ -108,12 +111,12 @@ class PatchWhitening(layers.Conv2D):
         return {**super().get_config(), "eps": self.eps, "train_bias": self.train_bias}
 
 
-def vgg_family(input_shape, num_classes, *, widths, convs_per_stage=2, stem=0, whiten=False, whiten_eps=5e-4,
-               whiten_bias=False,
-               pool_first=False,
+def vgg_family(input_shape, num_classes, *, widths, convs_per_stage=2, stem=0, stem_kernel=3, stem_stride=1,
+               whiten=False, whiten_eps=5e-4, whiten_bias=False, pool_first=False,
                head="avg", dropout=0.0, bn_momentum=0.9, logit_scale=1.0, activation="relu", bn_scale=True,
                identity_init=False, name="vgg"):
-    """Generic VGG-style builder (see module docstring)."""
+    """Generic VGG-style builder (see module docstring); ``stem``: the width of a first conv
+    of ``stem_kernel`` x ``stem_kernel``, stride ``stem_stride`` (0: none)."""
     inputs = keras.Input(shape=input_shape, name="image")
     # float32 up to the whitening output whatever the policy: the whitening filters weigh pixel
     # differences by up to ~30 with opposite signs, and in bfloat16 (8-bit mantissa) their
@@ -130,7 +133,7 @@ def vgg_family(input_shape, num_classes, *, widths, convs_per_stage=2, stem=0, w
                               dtype=exact)(x)
     block = dict(activation=activation, bn_scale=bn_scale, identity_init=identity_init)
     if stem:
-        x = _conv_bn(x, stem, bn_momentum, name="stem", **block)
+        x = _conv_bn(x, stem, bn_momentum, name="stem", kernel=stem_kernel, stride=stem_stride, **block)
     for s, width in enumerate(widths, start=1):
         for c in range(convs_per_stage):
             x = _conv_bn(x, width, bn_momentum, pool=pool_first and c == 0, name=f"s{s}c{c + 1}", **block)
@@ -172,6 +175,22 @@ def fast(input_shape, num_classes, widths: list[int] = (64, 256, 256), whiten: b
                       identity_init=identity_init, name="fast")
 
 
+def whitening_sample(images: np.ndarray, max_images: int = 5000) -> np.ndarray:
+    """The images :func:`init_whitening` reads, as float32 in [-1, 1]: at most MAX_WHITEN_PATCHES
+    2x2 patches whatever the image size (5,000 CIFAR images at 32 px, 19 at 512 px, and of a
+    single image over 2,237 px its centre crop of that side).
+
+    Only the sample is copied out of ``images`` (a memory map stays on disk). Peak memory of the
+    whitening is then about 1.2 GB: the float32 patch stack, its float64 copy and np.cov's.
+    """
+    side = math.isqrt(MAX_WHITEN_PATCHES) + WHITEN_PATCH - 1  # a side whose patches fit the bound
+    top, left = max(0, (images.shape[1] - side) // 2), max(0, (images.shape[2] - side) // 2)
+    images = images[:, top:top + side, left:left + side]  # a view
+    per_image = max((images.shape[1] - WHITEN_PATCH + 1) * (images.shape[2] - WHITEN_PATCH + 1), 1)
+    max_images = max(1, min(max_images, MAX_WHITEN_PATCHES // per_image))
+    return np.asarray(images[:max_images], dtype=np.float32) / 127.5 - 1.0
+
+
 def init_whitening(model, images: np.ndarray, eps: float | None = None, max_images: int = 5000) -> bool:
     """Set a ``whiten`` layer's kernel to the PCA whitening of the images' 2x2 patches.
 
@@ -186,11 +205,7 @@ def init_whitening(model, images: np.ndarray, eps: float | None = None, max_imag
         layer = model.get_layer("whiten")
     except ValueError:
         return False
-    # at most MAX_WHITEN_PATCHES patches (about 0.5 GB as float64) whatever the image size:
-    # 5,000 CIFAR images at 32 px, a handful at 512 px
-    per_image = max((images.shape[1] - WHITEN_PATCH + 1) * (images.shape[2] - WHITEN_PATCH + 1), 1)
-    max_images = max(1, min(max_images, MAX_WHITEN_PATCHES // per_image))
-    x = np.asarray(images[:max_images], dtype=np.float32) / 127.5 - 1.0
+    x = whitening_sample(images, max_images)
     p = WHITEN_PATCH
     h, w = x.shape[1] - p + 1, x.shape[2] - p + 1
     # (N, h, w, p, p, C) patches, flattened in the kernel's (kh, kw, cin) order
