@@ -36,6 +36,20 @@ def test_rows_read_only_their_rows_in_the_order_asked(cache):
     np.testing.assert_array_equal(rows.take(np.array([3, 0])), cache[[30, 3]])
     np.testing.assert_array_equal(np.asarray(rows), cache[[3, 5, 7, 30]])
     assert not isinstance(rows[0:2], np.memmap)  # a copy, never a view into the map
+    np.testing.assert_array_equal(rows[:3, 2:5, 1:4], cache[[3, 5, 7], 2:5, 1:4])  # as init_whitening crops
+
+
+def test_fast_initialises_its_whitening_from_streamed_rows(tmp_path):
+    from comp.models import create_model, initialise_model
+
+    x = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.uint8, shape=(30, 16, 16, 3))
+    x[:] = np.random.default_rng(1).integers(0, 256, x.shape, dtype=np.uint8)
+    rows = Rows(x, np.arange(5, 30))
+    streamed, in_memory = create_model("fast", (16, 16, 3), 3), create_model("fast", (16, 16, 3), 3)
+    initialise_model("fast", streamed, rows)
+    initialise_model("fast", in_memory, np.asarray(rows))
+    np.testing.assert_array_equal(streamed.get_layer("whiten").get_weights()[0],
+                                  in_memory.get_layer("whiten").get_weights()[0])
 
 
 def test_a_streamed_fold_copies_nothing_and_holds_the_same_rows(cache):

@@ -45,6 +45,9 @@ class Rows:
         return int(np.prod(self.shape)) * self.source.dtype.itemsize
 
     def __getitem__(self, key) -> np.ndarray:
+        """``rows[i]``, ``rows[a:b]``, ``rows[idx]``, and with more axes ``rows[:n, top:bottom, left:right]``."""
+        if isinstance(key, tuple):
+            return np.asarray(self.source[(self.index[key[0]], *key[1:])])
         return np.asarray(self.source[self.index[key]])
 
     def take(self, positions: np.ndarray) -> np.ndarray:
