@@ -20,9 +20,10 @@ RUNOPT  := $(if $(RUN),--run $(RUN))
 GPUOPT  := $(if $(GPUS),--gpus $(GPUS))
 TTAOPT  := $(if $(TTA),--tta-level $(TTA))
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train predict test test-fast bench bench-pipeline bench-tta clean
+.PHONY: help install train predict test test-fast bench bench-pipeline bench-tta bench-scale gpu-check clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -58,6 +59,12 @@ bench: $(STAMP) ## all benchmarks (long): pipeline throughput, precision policie
 
 bench-pipeline: $(STAMP) ## input pipeline vs bare model.fit throughput (under 5 minutes)
 	$(BIN)/python -m tests.benchmarks.bench_pipeline
+
+bench-scale: $(STAMP) ## build, decode, train and predict at 32/128/224 px, in memory vs streamed (long): [BENCH_ARGS="--epochs 2"]
+	$(BIN)/python -m tests.benchmarks.bench_scale $(BENCH_ARGS)
+
+gpu-check: $(STAMP) ## on a GPU machine (under 5 minutes): devices, precision, XLA, pipeline ratio, input wait, a fold of fast, an epoch of large at 224 px
+	$(BIN)/python -m tests.benchmarks.gpu_check $(BENCH_ARGS)
 
 bench-tta: $(STAMP) ## a trained fold's validation accuracy at each TTA level: make bench-tta COMP=dacon-cifar10 [RUN=]
 	$(BIN)/python -m tests.benchmarks.bench_tta --competition $(COMP) $(RUNOPT)

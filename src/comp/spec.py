@@ -56,7 +56,8 @@ class DataSpec:
     test_list: str = "meta/test.txt"
     class_names: list[str] | None = None  # explicit class order; default: sorted names found in the data
     answers: str | None = None  # id,target CSV of the test labels, where known (the demo)
-    builder: str | None = choice_field(None, (None, "sklearn-digits"))  # builds the data on first use
+    # builds the data on first use (comp.data.demo.BUILDERS)
+    builder: str | None = choice_field(None, (None, "sklearn-digits", "upscaled-cifar10"))
 
 
 @dataclass

@@ -3,6 +3,9 @@
 ``sklearn-digits``: scikit-learn's bundled handwritten digits (1,797 8x8 images) in the Dacon
 layout: ``train/<digit>/<nnnn>.png``, ``test/TEST_<nnnn>.png``, ``sample_submission.csv``,
 and ``answers.csv`` (the test labels, since they are known).
+
+``upscaled-cifar10``: ``data/dacon-cifar10`` with every image upscaled to the spec's
+``data.image_size`` (:mod:`comp.data.upscaled`), for measuring what larger inputs cost.
 """
 
 from __future__ import annotations
@@ -48,13 +51,24 @@ def build_sklearn_digits(root: Path, test_fraction: float = 0.2, seed: int = 0) 
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-BUILDERS = {"sklearn-digits": build_sklearn_digits}
+def build_upscaled_cifar10(competition: Competition) -> None:
+    """Dacon's CIFAR-10 upscaled to the spec's data.image_size (:mod:`comp.data.upscaled`)."""
+    from comp.data.upscaled import build_upscaled_cifar10 as build
+
+    build(competition.root, competition.data.image_size)
+
+
+# Each builder writes a competition's data from its spec; keys are spec.DataSpec.builder's choices.
+BUILDERS = {
+    "sklearn-digits": lambda competition: build_sklearn_digits(competition.root),
+    "upscaled-cifar10": build_upscaled_cifar10,
+}
 
 
 def ensure_data(competition: Competition) -> None:
     """Build the competition's data if its spec names a builder and the folder is missing."""
     if competition.data.builder and not competition.root.exists():
         try:
-            BUILDERS[competition.data.builder](competition.root)
+            BUILDERS[competition.data.builder](competition)
         except OSError as e:
             raise CompError(f"{competition.root}: cannot build the {competition.data.builder} data ({e})") from None
