@@ -1,6 +1,7 @@
 """Decode images once into a uint8 cache, memory-mapped.
 
-Every image becomes RGB at the spec's size (grayscale, RGBA, palette, 16-bit, any size).
+Every image becomes RGB at the spec's size (grayscale, RGBA, palette, 16-bit, any size;
+the decoding itself is in comp.data.decode).
 The cache is one ``.npy`` per competition, split and size, named by a fingerprint of the
 file list (relative paths, sizes, modification times), so it is rebuilt only when the files
 change. It is written to a temporary file and renamed, and checked (shape, count,
@@ -17,42 +18,15 @@ import hashlib
 import json
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
+import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
-from tqdm.auto import tqdm
 
 from comp.atomic import atomic_path, sweep_temporary, write_json
+from comp.data.decode import decode_all, decode_image  # noqa: F401 (decode_image: imported from here too)
 from comp.errors import CompError
 from comp.locks import hold
-
-
-def decode_image(path: str | Path, size: tuple[int, int]) -> np.ndarray:
-    """One image as uint8 RGB of shape (height, width, 3); names the file on failure."""
-    height, width = size
-    try:
-        with Image.open(path) as img:
-            img.load()
-            if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-                # 16-bit grayscale: PIL's convert("RGB") clips instead of scaling.
-                arr = np.asarray(img, dtype=np.uint32)
-                top = 65535 if img.mode.startswith("I;16") or arr.max() > 255 else 255
-                img = Image.fromarray((arr * 255 // top).astype(np.uint8), mode="L")
-            if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-                img = img.convert("RGBA")
-                background = Image.new("RGBA", img.size, (0, 0, 0, 255))
-                img = Image.alpha_composite(background, img)
-            img = img.convert("RGB")
-            if img.size != (width, height):
-                img = img.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
-            return np.asarray(img, dtype=np.uint8)
-    except FileNotFoundError:
-        raise CompError(f"{path}: image file not found") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        reason = "empty file" if Path(path).exists() and Path(path).stat().st_size == 0 else str(e)
-        raise CompError(f"{path}: cannot decode image ({reason})") from None
 
 
 def fingerprint(paths: list[str], size: tuple[int, int]) -> str:
@@ -65,27 +39,6 @@ def fingerprint(paths: list[str], size: tuple[int, int]) -> str:
             raise CompError(f"{p}: image file not found") from None
         h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
-
-
-def decode_all(paths: list[str], size: tuple[int, int], out: np.ndarray, desc: str = "decode",
-               workers: int | None = None) -> None:
-    """Decode ``paths`` into ``out`` (N, H, W, 3) in parallel threads, with a progress bar.
-
-    PIL releases the GIL while decoding, so threads scale without pickling arrays around.
-    """
-    workers = workers or min(8, os.cpu_count() or 1)
-    chunk = 256
-
-    def work(start: int) -> int:
-        stop = min(start + chunk, len(paths))
-        for i in range(start, stop):
-            out[i] = decode_image(paths[i], size)
-        return stop - start
-
-    with ThreadPoolExecutor(workers) as pool, tqdm(total=len(paths), desc=desc, unit="img",
-                                                   leave=False, disable=None) as bar:
-        for done in pool.map(work, range(0, len(paths), chunk)):
-            bar.update(done)
 
 
 def _cache_ok(npy: Path, meta: Path, count: int, size: tuple[int, int], fp: str) -> bool:
@@ -120,11 +73,21 @@ def load_images(paths: list[str], size: tuple[int, int], cache_dir: Path | None,
     return np.load(npy, mmap_mode="r")
 
 
+# A cache this large is announced before it is decoded (what it will take, where, and what is
+# free), as is any cache where stderr is a terminal (beside the progress bar). A small one in a
+# log or a test says nothing: a failed decode of it stays one error line.
+ANNOUNCE_BYTES = 100 * 10**6
+
+
 def _write_cache(paths: list[str], size: tuple[int, int], npy: Path, meta: Path, fp: str, name: str) -> None:
     """Decode into a preallocated temporary file, then rename it into place, metadata last."""
     shape = (len(paths), *size, 3)
     sweep_temporary(npy.parent)  # what killed decodes left behind
-    check_disk_space(npy.parent, int(np.prod(shape)) + 4096, f"the decode cache {npy}")
+    pixels = int(np.prod(shape))
+    free = check_disk_space(npy.parent, pixels + 4096, f"the decode cache {npy}")
+    if pixels >= ANNOUNCE_BYTES or sys.stderr.isatty():
+        print(f"decode {name}: {len(paths):,} images -> {human_bytes(pixels)} cache at {npy} ({human_bytes(free)} free)",
+              file=sys.stderr, flush=True)
     with atomic_path(npy) as tmp:  # renamed into place only once every image is in
         try:
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
@@ -148,13 +111,26 @@ def _preallocate(path: Path) -> None:
         os.close(fd)
 
 
-def check_disk_space(folder: Path, needed: int, what: str) -> None:
-    """Refuse before writing ``needed`` bytes into ``folder`` where the disk has less free."""
+def check_disk_space(folder: Path, needed: int, what: str) -> int:
+    """Refuse before writing ``needed`` bytes into ``folder`` where the disk has less free; the free bytes."""
     folder.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(folder).free
     if needed > free:
         raise CompError(f"{what} needs {needed / 2**30:.2f} GiB but {folder} has {free / 2**30:.2f} GiB free; "
                         f"free some space or lower data.image_size")
+    return free
+
+
+def human_bytes(n: int) -> str:
+    """A byte count in decimal units with three figures: ``960 B``, ``3.76 GB``, ``61.2 GB``."""
+    value, unit = float(n), "B"
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 999.5 or unit == "TB":
+            break
+        value /= 1000
+    if unit == "B":
+        return f"{n:,} B"
+    return f"{value:.{2 if value < 9.995 else 1 if value < 99.95 else 0}f} {unit}"
 
 
 
