@@ -66,3 +66,17 @@ def test_ray_executor_trains_two_folds_on_a_local_instance(tiny_competition):
     for k in (0, 1):
         assert (run / f"fold-{k}" / "metrics.json").is_file()
     assert json.loads((run / "metrics.json").read_text())["finished_folds"] == 2
+
+
+def test_a_failed_fold_process_is_named_by_its_fold_and_how_it_ended(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    import comp.train.executors as executors
+
+    ends = {1: "pass", 2: "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", 3: "raise SystemExit(3)"}
+    monkeypatch.setattr(executors, "fold_command", lambda run_dir, k, parent: [sys.executable, "-c", ends[k]])
+    with pytest.raises(executors.CompError) as e:
+        executors.run_folds_in_subprocesses(SimpleNamespace(dir=tmp_path), [1, 2], None)
+    assert str(e.value).endswith("fold(s) 2 failed (killed by SIGSEGV); re-run the same command to resume")
+    with pytest.raises(executors.CompError, match=r"fold\(s\) 3 failed \(exit 3\)"):
+        executors.run_folds_in_subprocesses(SimpleNamespace(dir=tmp_path), [3], None)

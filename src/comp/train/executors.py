@@ -16,6 +16,7 @@ line, or through the ``in_process`` function the caller hands over.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -69,25 +70,35 @@ def run_folds(run, folds: list[int], executor: str, gpus: list[str] | None, in_p
 def run_folds_in_subprocesses(run, folds: list[int], gpus: list[str] | None) -> None:
     """One subprocess per fold; with ``gpus``, one fold per GPU at a time (CUDA_VISIBLE_DEVICES)."""
     slots = gpus or [None]
-    pending, running, failed = list(folds), {}, []
+    pending, running, failed = list(folds), {}, []  # running: process -> (slot, fold)
     while pending or running:
         while pending and len(running) < len(slots):
-            slot = next(s for s in slots if s not in running.values())
+            slot = next(s for s in slots if s not in [used for used, _ in running.values()])
             k = pending.pop(0)
             env = dict(os.environ)
             if slot is not None:
                 env["CUDA_VISIBLE_DEVICES"] = slot
-            running[subprocess.Popen(fold_command(run.dir, k, os.getpid()), env=env)] = slot
+            running[subprocess.Popen(fold_command(run.dir, k, os.getpid()), env=env)] = (slot, k)
         for proc in list(running):
             if proc.poll() is not None:
                 if proc.returncode != 0:
-                    failed.append((proc.args[-1], proc.returncode))
+                    failed.append((running[proc][1], proc.returncode))
                 del running[proc]
         if running:
             time.sleep(0.2)
     if failed:
-        raise CompError(f"{run.dir}: fold(s) {', '.join(f for f, _ in failed)} failed "
-                        f"(exit {failed[0][1]}); re-run the same command to resume")
+        raise CompError(f"{run.dir}: fold(s) {', '.join(str(k) for k, _ in failed)} failed "
+                        f"({exit_status(failed[0][1])}); re-run the same command to resume")
+
+
+def exit_status(code: int) -> str:
+    """``exit 2``, or ``killed by SIGKILL`` for a process a signal ended (a negative return code)."""
+    if code >= 0:
+        return f"exit {code}"
+    try:
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"killed by signal {-code}"
 
 
 def _train_fold_task(command: list[str], cwd: str) -> tuple[int, str]:
