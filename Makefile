@@ -20,6 +20,8 @@ RUNOPT  := $(if $(RUN),--run $(RUN))
 GPUOPT  := $(if $(GPUS),--gpus $(GPUS))
 TTAOPT  := $(if $(TTA),--tta-level $(TTA))
 PYTEST_ARGS ?=
+# pytest-xdist workers: most tests build graphs on one core, so two workers halve the wall time on 2 cores
+WORKERS ?= 2
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -46,11 +48,11 @@ train: $(STAMP) ## k-fold training + ensemble submission: make train [COMP=] [RE
 predict: $(STAMP) ## ensemble the latest run's folds with TTA and write submissions/<comp>-<run>-<stamp>.csv
 	$(BIN)/comp predict --competition $(COMP) $(RUNOPT) --ensemble $(TTAOPT)
 
-test: $(STAMP) ## run the test suite (no GPU, no network)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+test: $(STAMP) ## run the test suite (no GPU, no network), in $(WORKERS) worker processes
+	$(BIN)/python -m pytest -q -n $(WORKERS) $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## the suite without the tests marked slow (those that train for more than a few seconds)
-	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(WORKERS) -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP) ## all benchmarks (long): pipeline throughput, precision policies, time to accuracy
 	$(BIN)/python -m tests.benchmarks.bench_pipeline

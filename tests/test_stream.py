@@ -152,9 +152,9 @@ GROWTH = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_the_stream_path_holds_a_window_not_the_data(tmp_path):
-    """An epoch over 144 MB of 128-px images: the memory path's anonymous memory grows by at
+    """An epoch over 98 MB of 128-px images: the memory path's anonymous memory grows by at
     least the data (the tensor it gathers from), the stream path's by a few batches."""
-    n, shape = 3000, (128, 128, 3)
+    n, shape = 2000, (128, 128, 3)
     x = np.lib.format.open_memmap(tmp_path / "big.npy", mode="w+", dtype=np.uint8, shape=(n, *shape))
     x[:] = 7
     x.flush()
