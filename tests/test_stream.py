@@ -167,3 +167,17 @@ def test_the_stream_path_holds_a_window_not_the_data(tmp_path):
         growth[path] = json.loads(out.stdout.strip().splitlines()[-1])["growth"]
     assert growth["memory"] > data_bytes, growth
     assert growth["stream"] < data_bytes / 3, growth
+
+
+def test_a_resumed_stream_sees_the_batches_the_uninterrupted_one_saw(cache):
+    """A fold resumed after epoch 1 (BackupAndRestore: initial_epoch=1) reads the batches an
+    uninterrupted fold reads from epoch 1 on."""
+    recipe = Recipe(augment=AugmentCfg(preset="none", flip=True, translate=2, cutmix_alpha=1.0), train=TrainCfg(epochs=3))
+    rows, labels = Rows(cache, np.arange(40)), np.arange(40) % 3
+    steps = 40 // 8
+    uninterrupted = list(train_dataset(rows, labels, recipe, 3, 8).take(3 * steps))[steps:]
+    resumed = list(train_dataset(rows, labels, recipe, 3, 8, initial_epoch=1).take(2 * steps))
+    for (xa, ya), (xb, yb) in zip(uninterrupted, resumed):
+        np.testing.assert_array_equal(xa.numpy(), xb.numpy())
+        np.testing.assert_array_equal(ya.numpy(), yb.numpy())
+    assert not np.array_equal(uninterrupted[0][0].numpy(), uninterrupted[steps][0].numpy())  # epochs differ
