@@ -310,3 +310,35 @@ def test_accumulate_applies_the_mean_gradient_of_n_batches_as_one_larger_batch()
     for a, b in zip(start, halfway):
         np.testing.assert_array_equal(a, b)  # the first of two batches only accumulates
     assert opt.gradient_accumulation_steps == 2 and opt._learning_rate.total_steps == 30 * 5  # updates, not batches
+
+
+def test_the_plateau_schedule_lowers_the_lr_when_the_monitor_stops_improving(tiny_competition):
+    """ReduceLROnPlateau on the fold's monitor (val_accuracy: higher is better), on the fold's own
+    optimizer, whose lr is a plain rate from step 0 (no warm-up schedule it could not set)."""
+    from comp.tf_quiet import keras
+    from comp.train.fold import FoldTrainer
+
+    sets = ["train.lr=0.08", "train.schedule=plateau", "train.plateau_factor=0.5", "train.plateau_patience=1"]
+    trainer = FoldTrainer(load_recipe("tiny", sets), fold_data(), tiny_competition / "fold-0", verbose=0)
+    trainer.build_model()
+    trainer.compile_phase(trainer.recipe.train)
+    plateau = [c for c in trainer.callbacks() if isinstance(c, keras.callbacks.ReduceLROnPlateau)]
+    assert len(plateau) == 1 and plateau[0].monitor == "val_accuracy"
+    callback = plateau[0]
+    callback.set_model(trainer.model)
+    callback.on_train_begin()
+    lrs = []
+    for epoch, accuracy in enumerate([0.5, 0.6, 0.6, 0.55, 0.7, 0.7, 0.7]):
+        lrs.append(float(trainer.model.optimizer.learning_rate))
+        callback.on_epoch_end(epoch, {"val_accuracy": accuracy})
+    # better, better, not (1 epoch: patience 1 -> halve), not (halve), better, not (halve), not (halve)
+    np.testing.assert_allclose(lrs, [0.08, 0.08, 0.08, 0.04, 0.02, 0.02, 0.01], rtol=1e-6)
+    no_plateau = FoldTrainer(load_recipe("tiny"), fold_data(), tiny_competition / "fold-1", verbose=0)
+    assert not [c for c in no_plateau.callbacks() if isinstance(c, keras.callbacks.ReduceLROnPlateau)]
+
+
+def test_plateau_keys_are_checked():
+    from comp.errors import CompError
+
+    with pytest.raises(CompError, match=r"train.plateau_factor must be in \(0, 1\). Received: train.plateau_factor=1.5"):
+        load_recipe("vgg-mixup", ["train.plateau_factor=1.5"])

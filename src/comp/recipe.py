@@ -71,7 +71,11 @@ class TrainCfg:
     nesterov: bool = True
     offset_lr_scale: float = 1.0  # sgd: learning-rate multiplier for batch-norm offsets (airbench's 64)
     weight_decay: float = 5e-4  # decoupled; biases and batch-norm parameters are excluded
-    schedule: str = choice_field("linear", ("constant", "cosine", "linear"))  # after the warm-up: constant, cosine or linear decay
+    # after the warm-up: constant, cosine or linear decay; plateau: Keras' ReduceLROnPlateau on the monitor
+    # (lr from the first step, times plateau_factor after plateau_patience epochs without improvement)
+    schedule: str = choice_field("linear", ("constant", "cosine", "linear", "plateau"))
+    plateau_factor: float = 0.5  # plateau: the lr multiplier when the monitor stops improving
+    plateau_patience: int = 2  # plateau: epochs without improvement before the lr drops
     warmup_epochs: float = 1.0  # linear warm-up from lr * start_fraction to lr
     start_fraction: float = 0.1  # learning rate at step 0, as a fraction of lr
     final_fraction: float = 0.0  # learning rate at the last step, as a fraction of lr
@@ -203,6 +207,8 @@ def recipe_from_dict(table: dict, where: str) -> Recipe:
         ("train.label_smoothing", recipe.train.label_smoothing, 0 <= recipe.train.label_smoothing < 1, "in [0, 1)"),
         ("train.steps_per_execution", recipe.train.steps_per_execution, recipe.train.steps_per_execution >= 1, "at least 1"),
         ("train.accumulate", recipe.train.accumulate, recipe.train.accumulate >= 1, "at least 1"),
+        ("train.plateau_factor", recipe.train.plateau_factor, 0 < recipe.train.plateau_factor < 1, "in (0, 1)"),
+        ("train.plateau_patience", recipe.train.plateau_patience, recipe.train.plateau_patience >= 0, "0 or more"),
         ("train.memory_budget_gb", recipe.train.memory_budget_gb, recipe.train.memory_budget_gb >= 0, "0 or more"),
         ("train.freeze_epochs", recipe.train.freeze_epochs, recipe.train.freeze_epochs >= 0, "0 or more"),
         ("train.unfreeze_fraction", recipe.train.unfreeze_fraction, 0 <= recipe.train.unfreeze_fraction <= 1, "in [0, 1]"),

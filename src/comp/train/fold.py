@@ -129,6 +129,10 @@ class FoldTrainer:
         if cfg.lookahead:
             callbacks.append(Lookahead(cfg.epochs * self.steps))
         mode = "max" if metrics.higher_is_better(self.monitor) else "min"
+        if cfg.schedule == "plateau":  # its wait count restarts on resume; the lowered lr is in the backup
+            callbacks.append(keras.callbacks.ReduceLROnPlateau(
+                self.monitor, factor=cfg.plateau_factor, patience=cfg.plateau_patience, mode=mode,
+                min_lr=cfg.lr * cfg.final_fraction))
         callbacks += [
             keras.callbacks.ModelCheckpoint(self.best_path, monitor=self.monitor, mode=mode, save_best_only=True,
                                             save_weights_only=True,

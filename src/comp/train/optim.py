@@ -87,8 +87,10 @@ def make_optimizer(cfg: TrainCfg, steps_per_epoch: int):
     schedules read the optimizer's update count, not the batch count).
     """
     updates = max(steps_per_epoch // cfg.accumulate, 1)
-    schedule = WarmupDecay(cfg.lr, cfg.epochs * updates, round(cfg.warmup_epochs * updates),
-                           cfg.start_fraction, cfg.final_fraction, cfg.schedule)
+    # plateau: a plain learning rate that keras.callbacks.ReduceLROnPlateau lowers (it cannot set a schedule's)
+    schedule = cfg.lr if cfg.schedule == "plateau" else WarmupDecay(
+        cfg.lr, cfg.epochs * updates, round(cfg.warmup_epochs * updates), cfg.start_fraction, cfg.final_fraction,
+        cfg.schedule)
     common = dict(learning_rate=schedule, weight_decay=cfg.weight_decay or None,
                   use_ema=cfg.ema, ema_momentum=cfg.ema_momentum,
                   gradient_accumulation_steps=cfg.accumulate if cfg.accumulate > 1 else None)
