@@ -33,7 +33,7 @@ def test_rows_read_only_their_rows_in_the_order_asked(cache):
     rows = Rows(cache, np.array([3, 5, 7, 30]))
     assert len(rows) == 4 and rows.shape == (4, 8, 8, 3) and rows.nbytes == 4 * 192
     np.testing.assert_array_equal(rows[1:3], cache[[5, 7]])
-    np.testing.assert_array_equal(rows.take(np.array([3, 0])), cache[[30, 3]])
+    np.testing.assert_array_equal(rows[np.array([3, 0])], cache[[30, 3]])
     np.testing.assert_array_equal(np.asarray(rows), cache[[3, 5, 7, 30]])
     assert not isinstance(rows[0:2], np.memmap)  # a copy, never a view into the map
     np.testing.assert_array_equal(rows[:3, 2:5, 1:4], cache[[3, 5, 7], 2:5, 1:4])  # as init_whitening crops

@@ -71,6 +71,30 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def atomic_dir(path: str | Path, what: str = "the folder") -> Iterator[Path]:
+    """Yield a new temporary folder next to ``path``; rename it to ``path`` if the block succeeds.
+
+    A kill leaves no folder or a complete one (:func:`sweep_temporary` removes what a killed
+    writer left: the name carries its process id). ``what`` names the folder in the error line.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f"{TMP_PREFIX}{os.getpid()}-", suffix=f"-{path.name}"))
+        os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide it from the others who share the folder
+    except OSError as e:
+        raise CompError(f"{path.parent}: cannot create {what} ({e.strerror or e})") from None
+    try:
+        yield tmp
+        os.rename(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as e:
+        raise CompError(f"{path}: cannot create {what} ({e.strerror or e})") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:

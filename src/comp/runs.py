@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -32,7 +30,7 @@ import tomli_w
 import numpy as np
 
 from comp import __version__
-from comp.atomic import TMP_PREFIX, fsync_dir, sweep_temporary, write_json, write_text
+from comp.atomic import atomic_dir, sweep_temporary, write_json, write_text
 from comp.errors import CompError
 from comp.paths import check_name, inside
 from comp.recipe import Recipe, recipe_from_dict
@@ -244,22 +242,10 @@ def create_run(config: dict, run_id: str | None, restart: bool, class_names: lis
         return run, True
     config = {"toolkit_version": __version__,
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **config}
-    try:
-        run_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=inside(RUNS_DIR, run_dir.parent), prefix=f"{TMP_PREFIX}{os.getpid()}-"))
-        os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the run from the others who share runs/
-    except OSError as e:
-        raise CompError(f"{run_dir.parent}: cannot create the run ({e.strerror or e})") from None
-    try:
+    with atomic_dir(inside(RUNS_DIR, run_dir), "the run") as tmp:
         write_text(tmp / "config.toml", tomli_w.dumps(config))
         write_json(tmp / "classes.json", {"classes": list(class_names)})
         write_text(tmp / "folds.csv", fold_table.to_csv(index=False))
-        os.rename(tmp, run_dir)
-        fsync_dir(run_dir.parent)
-    except OSError as e:
-        raise CompError(f"{run_dir}: cannot create the run ({e.strerror or e})") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return Run(run_dir, config), False
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 
 from comp.atomic import write_json
 from comp.data.demo import ensure_data
-from comp.data.folds import FoldData, split_fold
+from comp.data.folds import FoldData, make_folds, split_fold
 from comp.data.images import load_competition_images
 from comp.data.layouts import read_dataset
 from comp.recipe import load_recipe
@@ -58,7 +58,7 @@ def fold_zero(competition, recipe) -> FoldData:
     ensure_data(competition)  # builds cifar10-224 from dacon-cifar10 on first use
     dataset = read_dataset(competition)
     x, _ = load_competition_images(competition, dataset)
-    fold_of_row = np.arange(len(x)) % 5
+    fold_of_row = make_folds(dataset.labels, 5, recipe.train.seed)  # the split `comp train --folds 5` makes
     return split_fold(fold_of_row, 0, x, dataset.labels, None, len(dataset.class_names), competition.metric,
                       competition.name, stream=True)
 

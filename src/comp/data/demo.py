@@ -10,7 +10,6 @@ and ``answers.csv`` (the test labels, since they are known).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from comp.atomic import atomic_dir, sweep_temporary
 from comp.errors import CompError
 from comp.spec import Competition
 
@@ -30,10 +30,7 @@ def build_sklearn_digits(root: Path, test_fraction: float = 0.2, seed: int = 0) 
     labels = digits.target.astype(str)
     idx = np.arange(len(images))
     train_idx, test_idx = train_test_split(idx, test_size=test_fraction, stratify=labels, random_state=seed)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = root.with_name(f".tmp-{root.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with atomic_dir(root, "the sklearn-digits data") as tmp:  # the folder appears complete or not at all
         for i in sorted(train_idx):
             d = tmp / "train" / labels[i]
             d.mkdir(parents=True, exist_ok=True)
@@ -46,9 +43,6 @@ def build_sklearn_digits(root: Path, test_fraction: float = 0.2, seed: int = 0) 
         truth = labels[sorted(test_idx)]
         pd.DataFrame({"id": ids, "target": "0"}).to_csv(tmp / "sample_submission.csv", index=False)
         pd.DataFrame({"id": ids, "target": truth}).to_csv(tmp / "answers.csv", index=False)
-        tmp.rename(root)  # the folder appears complete or not at all
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def build_upscaled_cifar10(competition: Competition) -> None:
@@ -68,6 +62,7 @@ BUILDERS = {
 def ensure_data(competition: Competition) -> None:
     """Build the competition's data if its spec names a builder and the folder is missing."""
     if competition.data.builder and not competition.root.exists():
+        sweep_temporary(competition.root.parent)  # what a killed build left
         try:
             BUILDERS[competition.data.builder](competition)
         except OSError as e:

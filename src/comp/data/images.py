@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from comp.atomic import atomic_path, sweep_temporary, write_json
 from comp.data.decode import decode_all, decode_image  # noqa: F401 (decode_image: imported from here too)
@@ -73,6 +74,11 @@ def load_images(paths: list[str], size: tuple[int, int], cache_dir: Path | None,
     return np.load(npy, mmap_mode="r")
 
 
+def size_text(n: int) -> str:
+    """``753kB``, ``3.76GB``: tqdm's decimal sizes, as its progress bars show them."""
+    return tqdm.format_sizeof(n, "B", 1000)
+
+
 # A cache this large is announced before it is decoded (what it will take, where, and what is
 # free), as is any cache where stderr is a terminal (beside the progress bar). A small one in a
 # log or a test says nothing: a failed decode of it stays one error line.
@@ -86,7 +92,7 @@ def _write_cache(paths: list[str], size: tuple[int, int], npy: Path, meta: Path,
     pixels = int(np.prod(shape))
     free = check_disk_space(npy.parent, pixels + 4096, f"the decode cache {npy}")
     if pixels >= ANNOUNCE_BYTES or sys.stderr.isatty():
-        print(f"decode {name}: {len(paths):,} images -> {human_bytes(pixels)} cache at {npy} ({human_bytes(free)} free)",
+        print(f"decode {name}: {len(paths):,} images -> {size_text(pixels)} cache at {npy} ({size_text(free)} free)",
               file=sys.stderr, flush=True)
     with atomic_path(npy) as tmp:  # renamed into place only once every image is in
         try:
@@ -119,18 +125,6 @@ def check_disk_space(folder: Path, needed: int, what: str) -> int:
         raise CompError(f"{what} needs {needed / 2**30:.2f} GiB but {folder} has {free / 2**30:.2f} GiB free; "
                         f"free some space or lower data.image_size")
     return free
-
-
-def human_bytes(n: int) -> str:
-    """A byte count in decimal units with three figures: ``960 B``, ``3.76 GB``, ``61.2 GB``."""
-    value, unit = float(n), "B"
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 999.5 or unit == "TB":
-            break
-        value /= 1000
-    if unit == "B":
-        return f"{n:,} B"
-    return f"{value:.{2 if value < 9.995 else 1 if value < 99.95 else 0}f} {unit}"
 
 
 

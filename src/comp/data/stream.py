@@ -50,10 +50,6 @@ class Rows:
             return np.asarray(self.source[(self.index[key[0]], *key[1:])])
         return np.asarray(self.source[self.index[key]])
 
-    def take(self, positions: np.ndarray) -> np.ndarray:
-        """The rows at ``positions`` (into this selection), in that order."""
-        return np.asarray(self.source[self.index[np.asarray(positions)]])
-
     def __array__(self, dtype=None, copy=None):
         out = self.source[self.index]
         return out if dtype is None else out.astype(dtype)
@@ -62,11 +58,6 @@ class Rows:
 def is_streamed(x) -> bool:
     """Whether ``x`` is read from disk on demand (a memory map, or rows of one)."""
     return isinstance(x, (Rows, np.memmap))
-
-
-def take_rows(x, positions: np.ndarray) -> np.ndarray:
-    """Rows ``positions`` of an array, a memory map or :class:`Rows`, in that order."""
-    return x.take(positions) if isinstance(x, Rows) else np.asarray(x[np.asarray(positions)])
 
 
 def row_batches(x, batch_size: int):

@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from comp.atomic import sweep_temporary, write_json
+from comp.atomic import atomic_dir, sweep_temporary, write_json
 from comp.data.layouts import Dataset, read_class_folders, read_csv_str
 from comp.errors import CompError
 from comp.locks import hold
@@ -189,10 +189,8 @@ def build_upscaled_cifar10(root: Path, image_size, source: Path | None = None, n
         if root.exists():
             return read_record(root) or {}
         sweep_temporary(root.parent)  # what a killed build left
-        tmp = root.with_name(f".tmp-{os.getpid()}-{root.name}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            start = time.perf_counter()
+        start = time.perf_counter()
+        with atomic_dir(root, "the upscaled-cifar10 data") as tmp:  # the folder appears complete or not at all
             jobs, train, test = _plan(dataset, tmp, n_train, n_test, seed)
             upscale_all(jobs, size, executor, workers, desc=f"upscale to {size[0]}x{size[1]}")
             _write_sample(source, tmp, list(test["id"]), len(test) == len(dataset.test))
@@ -201,9 +199,4 @@ def build_upscaled_cifar10(root: Path, image_size, source: Path | None = None, n
                       "source_n_train": len(dataset.train), "source_n_test": len(dataset.test), "seed": seed,
                       "executor": executor, "seconds": round(time.perf_counter() - start, 1)}
             write_json(tmp / RECORD, record)
-            tmp.rename(root)  # the folder appears complete or not at all
-        except OSError as e:
-            raise CompError(f"{root}: cannot build the upscaled-cifar10 data ({e.strerror or e})") from None
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     return record

@@ -15,12 +15,10 @@ import numpy as np
 
 from comp.augment import make_train_transform
 from comp.augment_ops import centre_crop
-from comp.data.stream import is_streamed, row_batches, take_rows
+from comp.data.stream import is_streamed, row_batches
 from comp.recipe import Recipe
+from comp.train.budget import STREAM_WINDOW_BYTES
 from comp.tf_quiet import tf
-
-STREAM_RAM_BUDGET = 512 * 2**20  # bytes tf.data's autotuner may buffer on the stream path
-
 
 def epoch_order(seed: int, epoch, n: int):
     """The training rows' order in ``epoch``: a function of (seed, epoch) only."""
@@ -70,7 +68,7 @@ def _stream_gather(x):
     shape = tuple(x.shape[1:])
 
     def gather(idx):
-        batch = tf.numpy_function(lambda i: take_rows(x, i), [idx], tf.uint8, stateful=False)
+        batch = tf.numpy_function(lambda i: np.asarray(x[i]), [idx], tf.uint8, stateful=False)
         batch.set_shape((None, *shape))
         return batch
 
@@ -79,7 +77,7 @@ def _stream_gather(x):
 
 def _bounded() -> tf.data.Options:
     options = tf.data.Options()
-    options.autotune.ram_budget = STREAM_RAM_BUDGET
+    options.autotune.ram_budget = STREAM_WINDOW_BYTES  # what tf.data may buffer: the memory check counts it
     return options
 
 
