@@ -140,8 +140,9 @@ def test_write_submission_writes_csv_and_manifest_with_its_hash(root):
 # --------------------------------------------------------------------------- rule guard
 
 
-def run(run_id, pretrained=False):
-    return SimpleNamespace(id=run_id, config={"run": {"pretrained": pretrained}})
+def run(run_id, pretrained=False, test_data=None):
+    flags = {"pretrained": pretrained} if test_data is None else {"pretrained": pretrained, "test_data": test_data}
+    return SimpleNamespace(id=run_id, config={"run": flags})
 
 
 def test_pretrained_run_is_refused_when_the_rules_forbid_it(root):
@@ -162,7 +163,22 @@ def test_pretrained_run_passes_when_the_rules_allow_it(root):
 def test_from_scratch_runs_pass_the_default_rules(root):
     check = check_rules(spec(root), [run("a"), run("b")])
     assert check == {"pretrained_weights_allowed": False, "external_data_allowed": False,
-                     "runs_used_pretrained": False, "passed": True}
+                     "test_data_training_allowed": False, "runs_used_pretrained": False,
+                     "runs_used_test_data": False, "passed": True}
+
+
+def test_a_run_trained_on_test_images_is_refused_when_the_rules_forbid_it(root):
+    with pytest.raises(CompError) as e:
+        check_rules(spec(root), [run("fast-5f-abc", test_data=False), run("fast-5f-pseudo", test_data=True)])
+    msg = str(e.value)
+    assert "run 'fast-5f-pseudo' trained on the test images" in msg
+    assert "zoo's rules forbid" in msg and "test_data_training = false" in msg
+
+
+def test_a_run_trained_on_test_images_passes_where_the_rules_allow_it_and_the_manifest_says_so(root):
+    check = check_rules(spec(root, test_data_training=True), [run("a"), run("fast-5f-pseudo", test_data=True)])
+    assert check["passed"] is True
+    assert check["test_data_training_allowed"] is True and check["runs_used_test_data"] is True
 
 
 def test_runs_of_older_versions_with_the_retired_external_data_flag_still_pass(root):

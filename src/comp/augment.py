@@ -202,10 +202,12 @@ def _per_sample_ops(cfg: AugmentCfg, seed: int):
 
 
 def make_train_transform(cfg: AugmentCfg, num_classes: int, seed: int, epochs: int):
-    """A function (uint8 images, int labels, epoch, step[, index]) -> (float32 images, float32 targets).
+    """A function (uint8 images, labels, epoch, step[, index, weights]) -> (float32 images, float32 targets[, weights]).
 
+    ``labels``: integer classes, or float targets (N x classes: a teacher's soft targets).
     ``index`` (the images' positions in the training set) is needed by ``alternate_flip`` only;
-    without it the flip is random.
+    without it the flip is random. ``weights`` (per image; pseudo-labelled images may count
+    less) come out as Keras sample weights, mixed by mixup/cutmix as the targets are.
 
     Every random draw is a function of (seed, epoch, step): the same batch comes out of a
     resumed run, whatever order tf.data's parallel calls run in.
@@ -214,14 +216,16 @@ def make_train_transform(cfg: AugmentCfg, num_classes: int, seed: int, epochs: i
     mixing = cfg.mixup_alpha > 0 or cfg.cutmix_alpha > 0
     last_mix_epoch = epochs - cfg.mix_off_epochs  # mix in epochs [0, last_mix_epoch)
 
-    def transform(images, labels, epoch, step, index=None):
+    def transform(images, labels, epoch, step, index=None, weights=None):
         base = tf.stack([tf.cast(seed, tf.int64), epoch * 1_000_003 + step])
         seeds = tf.random.experimental.stateless_split(base, 6)
         images = per_sample(images, epoch, step, index, base, seeds)
-        targets = tf.one_hot(labels, num_classes, dtype=tf.float32)
+        targets = labels if labels.dtype.is_floating else tf.one_hot(labels, num_classes, dtype=tf.float32)
+        if weights is not None:  # one more target column: mixing mixes it with the same lambda
+            targets = tf.concat([targets, weights[:, None]], axis=-1)
         images = tf.cast(images, tf.float32)
         if not mixing:
-            return images, targets
+            return _split_weights(images, targets, weights is not None)
 
         def mixed():
             if cfg.mixup_alpha > 0 and cfg.cutmix_alpha > 0:
@@ -234,7 +238,12 @@ def make_train_transform(cfg: AugmentCfg, num_classes: int, seed: int, epochs: i
             return mixup(images, targets, cfg.mixup_alpha, seeds[4])
 
         mix_now = (epoch < last_mix_epoch) & (tf.random.stateless_uniform([], seeds[5]) < cfg.mix_prob)
-        return tf.cond(mix_now, mixed, lambda: (images, targets))
+        return _split_weights(*tf.cond(mix_now, mixed, lambda: (images, targets)), weights is not None)
 
     return transform
+
+
+def _split_weights(images, targets, weighted: bool):
+    """(images, targets) or, with a weight column last, (images, targets, sample weights)."""
+    return (images, targets[:, :-1], targets[:, -1]) if weighted else (images, targets)
 

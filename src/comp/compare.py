@@ -6,7 +6,9 @@ finished folds, and shows in ``comp runs``. The table, best first, goes to
 ``runs/<competition>/<compare|sweep>-<stamp>/`` as ``table.md`` and ``table.csv``, beside a bar
 chart ``chart.png``. Its columns: the row, the model, parameters, out-of-fold accuracy and log
 loss (and the competition's metric where it is neither), train seconds (every attempt,
-prediction included) and training images per second of epoch time.
+prediction included) and training images per second of epoch time. With ``seeds`` > 1 each row
+is that many runs on the same folds (:mod:`comp.seeds`): the score columns are their means, and
+``oof_mean``, ``oof_std``, ``seeds`` and ``within_spread`` tell which rows the seed cannot tell apart.
 
 Example::
 
@@ -17,7 +19,7 @@ Example::
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,6 +29,8 @@ from comp import metrics
 from comp.atomic import write_text
 from comp.errors import CompError
 from comp.recipe import load_recipe, parse_override
+from comp.seeds import (check_seeds, flag_within_spread, group_of, plan_seeds, seed_groups, seed_result,
+                        spread_note)
 from comp.spec import Competition
 
 # --------------------------------------------------------------------------- rows
@@ -146,7 +150,7 @@ def check_rows(competition: Competition, rows: list[Row]) -> None:
 
 
 def train_row(competition: Competition, row: Row, n_folds: int, val_fraction: float, executor: str,
-              gpus: list[str] | None, verbose: int, say, subset: int = 0):
+              gpus: list[str] | None, verbose: int, say, subset: int = 0, split_seed: int | None = None):
     """Train (or resume, or reuse) the row's run, as ``comp train`` would; returns (run, its summary)."""
     from comp.runs import run_config, run_id_for
     from comp.train.kfold import summarise_run, train_folds, training_run
@@ -154,10 +158,11 @@ def train_row(competition: Competition, row: Row, n_folds: int, val_fraction: fl
     recipe = load_recipe(row.recipe_ref, row.overrides, competition)
     run_id = None
     if row.run_prefix is not None:
-        config = run_config(competition, recipe, n_folds, val_fraction, row.overrides, row.recipe_ref, subset)
+        config = run_config(competition, recipe, n_folds, val_fraction, row.overrides, row.recipe_ref, subset,
+                            split_seed=split_seed)
         run_id = run_id_for(config, row.run_prefix)
     with training_run(competition, recipe, row.recipe_ref, row.overrides, n_folds, val_fraction,
-                      run_id, restart=False, subset=subset) as (run, dataset, images):
+                      run_id, restart=False, subset=subset, split_seed=split_seed) as (run, dataset, images):
         say(f"[{row.label}] run {run.dir}")
         train_folds(run, range(n_folds), images, dataset, executor, gpus, verbose,
                     say=lambda msg: say(f"[{row.label}] {msg}"))
@@ -184,9 +189,14 @@ def result_row(row: Row, run, summary: dict) -> dict:
     return out
 
 
+def score_column(metric: str) -> str:
+    """The table's column of the competition's metric."""
+    return "oof_log_loss" if metric == "log_loss" else f"oof_{metric}"
+
+
 def sort_best_first(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Best first by the competition's metric, ties by lower log loss."""
-    column = "oof_log_loss" if metric == "log_loss" else f"oof_{metric}"
+    column = score_column(metric)
     higher = metrics.higher_is_better(metric)
     return table.sort_values([column, "oof_log_loss"], ascending=[not higher, True],
                              kind="stable").reset_index(drop=True)
@@ -195,7 +205,8 @@ def sort_best_first(table: pd.DataFrame, metric: str) -> pd.DataFrame:
 # --------------------------------------------------------------------------- outputs
 
 
-def write_outputs(table: pd.DataFrame, kind: str, competition: Competition, n_folds: int, header: str) -> Path:
+def write_outputs(table: pd.DataFrame, kind: str, competition: Competition, n_folds: int, header: str,
+                  footer: str = "") -> Path:
     """table.md, table.csv and chart.png in runs/<competition>/<kind>-<stamp>/ (each written atomically)."""
     from comp.report import markdown_table, plot_comparison
     from comp.runs import RUNS_DIR
@@ -205,7 +216,8 @@ def write_outputs(table: pd.DataFrame, kind: str, competition: Competition, n_fo
     while out_dir.exists():  # a second comparison within the same second keeps its own folder
         out_dir, n = RUNS_DIR / competition.name / f"{kind}-{stamp}-{n}", n + 1
     title = f"{competition.name}: {kind} ({n_folds} fold{'s' if n_folds > 1 else ''}, best first)"
-    write_text(out_dir / "table.md", f"# {title}\n\n{header}\n\n{markdown_table(table)}\n")
+    write_text(out_dir / "table.md", f"# {title}\n\n{header}\n\n{markdown_table(table)}\n"
+               + (f"\n{footer}\n" if footer else ""))
     write_text(out_dir / "table.csv", table.to_csv(index=False))
     plot_comparison(table, competition.metric, title, out_dir / "chart.png")
     return out_dir
@@ -213,19 +225,48 @@ def write_outputs(table: pd.DataFrame, kind: str, competition: Competition, n_fo
 
 def run_comparison(kind: str, competition: Competition, rows: list[Row], n_folds: int = 1, val_fraction: float = 0.2,
                    executor: str = "process", gpus: list[str] | None = None, verbose: int = 0,
-                   say=lambda msg: None, header: str = "", subset: int = 0) -> tuple[Path, pd.DataFrame]:
+                   say=lambda msg: None, header: str = "", subset: int = 0,
+                   seeds: int = 1) -> tuple[Path, pd.DataFrame]:
     """Check every row, train each in turn, write the table and chart; returns (folder, table).
 
-    ``subset``: every row trains on the same at most ``subset`` images per class.
+    ``subset``: every row trains on the same at most ``subset`` images per class. ``seeds``: each
+    row trained with that many seeds on the same folds (:mod:`comp.seeds`); where a row's seed
+    spread is known (N >= 2, or its run's seed group in ``comp runs``) the table gets oof_mean,
+    oof_std, seeds and within_spread columns, and a line naming the rows within the spread of the best.
     """
-    from comp.tf_quiet import keras
+    from comp.runs import list_runs
 
     check_rows(competition, rows)
-    results = []
+    check_seeds(seeds)
+    per_row = []
     for i, row in enumerate(rows, start=1):
         say(f"{kind} {i}/{len(rows)}: {row.label}")
-        run, summary = train_row(competition, row, n_folds, val_fraction, executor, gpus, verbose, say, subset)
-        results.append(result_row(row, run, summary))
-        keras.backend.clear_session()  # inline rows: the graphs of the last model are not needed again
+        per_row.append(_train_seeds(competition, row, seeds, n_folds, val_fraction, executor, gpus, verbose,
+                                    say, subset))
+    groups = seed_groups(list_runs(competition.name))
+    results = [seed_result(seeded, score_column(competition.metric),
+                           group_of(groups, competition.name, seeded[0]["run"]))
+               for seeded in per_row]
     table = sort_best_first(pd.DataFrame(results), competition.metric)
-    return write_outputs(table, kind, competition, n_folds, header), table
+    if table["oof_std"].isna().all():  # no spread known: the table as without --seeds
+        table = table.drop(columns=["oof_mean", "oof_std", "seeds"])
+    table = flag_within_spread(table, score_column(competition.metric))
+    return write_outputs(table, kind, competition, n_folds, header, spread_note(table)), table
+
+
+def _train_seeds(competition: Competition, row: Row, seeds: int, n_folds: int, val_fraction: float, executor: str,
+                 gpus: list[str] | None, verbose: int, say, subset: int) -> list[dict]:
+    """The row trained with each of ``seeds`` seeds in turn; their lines of the table."""
+    from comp.tf_quiet import keras
+
+    base_seed = load_recipe(row.recipe_ref, row.overrides, competition).train.seed
+    seeded = []
+    for plan in plan_seeds(base_seed, seeds):
+        if seeds > 1:
+            say(f"[{row.label}] seed {plan.seed} (folds of seed {plan.split_seed})")
+        seeded_row = replace(row, overrides=[*row.overrides, *plan.overrides])
+        run, summary = train_row(competition, seeded_row, n_folds, val_fraction, executor, gpus, verbose, say,
+                                 subset, plan.split_seed)
+        seeded.append(result_row(row, run, summary))
+        keras.backend.clear_session()  # inline rows: the graphs of the last model are not needed again
+    return seeded

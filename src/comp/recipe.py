@@ -119,6 +119,25 @@ class PredictCfg:
 
 
 @dataclass
+class TeacherCfg:
+    """How a run learns from teacher runs (``comp train --distill RUN`` / ``--pseudo-label RUN``)."""
+
+    temperature: float = 1.0  # the teacher's probabilities softened as p^(1/T), renormalised (its logits / T)
+    distill_weight: float = 0.5  # distillation: a training row's target = (1 - w) x its label + w x the teacher's
+    pseudo_threshold: float = 0.0  # pseudo-labels: test images whose top teacher probability is at least this
+    pseudo_top_share: float = 0.5  # and, of those, the most confident share of each predicted class
+    pseudo_targets: str = choice_field("soft", ("soft", "hard"))  # the teacher's probabilities, or its class
+    pseudo_weight: float = 1.0  # the loss weight of a pseudo-labelled image (a training image's is 1)
+
+    def checks(self) -> list[tuple]:
+        return [("teacher.temperature", self.temperature, self.temperature > 0, "positive"),
+                ("teacher.distill_weight", self.distill_weight, 0 <= self.distill_weight <= 1, "in [0, 1]"),
+                ("teacher.pseudo_threshold", self.pseudo_threshold, 0 <= self.pseudo_threshold < 1, "in [0, 1)"),
+                ("teacher.pseudo_top_share", self.pseudo_top_share, 0 < self.pseudo_top_share <= 1, "in (0, 1]"),
+                ("teacher.pseudo_weight", self.pseudo_weight, self.pseudo_weight > 0, "positive")]
+
+
+@dataclass
 class Recipe:
     name: str = ""
     description: str = ""
@@ -126,6 +145,7 @@ class Recipe:
     augment: AugmentCfg = field(default_factory=AugmentCfg)
     train: TrainCfg = field(default_factory=TrainCfg)
     predict: PredictCfg = field(default_factory=PredictCfg)
+    teacher: TeacherCfg = field(default_factory=TeacherCfg)
 
     @property
     def model_name(self) -> str:
@@ -219,7 +239,7 @@ def recipe_from_dict(table: dict, where: str) -> Recipe:
         ("augment.switch_prob", recipe.augment.switch_prob, 0 <= recipe.augment.switch_prob <= 1, "in [0, 1]"),
         ("augment.translate", recipe.augment.translate, recipe.augment.translate >= 0, "0 or more"),
         ("augment.cutout", recipe.augment.cutout, recipe.augment.cutout >= 0, "0 or more"),
-    ] + recipe.augment.checks() + recipe.predict.checks()
+    ] + recipe.augment.checks() + recipe.predict.checks() + recipe.teacher.checks()
     for key, value, ok, allowed in checks:
         if not ok:
             raise CompError(f"{where}: {key} must be {allowed}. Received: {key}={value!r}")

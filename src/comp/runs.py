@@ -62,6 +62,11 @@ class Run:
         return int(self.config["run"].get("subset", 0))
 
     @property
+    def split_seed(self) -> int:
+        """The seed of the run's folds and ``--subset`` draw: ``train.seed`` unless recorded (``--seeds``)."""
+        return int(self.config["run"].get("split_seed", self.config["run"]["seed"]))
+
+    @property
     def n_folds(self) -> int:
         return int(self.config["run"]["folds"])
 
@@ -115,10 +120,12 @@ class Run:
 
 
 def run_config(competition: Competition, recipe: Recipe, n_folds: int, val_fraction: float,
-               overrides: list[str], recipe_ref: str, subset: int = 0, data_fingerprint: str = "") -> dict:
+               overrides: list[str], recipe_ref: str, subset: int = 0, data_fingerprint: str = "",
+               split_seed: int | None = None) -> dict:
     """What a run is: the competition, the resolved recipe, the split and the flags the rule
     guard reads (``pretrained``). Runs of older versions also carry ``external_data = false``,
-    which nothing could set; it is no longer written."""
+    which nothing could set; it is no longer written. ``split_seed`` (the folds' and ``--subset``
+    draw's seed) is written only where it differs from ``train.seed``: older runs keep their ids."""
     config = {
         "run": {
             "competition": competition.name,
@@ -131,12 +138,14 @@ def run_config(competition: Competition, recipe: Recipe, n_folds: int, val_fract
             "pretrained": uses_pretrained_weights(recipe),
         },
         "competition": to_dict(competition),
-        "recipe": to_dict(recipe),
+        "recipe": {k: v for k, v in to_dict(recipe).items() if k != "teacher"},  # comp.train.teacher.record
     }
     if subset:  # only where used: full-data runs keep the ids they had before the key existed
         config["run"]["subset"] = subset
     if data_fingerprint:  # the training files and labels (comp.data.images.data_fingerprint)
         config["run"]["data_fingerprint"] = data_fingerprint
+    if split_seed is not None and split_seed != recipe.train.seed:
+        config["run"]["split_seed"] = split_seed
     return config
 
 
@@ -160,12 +169,15 @@ def _identity(run_table: dict) -> dict:
     return {k: v for k, v in run_table.items() if k not in ignored}
 
 
+def _hashed_rules(rules: dict) -> dict:
+    """The rules as the hash has always seen them: rules decide what may be submitted, not a
+    run's results, so a rule added later (``test_data_training``) stays out and old runs keep their ids."""
+    return {k: v for k, v in rules.items() if k != "test_data_training"}
+
+
 def config_hash(config: dict) -> str:
     """A short hash of what determines a run's results (not where the data lives)."""
-    keyed = {"run": _identity(config["run"]),
-             "recipe": config["recipe"],
-             "competition": {**config["competition"], "data": {**config["competition"]["data"], "root": ""}}}
-    return hashlib.sha1(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:6]
+    return hashlib.sha1(json.dumps(config_identity(config), sort_keys=True).encode()).hexdigest()[:6]
 
 
 def run_id_for(config: dict, prefix: str | None = None) -> str:
@@ -205,14 +217,19 @@ def run_lock(competition: str, run_id: str) -> Path:
     return RUNS_DIR / check_name(competition, "competition") / f".{check_name(run_id, '--run')}.lock"
 
 
+def config_identity(config: dict) -> dict:
+    """What makes a run what it is: the [run] table's identity keys, the recipe, and the
+    competition's spec except where the data lives."""
+    competition = {**config.get("competition", {})}
+    competition["data"] = {**competition.get("data", {}), "root": ""}
+    if "rules" in competition:
+        competition["rules"] = _hashed_rules(competition["rules"])
+    return {"run": _identity(config["run"]), "recipe": config["recipe"], "competition": competition}
+
+
 def _changes(saved: dict, new: dict) -> list[str]:
-    """What differs between a run's saved config and the one asked for now, in its identity:
-    the [run] table, the recipe, and the competition's spec except where the data lives."""
-    def identity(config: dict) -> dict:
-        competition = config.get("competition", {})
-        return {"run": _identity(config["run"]), "recipe": config["recipe"],
-                "competition": {**competition, "data": {**competition.get("data", {}), "root": ""}}}
-    return _diff(identity(saved), identity(new))
+    """What differs between a run's saved config and the one asked for now, in its identity."""
+    return _diff(config_identity(saved), config_identity(new))
 
 
 def create_run(config: dict, run_id: str | None, restart: bool, class_names: list[str],

@@ -74,6 +74,9 @@ class RulesSpec:
     # competition's folder (pretrained weights are the one outside source, checked above), so
     # no run can break it; it is recorded, not enforced.
     external_data: bool = False
+    # may the unlabelled test images be trained on (pseudo-labels, distillation targets on
+    # them)? A run that did is refused by comp predict where this is false.
+    test_data_training: bool = False
 
 
 @dataclass

@@ -31,16 +31,24 @@ SUBMISSIONS_DIR = Path("submissions")
 def check_rules(competition: Competition, runs) -> dict:
     """Refuse runs that broke the competition's rules; return the check for the manifest.
 
-    Pretrained weights are the one source from outside the competition's files that a run can
-    use (``model.weights``); ``[rules] external_data`` is recorded, since no run can use other data.
+    Pretrained weights (``model.weights``, or a teacher's) are the one source from outside the
+    competition's files that a run can use; ``[rules] external_data`` is recorded, since no run
+    can use other data. A run trained on test images (pseudo-labels: ``comp train
+    --pseudo-label``, or a teacher that was) needs ``[rules] test_data_training = true``.
     """
+    rules = competition.rules
     for run in runs:
-        if run.config["run"].get("pretrained") and not competition.rules.pretrained_weights:
+        if run.config["run"].get("pretrained") and not rules.pretrained_weights:
             raise CompError(f"run '{run.id}' used pretrained weights, which {competition.name}'s rules forbid "
                             f"([rules] pretrained_weights = false); transfer runs are for offline comparison only")
-    return {"pretrained_weights_allowed": competition.rules.pretrained_weights,
-            "external_data_allowed": competition.rules.external_data,
+        if run.config["run"].get("test_data") and not rules.test_data_training:
+            raise CompError(f"run '{run.id}' trained on the test images (pseudo-labels), which {competition.name}'s "
+                            f"rules forbid ([rules] test_data_training = false); it is for offline comparison only")
+    return {"pretrained_weights_allowed": rules.pretrained_weights,
+            "external_data_allowed": rules.external_data,
+            "test_data_training_allowed": rules.test_data_training,
             "runs_used_pretrained": any(r.config["run"].get("pretrained") for r in runs),
+            "runs_used_test_data": any(r.config["run"].get("test_data", False) for r in runs),
             "passed": True}
 
 

@@ -35,20 +35,27 @@ def recipes():
 @main.command()
 @click.option("--competition", "-c", default=None, help="Only this competition's runs.")
 def runs(competition):
-    """Every run with its recipe, model, pretrained flag, folds, out-of-fold score, time and submissions."""
+    """Every run with its recipe, model, pretrained flag, folds, out-of-fold score, time and submissions.
+
+    Below the table, one line per seed group (finished runs that differ only in the seed, on the
+    same folds: `comp train --seeds N`): their out-of-fold mean and standard deviation."""
     import pandas as pd
 
     from comp.runs import list_runs
+    from comp.seeds import group_line, group_of, seed_groups
     from comp.submission import manifests_for_run
 
-    rows = []
-    for run in list_runs(competition):
+    rows, all_runs = [], list_runs(competition)
+    groups = seed_groups(all_runs)
+    for run in all_runs:
         m = run.metrics() or {}
+        group = group_of(groups, run.config["run"]["competition"], run.id)
         rows.append({
             "competition": run.config["run"]["competition"], "run": run.id, "recipe": run.config["run"]["recipe"],
             "model": run.model_label, "pretrained": "yes" if run.pretrained else "no",
             "folds": f"{len(run.finished_folds())}/{run.n_folds}",
             "oof": f"{m['oof_score']:.4f}" if "oof_score" in m else "-",
+            "seeds": str(group.n) if group else "-",
             "minutes": f"{m['seconds'] / 60:.1f}" if "seconds" in m else "-",
             "submissions": len(manifests_for_run(run.id, run.config["run"]["competition"])),
             "created": run.config.get("created", ""),
@@ -57,3 +64,5 @@ def runs(competition):
         say("no runs yet: `comp train` makes one")
         return
     click.echo(pd.DataFrame(rows).to_string(index=False))
+    for group in groups:
+        click.echo(group_line(group))

@@ -15,6 +15,8 @@ folds_option = click.option("--folds", "-k", "n_folds", type=int, default=5, sho
                             help="Number of stratified folds; 1 = a single hold-out split.")
 val_fraction_option = click.option("--val-fraction", type=float, default=0.2, show_default=True,
                                    help="Validation share of the hold-out split (--folds 1).")
+seeds_option = click.option("--seeds", type=int, default=1, show_default=True, metavar="N",
+                            help="Train N seeds (train.seed, +1, ...) on the same folds; report their spread.")
 
 
 @main.command()
@@ -34,11 +36,22 @@ val_fraction_option = click.option("--val-fraction", type=float, default=0.2, sh
               help="mirrored: each fold uses every local GPU through tf.distribute (sets train.strategy).")
 @click.option("--restart", is_flag=True, help="Delete the run's artifacts and start over.")
 @subset_option
+@seeds_option
+@click.option("--distill", "distill_ids", multiple=True, metavar="RUN",
+              help="Teacher run (repeatable): train on a blend of the labels and its out-of-fold probabilities "
+                   "(teacher.distill_weight, teacher.temperature).")
+@click.option("--pseudo-label", "pseudo_ids", multiple=True, metavar="RUN",
+              help="Teacher run (repeatable): add the test images it labels confidently to every fold's training "
+                   "set (teacher.pseudo_*); comp predict refuses such runs where [rules] test_data_training = false.")
 @quiet_option
 def train(competition_ref, recipe_ref, n_folds, val_fraction, run_id, fold, overrides, data, executor, gpus,
-          strategy, restart, subset, quiet):
-    """Train a recipe on a competition with stratified k-fold; print the fold table."""
+          strategy, restart, subset, seeds, distill_ids, pseudo_ids, quiet):
+    """Train a recipe on a competition with stratified k-fold; print the fold table.
+
+    With --seeds N, N runs one after another (train.seed, +1, ...; with --run R: R, R-seed<S>),
+    all on the folds of the first seed; then a table of the seeds and their spread."""
     from comp.recipe import load_recipe
+    from comp.seeds import plan_seeds, train_seeds
     from comp.spec import load_competition
 
     if fold is not None and n_folds >= 1 and not 0 <= fold < n_folds:  # before any decoding or run folder
@@ -48,21 +61,42 @@ def train(competition_ref, recipe_ref, n_folds, val_fraction, run_id, fold, over
         overrides = (*overrides, f"train.strategy={strategy}")
     competition = load_competition(competition_ref, data)
     recipe = load_recipe(recipe_ref, overrides, competition)
+    plans = plan_seeds(recipe.train.seed, seeds, run_id)  # every seed's run id checked before any training
+    teachers = _teachers(competition, distill_ids, pseudo_ids)
     from comp import report
     from comp.train.kfold import summarise_run, train_folds, training_run
 
-    with training_run(competition, recipe, recipe_ref, list(overrides), n_folds, val_fraction, run_id, restart,
-                      subset) as (run, dataset, images):
-        say(f"run {run.dir} | recipe {recipe.name} | model {recipe.model_name} | "
-            f"{len(dataset.train)} train / {len(dataset.test)} test images, {len(dataset.class_names)} classes")
-        folds = range(n_folds) if fold is None else [fold]
-        train_folds(run, folds, images, dataset, executor, gpu_ids, keras_verbosity(quiet), say)
-        if run.finished_folds():
-            summary = summarise_run(run)
-            say("\n" + report.fold_table(summary))
-            say(f"out-of-fold {summary['metric']}: {summary['oof_score']:.4f} "
-                f"({summary['finished_folds']}/{summary['folds']} folds) | plots: {run.dir / 'plots'}")
-    click.echo(str(run.dir))
+    def train_one(plan):
+        seeded = [*overrides, *plan.overrides]
+        recipe_s = load_recipe(recipe_ref, seeded, competition) if plan.overrides else recipe
+        summary = None
+        with training_run(competition, recipe_s, recipe_ref, seeded, n_folds, val_fraction, plan.run_id, restart,
+                          subset, plan.split_seed, teachers, say) as (run, dataset, images):
+            say(f"run {run.dir} | recipe {recipe.name} | model {recipe.model_name} | "
+                f"{len(dataset.train)} train / {len(dataset.test)} test images, {len(dataset.class_names)} classes")
+            folds = range(n_folds) if fold is None else [fold]
+            train_folds(run, folds, images, dataset, executor, gpu_ids, keras_verbosity(quiet), say)
+            if run.finished_folds():
+                summary = summarise_run(run)
+                say("\n" + report.fold_table(summary))
+                say(f"out-of-fold {summary['metric']}: {summary['oof_score']:.4f} "
+                    f"({summary['finished_folds']}/{summary['folds']} folds) | plots: {run.dir / 'plots'}")
+        click.echo(str(run.dir))
+        return run, summary
+
+    train_seeds(plans, train_one, say)
+
+
+def _teachers(competition, distill_ids, pseudo_ids):
+    """The teacher runs of --distill / --pseudo-label (None without), and a warning where the rules
+    forbid training on the test images."""
+    from comp.train.teacher import open_teachers
+
+    teachers = open_teachers(competition.name, distill_ids, pseudo_ids)
+    if teachers and teachers.test_data and not competition.rules.test_data_training:
+        say(f"note: this run trains on test images, which {competition.name}'s rules forbid "
+            f"([rules] test_data_training = false): comp predict will refuse it (offline comparison only)")
+    return teachers
 
 
 @main.command("train-fold", hidden=True)
@@ -102,6 +136,7 @@ def comparison_options(fn):
         executor_option,
         gpus_option,
         subset_option,
+        seeds_option,
         quiet_option,
     ]
     for option in reversed(options):
@@ -110,9 +145,10 @@ def comparison_options(fn):
 
 
 def _comparison(kind, competition_ref, rows_for, n_folds, val_fraction, overrides, data, executor, gpus, subset,
-                quiet, header):
+                quiet, header, seeds=1):
     from comp.compare import run_comparison
     from comp.report import markdown_table
+    from comp.seeds import spread_note
     from comp.spec import load_competition
 
     gpu_ids = gpu_list(gpus)
@@ -120,9 +156,13 @@ def _comparison(kind, competition_ref, rows_for, n_folds, val_fraction, override
     rows = rows_for(competition)
     if subset:
         header = f"{header} Subset: at most {subset} training images per class.".strip()
+    if seeds > 1:
+        header = f"{header} Seeds: {seeds} per row, on the same folds.".strip()
     out_dir, table = run_comparison(kind, competition, rows, n_folds, val_fraction, executor, gpu_ids,
-                                    keras_verbosity(quiet), say, header, subset)
+                                    keras_verbosity(quiet), say, header, subset, seeds)
     say("\n" + markdown_table(table) + "\n")
+    if spread_note(table):
+        say(spread_note(table))
     say(f"table: {out_dir / 'table.md'} | {out_dir / 'table.csv'} | chart: {out_dir / 'chart.png'}")
     click.echo(str(out_dir))
 
@@ -135,7 +175,7 @@ def _comparison(kind, competition_ref, rows_for, n_folds, val_fraction, override
 @click.option("--transfer-recipe", default="transfer", show_default=True, help="The recipe of the --backbones rows.")
 @comparison_options
 def compare(backbones, recipes, transfer_recipe, competition_ref, n_folds, val_fraction, overrides, data, executor,
-            gpus, subset, quiet):
+            gpus, subset, seeds, quiet):
     """Train backbones and recipes side by side; write a table (Markdown, CSV) and a bar chart.
 
     \b
@@ -153,7 +193,7 @@ def compare(backbones, recipes, transfer_recipe, competition_ref, n_folds, val_f
               + (f" --recipes {recipes}" if recipes else "") + f" --folds {n_folds}"
               + "".join(f" --set {o}" for o in overrides) + "`")
     _comparison("compare", competition_ref, rows_for, n_folds, val_fraction, overrides, data, executor, gpus, subset,
-                quiet, header)
+                quiet, header, seeds)
 
 
 @main.command()
@@ -162,7 +202,8 @@ def compare(backbones, recipes, transfer_recipe, competition_ref, n_folds, val_f
 @click.option("--grid", "grids", multiple=True, required=True, metavar="KEY=V1,V2,...",
               help="A recipe key and its values, e.g. --grid train.batch_size=100,200 (repeatable: the product).")
 @comparison_options
-def sweep(recipe_ref, grids, competition_ref, n_folds, val_fraction, overrides, data, executor, gpus, subset, quiet):
+def sweep(recipe_ref, grids, competition_ref, n_folds, val_fraction, overrides, data, executor, gpus, subset, seeds,
+          quiet):
     """Train every point of a grid of recipe settings; write the table (best first) and a chart.
 
     \b
@@ -173,4 +214,4 @@ def sweep(recipe_ref, grids, competition_ref, n_folds, val_fraction, overrides, 
     header = (f"`comp sweep --recipe {recipe_ref}" + "".join(f" --grid {g}" for g in grids) + f" --folds {n_folds}"
               + "".join(f" --set {o}" for o in overrides) + "`")
     _comparison("sweep", competition_ref, lambda competition: grid_rows(recipe_ref, list(grids), list(overrides)),
-                n_folds, val_fraction, overrides, data, executor, gpus, subset, quiet, header)
+                n_folds, val_fraction, overrides, data, executor, gpus, subset, quiet, header, seeds)

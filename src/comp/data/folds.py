@@ -72,6 +72,10 @@ class FoldData:
     num_classes: int
     metric: str
     test_key: str | None = None  # comp.data.images.test_key of x_test: saved with test.npy
+    # with teachers (comp.train.teacher): y_train holds float targets (rows x classes), the last
+    # n_pseudo rows of x_train are pseudo-labelled test images, weights their loss weights (None: all 1)
+    weights: np.ndarray | None = None
+    n_pseudo: int = 0
 
 
 def split_fold(fold_of_row: np.ndarray, k: int, images: np.ndarray, labels: np.ndarray,

@@ -55,8 +55,51 @@ class Rows:
         return out if dtype is None else out.astype(dtype)
 
 
+class Stacked:
+    """Two row sources one after the other (a fold's training rows, then its pseudo-labelled
+    test rows), read on demand: ``stacked[idx]`` reads each part's rows and keeps ``idx``'s order."""
+
+    def __init__(self, first, second):
+        self.first, self.second = first, second
+        self.split = len(first)
+
+    def __len__(self) -> int:
+        return self.split + len(self.second)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self), *self.first.shape[1:])
+
+    @property
+    def dtype(self):
+        return self.first.dtype
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape)) * np.dtype(self.dtype).itemsize
+
+    def __getitem__(self, key) -> np.ndarray:
+        rest = ()
+        if isinstance(key, tuple):
+            key, rest = key[0], key[1:]
+        idx = np.arange(len(self))[key]
+        if idx.ndim == 0:
+            return self[np.array([idx]), *rest][0]
+        out = np.empty((len(idx), *self.shape[1:]), self.dtype)[(slice(None), *rest)]
+        low = idx < self.split
+        out[low] = np.asarray(self.first[(idx[low], *rest)])
+        out[~low] = np.asarray(self.second[(idx[~low] - self.split, *rest)])
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.concatenate([np.asarray(self.first), np.asarray(self.second)])
+        return out if dtype is None else out.astype(dtype)
+
+
 def is_streamed(x) -> bool:
     """Whether ``x`` is read from disk on demand (a memory map, or rows of one)."""
+    if isinstance(x, Stacked):
+        return is_streamed(x.first) or is_streamed(x.second)
     return isinstance(x, (Rows, np.memmap))
 
 

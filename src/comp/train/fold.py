@@ -166,7 +166,7 @@ class FoldTrainer:
 
     def _fit(self, start: int, stop: int, data, recipe, callbacks, validation) -> None:
         self.model.fit(
-            train_dataset(data.x_train, data.y_train, recipe, data.num_classes, self.batch_size, start),
+            train_dataset(data.x_train, data.y_train, recipe, data.num_classes, self.batch_size, start, data.weights),
             steps_per_epoch=self.steps,
             initial_epoch=start,
             epochs=stop,
@@ -192,7 +192,8 @@ def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2)
     keras.utils.set_random_seed(cfg.seed)
     trainer = FoldTrainer(recipe, data, fold_dir, verbose)
     replicas = f" | mirrored over {trainer.strategy.num_replicas_in_sync} replicas" if trainer.strategy else ""
-    log(fold_dir, f"{trainer.setup.describe()}{replicas} | train {len(data.x_train)} / val {len(data.x_val)} "
+    pseudo = f" ({data.n_pseudo} pseudo-labelled)" if data.n_pseudo else ""
+    log(fold_dir, f"{trainer.setup.describe()}{replicas} | train {len(data.x_train)}{pseudo} / val {len(data.x_val)} "
                   f"| input: {input_name(data)} | best epoch by {trainer.monitor}")
     fold_dir.mkdir(parents=True, exist_ok=True)
     initial_epoch = resume_point(trainer.backup_dir, trainer.history_path)
@@ -238,6 +239,7 @@ def finish_fold(model, recipe: Recipe, data: FoldData, fold_dir: Path, monitor: 
         "monitor": monitor,
         "best_epoch": int(hist["epoch"].iloc[metrics.best_index(hist[monitor], monitor)]) + 1,
         "n_train": int(len(data.x_train)),
+        **({"n_pseudo": int(data.n_pseudo)} if data.n_pseudo else {}),
         "n_val": int(len(data.x_val)),
         "params": int(model.count_params()),
         **test_saved,

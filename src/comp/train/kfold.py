@@ -31,6 +31,8 @@ from comp.runs import Run, create_run, folds_frame, run_config, run_id_for, run_
 from comp.train.budget import check_fold_memory, input_path
 from comp.train.executors import run_folds
 from comp.train.fold import train_fold
+from comp.train.teacher import (TARGETS_FILE, Teachers, apply_targets, load_targets, make_targets, record,
+                                teacher_folds, test_images_for)
 
 
 def check_recipe(recipe: Recipe) -> None:
@@ -70,27 +72,37 @@ def check_same_files(run: Run, fingerprint: str) -> None:
                         f"other sizes or modification times); pass --restart or a new --run")
 
 
-def _read_data(competition, recipe: Recipe, subset: int):
+def _read_data(competition, subset: int, seed: int):
     ensure_data(competition)
     dataset = read_dataset(competition)
-    return subset_dataset(dataset, subset, recipe.train.seed) if subset else dataset
+    return subset_dataset(dataset, subset, seed) if subset else dataset
 
 
 @contextlib.contextmanager
 def training_run(competition, recipe: Recipe, recipe_ref: str, overrides: list[str], n_folds: int,
-                 val_fraction: float, run_id: str | None, restart: bool, subset: int = 0):
+                 val_fraction: float, run_id: str | None, restart: bool, subset: int = 0,
+                 split_seed: int | None = None, teachers: Teachers | None = None, say=lambda msg: None):
     """Create (or reopen) the run, locked for the block: config, class map and folds saved
     before any training. Yields (run, dataset, (train images, test images or None)).
 
     ``subset``: at most that many training images per class, and no test images (a quick
-    comparison).
+    comparison). ``split_seed``: the seed of the folds and of that draw (None: ``train.seed``);
+    runs that share it and differ in ``train.seed`` are seeds of one recipe (``--seeds``).
+    ``teachers`` (:mod:`comp.train.teacher`): the run takes their folds (and split seed), and
+    its targets are worked out from them once, when it is created.
     """
     check_recipe(recipe)
-    dataset = _read_data(competition, recipe, subset)
-    fold_of_row = make_folds(dataset.labels, n_folds, recipe.train.seed, val_fraction)
+    if split_seed is None:
+        split_seed = teachers.runs[0].split_seed if teachers else recipe.train.seed
+    dataset = _read_data(competition, subset, split_seed)
+    if teachers:
+        fold_of_row = teacher_folds(teachers, dataset, n_folds)
+    else:
+        fold_of_row = make_folds(dataset.labels, n_folds, split_seed, val_fraction)
     images = load_competition_images(competition, dataset, subset)  # decoded before any run exists
     config = run_config(competition, recipe, n_folds, val_fraction, overrides, recipe_ref, subset,
-                        data_fingerprint(competition, dataset))
+                        data_fingerprint(competition, dataset), split_seed)
+    config = record(config, teachers, recipe) if teachers else config
     run_id = run_id or run_id_for(config)
     with hold(run_lock(competition.name, run_id), f"run '{run_id}'", "trained"):
         run, existed = create_run(config, run_id, restart, dataset.class_names,
@@ -98,6 +110,8 @@ def training_run(competition, recipe: Recipe, recipe_ref: str, overrides: list[s
         if existed:
             check_same_training_set(run, dataset)
             check_same_files(run, config["run"]["data_fingerprint"])
+        if teachers and not (run.dir / TARGETS_FILE).is_file():
+            make_targets(run, teachers, dataset, say)
         yield run, dataset, images
 
 
@@ -106,26 +120,30 @@ def fold_lock(run: Run, k: int):
     return hold(run.dir / f".fold-{k}.lock", f"fold {k} of run '{run.id}'", "trained")
 
 
-def fold_path(run: Run, fold_of_row, folds, n_test: int) -> str:
-    """The input path (``memory`` or ``stream``) of the largest of ``folds``."""
+def fold_path(run: Run, fold_of_row, folds, n_test: int, targets: dict | None = None) -> str:
+    """The input path (``memory`` or ``stream``) of the largest of ``folds`` (with its pseudo-labelled images)."""
     n_val = int(min((fold_of_row == k).sum() for k in folds))
+    n_pseudo = len(targets.get("pseudo_index", [])) if targets else 0
     cfg = run.recipe.train
-    return input_path(cfg.pipeline, cfg.memory_budget_gb, len(fold_of_row) - n_val, n_val, n_test,
+    return input_path(cfg.pipeline, cfg.memory_budget_gb, len(fold_of_row) - n_val + n_pseudo, n_val, n_test,
                       run.competition.data.image_size)
 
 
 def fold_split(run: Run, k: int, images, dataset, test_images) -> FoldData:
-    """Fold ``k`` of ``run``: its folds.csv applied to the images and the dataset's labels."""
+    """Fold ``k`` of ``run``: its folds.csv applied to the images and the dataset's labels (and
+    its teachers' targets, if it has teachers)."""
     key = test_key(run.competition, dataset) if test_images is not None else None
     fold_of_row = run.fold_table()["fold"].to_numpy()
-    stream = fold_path(run, fold_of_row, [k], 0 if test_images is None else len(test_images)) == "stream"
-    return split_fold(fold_of_row, k, images, dataset.labels, test_images,
+    targets = load_targets(run)
+    stream = fold_path(run, fold_of_row, [k], 0 if test_images is None else len(test_images), targets) == "stream"
+    data = split_fold(fold_of_row, k, images, dataset.labels, test_images,
                       len(run.class_names), run.competition.metric, f"{run.dir}/folds.csv", key, stream=stream)
+    return data if targets is None else apply_targets(data, targets, fold_of_row == k, test_images_for(run))
 
 
 def load_fold(run: Run, k: int) -> FoldData:
     """Fold ``k`` of an existing run: the run's images (its ``--subset`` draw, if any) split by its folds.csv."""
-    dataset = _read_data(run.competition, run.recipe, run.subset)
+    dataset = _read_data(run.competition, run.subset, run.split_seed)
     check_same_training_set(run, dataset)
     check_same_files(run, data_fingerprint(run.competition, dataset))
     x_train, x_test = load_competition_images(run.competition, dataset, run.subset)
@@ -154,8 +172,11 @@ def train_folds(run: Run, folds, images, dataset, executor: str = "process", gpu
     say(f"training fold(s) {', '.join(map(str, todo))} ({executor})")
     fold_of_row = run.fold_table()["fold"].to_numpy()
     n_val, n_test = int(max((fold_of_row == k).sum() for k in todo)), 0 if x_test is None else len(x_test)
-    path = fold_path(run, fold_of_row, todo, n_test)
-    check_fold_memory(str(run.dir), len(dataset.train) - n_val, n_val, n_test, run.competition.data.image_size,
+    targets = load_targets(run)
+    n_pseudo = len(targets.get("pseudo_index", [])) if targets else 0
+    path = fold_path(run, fold_of_row, todo, n_test, targets)
+    check_fold_memory(str(run.dir), len(dataset.train) - n_val + n_pseudo, n_val, n_test,
+                      run.competition.data.image_size,
                       parallel=len(gpus) if gpus and executor == "process" else 1, path=path)
 
     def in_process(k: int) -> None:

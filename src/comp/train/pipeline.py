@@ -26,17 +26,21 @@ def epoch_order(seed: int, epoch, n: int):
 
 
 def train_dataset(x, y: np.ndarray, recipe: Recipe, num_classes: int, batch_size: int,
-                  initial_epoch: int = 0) -> tf.data.Dataset:
-    """Endless (images, soft targets) batches; epoch e's order is a function of (seed, e).
+                  initial_epoch: int = 0, weights: np.ndarray | None = None) -> tf.data.Dataset:
+    """Endless (images, soft targets[, sample weights]) batches; epoch e's order is a function of (seed, e).
 
     ``x``: an array in memory (the memory path) or a memory map / :class:`comp.data.stream.Rows`
-    (the stream path). Images stay uint8 until after augmentation.
+    (the stream path). Images stay uint8 until after augmentation. ``y``: integer labels, or
+    float targets (rows x classes, a teacher's: :mod:`comp.train.teacher`); ``weights``: one
+    loss weight per row, or None (all 1).
     """
     n = len(x)
     steps = n // batch_size
     seed = recipe.train.seed
+    y = np.asarray(y)
     with tf.device("/CPU:0"):
-        labels = tf.constant(np.asarray(y, dtype=np.int32))
+        labels = tf.constant(y.astype(np.float32) if y.ndim == 2 else y.astype(np.int32))
+        row_weights = None if weights is None else tf.constant(np.asarray(weights, dtype=np.float32))
     gather = _stream_gather(x) if is_streamed(x) else _memory_gather(x)
     transform = make_train_transform(recipe.augment, num_classes, seed, recipe.train.epochs)
 
@@ -45,7 +49,8 @@ def train_dataset(x, y: np.ndarray, recipe: Recipe, num_classes: int, batch_size
         return tf.data.Dataset.from_tensor_slices(idx).enumerate().map(lambda s, i: (epoch, s, i))
 
     def load(epoch, step, idx):
-        return transform(gather(idx), tf.gather(labels, idx), epoch, step, idx)
+        batch_weights = None if row_weights is None else tf.gather(row_weights, idx)
+        return transform(gather(idx), tf.gather(labels, idx), epoch, step, idx, batch_weights)
 
     # Epochs past the planned number repeat the last one's schedule of draws (BackupAndRestore
     # restarts a fold mid-way; fit stops at recipe.train.epochs anyway).

@@ -1,0 +1,219 @@
+"""Seed ensembles and the seed spread: ``--seeds N`` on ``comp train``, ``comp compare`` and
+``comp sweep``, and the seed groups ``comp runs`` lists.
+
+A recipe trained with N seeds is N ordinary runs, one after another: ``train.seed`` = s, s+1,
+..., s+N-1 (s: the resolved recipe's ``train.seed``), all on the folds and ``--subset`` draw of
+seed s (the run's *split seed*). The first seed's run is the run ``comp train`` makes without
+``--seeds``; the others add ``--set train.seed=<S>`` and record ``split_seed = s``.
+
+A *seed group* is the runs whose configs differ only in the seed (``recipe.train.seed`` and
+``run.seed``, and the keys a run id ignores) on the same folds. Its OOF scores' standard
+deviation (ddof=1) is the seed spread: a difference between two recipes smaller than it
+cannot be told from the seed.
+
+Example::
+
+    plans = plan_seeds(recipe.train.seed, 3, run_id="fast")  # runs fast, fast-seed43, fast-seed44
+    results = train_seeds(plans, train_one, say)             # train_one(plan) -> (run, summary)
+    groups = seed_groups(list_runs("dacon-cifar10"))
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from comp.errors import CompError
+from comp.paths import check_name
+from comp.runs import Run, config_identity
+
+# --------------------------------------------------------------------------- training N seeds
+
+
+@dataclass
+class SeedPlan:
+    seed: int  # the run's train.seed
+    split_seed: int  # the seed of its folds and --subset draw: the first seed's
+    overrides: list[str]  # what the seed adds to the --set overrides: [] for the first, then train.seed=<S>
+    run_id: str | None  # --run R: R, then R-seed<S>; None: the default id, from the config
+
+
+def check_seeds(n: int) -> int:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise CompError(f"--seeds must be 1 or more. Received: --seeds={n}")
+    return n
+
+
+def plan_seeds(base_seed: int, n: int, run_id: str | None = None) -> list[SeedPlan]:
+    """The N runs of ``--seeds N`` from ``base_seed``, their ids checked as ``--run`` is."""
+    check_seeds(n)
+    plans = []
+    for seed in range(base_seed, base_seed + n):
+        first = seed == base_seed
+        rid = None if run_id is None else run_id if first else f"{run_id}-seed{seed}"
+        if rid is not None:
+            check_name(rid, "--run")
+        plans.append(SeedPlan(seed, base_seed, [] if first else [f"train.seed={seed}"], rid))
+    return plans
+
+
+def train_seeds(plans: list[SeedPlan], train_one, say=lambda msg: None) -> list[dict]:
+    """``train_one(plan) -> (run, summary or None)`` for each plan in turn; one row each (seed,
+    run, oof, minutes). With more than one plan, the table and the spread line are said."""
+    results = []
+    for i, plan in enumerate(plans, start=1):
+        if len(plans) > 1:
+            say(f"seed {i}/{len(plans)}: train.seed={plan.seed} (folds of seed {plan.split_seed})")
+        run, summary = train_one(plan)
+        results.append({"seed": plan.seed, "run": run.id,
+                        "oof": summary["oof_score"] if summary else float("nan"),
+                        "minutes": summary["seconds"] / 60 if summary else float("nan")})
+    if len(plans) > 1:
+        say("\n" + seed_table(results))
+        say(spread_line([r["oof"] for r in results]))
+    return results
+
+
+def seed_table(results: list[dict]) -> str:
+    """One line per seed: seed, run id, OOF score, minutes."""
+    table = pd.DataFrame(results, columns=["seed", "run", "oof", "minutes"])
+    return table.to_string(index=False, na_rep="-", formatters={"oof": "{:.4f}".format, "minutes": "{:.1f}".format})
+
+
+# --------------------------------------------------------------------------- the spread
+
+
+def spread(scores) -> tuple[float, float, int]:
+    """(mean, standard deviation with ddof=1, count) of the scores that are numbers; the
+    deviation is NaN below two scores."""
+    values = pd.Series([s for s in scores if s is not None and not math.isnan(s)], dtype=float)
+    return float(values.mean()), float(values.std(ddof=1)), int(len(values))
+
+
+def spread_line(scores) -> str:
+    mean, std, n = spread(scores)
+    if n < 2:
+        return f"seed spread: needs 2 seeds with an out-of-fold score, {n} has one"
+    return f"seed spread: mean {mean:.4f}, std {std:.4f} over {n} seeds"
+
+
+def within_spread(best: float, best_std: float, score: float, std: float) -> bool | None:
+    """Whether ``score`` is closer to ``best`` than the larger of the two seed deviations;
+    None where neither is known."""
+    known = [s for s in (best_std, std) if s is not None and not math.isnan(s)]
+    return abs(score - best) < max(known) if known else None
+
+
+def flag_within_spread(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    """A ``within_spread`` column for a table sorted best first by ``column``: ``best``, ``yes``
+    (its difference to the best is smaller than the larger of the two rows' ``oof_std``), ``no``,
+    or ``-`` where neither spread is known. The table as it is where no row's spread is known."""
+    if "oof_std" not in table or table["oof_std"].isna().all():
+        return table
+    best = table.iloc[0]
+    flags = ["best"]
+    for _, row in table.iloc[1:].iterrows():
+        near = within_spread(best[column], best["oof_std"], row[column], row["oof_std"])
+        flags.append("-" if near is None else "yes" if near else "no")
+    return table.assign(within_spread=flags)
+
+
+def spread_note(table: pd.DataFrame) -> str:
+    """The line after a flagged table: which rows cannot be told apart from the best; "" unflagged."""
+    if "within_spread" not in table or len(table) < 2:
+        return ""
+    best = table["row"].iloc[0]
+    close = table.loc[table["within_spread"] == "yes", "row"].tolist()
+    if not close:
+        return f"every other row differs from the best row '{best}' by more than the seed spread"
+    return (f"cannot be told apart from the best row '{best}' (a difference smaller than the seed spread): "
+            f"{', '.join(map(str, close))}")
+
+
+def seed_result(seeded: list[dict], column: str, group: SeedGroup | None = None) -> dict:
+    """A comparison table's line (:mod:`comp.compare`) for a row trained with one or more seeds:
+    the oof_ columns and images_per_second averaged over the seeds, train_seconds summed, every
+    seed's run id; and oof_mean, oof_std, seeds from the seeds' scores in ``column`` (the
+    competition's metric), or for one seed from its seed group (seeds another command trained
+    of the same config), if any."""
+    mean, std, n = ((group.mean, group.std, group.n) if len(seeded) == 1 and group is not None
+                    else spread([r[column] for r in seeded]))
+    out = {}
+    for key, value in seeded[0].items():
+        if key == "train_seconds":
+            out.update({"oof_mean": mean, "oof_std": std, "seeds": n, key: sum(r[key] for r in seeded)})
+        elif key.startswith("oof_") or key == "images_per_second":
+            out[key] = float(pd.Series([r[key] for r in seeded], dtype=float).mean())
+        elif key == "run":
+            out[key] = ", ".join(r["run"] for r in seeded)
+        else:
+            out[key] = value
+    return out
+
+
+# --------------------------------------------------------------------------- seed groups
+
+
+@dataclass
+class SeedGroup:
+    competition: str
+    name: str  # the recipe's name
+    runs: list[str]  # the finished runs' ids, oldest first
+    scores: list[float]  # their OOF scores
+
+    @property
+    def mean(self) -> float:
+        return spread(self.scores)[0]
+
+    @property
+    def std(self) -> float:
+        return spread(self.scores)[1]
+
+    @property
+    def n(self) -> int:
+        return len(self.scores)
+
+
+def group_key(config: dict) -> str:
+    """What a run's seeds share: its identity without the seeds, with its split seed."""
+    identity = config_identity(config)
+    run_table = {k: v for k, v in identity["run"].items() if k not in ("seed", "split_seed")}
+    run_table["split_seed"] = config["run"].get("split_seed", config["run"]["seed"])
+    train = {k: v for k, v in identity["recipe"].get("train", {}).items() if k != "seed"}
+    keyed = {**identity, "run": run_table, "recipe": {**identity["recipe"], "train": train}}
+    return json.dumps(keyed, sort_keys=True)
+
+
+def _finished_score(run: Run) -> float | None:
+    """The OOF score of a run whose every fold is finished; None otherwise."""
+    m = run.metrics() or {}
+    if "oof_score" not in m or m.get("finished_folds") != m.get("folds"):
+        return None
+    return float(m["oof_score"])
+
+
+def seed_groups(runs: list[Run]) -> list[SeedGroup]:
+    """The seed groups of ``runs`` with at least 2 finished runs, in the order of their first run."""
+    by_key: dict[str, SeedGroup] = {}
+    for run in runs:
+        score = _finished_score(run)
+        if score is None:
+            continue
+        group = by_key.setdefault(group_key(run.config), SeedGroup(run.config["run"]["competition"],
+                                                                        run.config["run"]["recipe"], [], []))
+        group.runs.append(run.id)
+        group.scores.append(score)
+    return [g for g in by_key.values() if g.n >= 2]
+
+
+def group_of(groups: list[SeedGroup], competition: str, run_id: str) -> SeedGroup | None:
+    """The group that holds the run, if any."""
+    return next((g for g in groups if g.competition == competition and run_id in g.runs), None)
+
+
+def group_line(group: SeedGroup) -> str:
+    return (f"seed group {group.name} (runs {', '.join(group.runs)}): "
+            f"oof {group.mean:.4f} ± {group.std:.4f} ({group.n} seeds)")
