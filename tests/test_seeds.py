@@ -79,9 +79,9 @@ def test_seeds_with_a_run_id_make_r_and_r_seed43_and_print_the_spread(tiny_compe
     mean, std = statistics.mean(scores), statistics.stdev(scores)
     assert f"seed spread: mean {mean:.4f}, std {std:.4f} over 2 seeds" in res.stderr
     table = res.stderr.split("seed spread:")[0].strip().splitlines()[-3:]
-    assert table[0].split() == ["seed", "run", "oof", "minutes"]
-    assert table[1].split()[:3] == ["42", "R", f"{scores[0]:.4f}"]
-    assert table[2].split()[:3] == ["43", "R-seed43", f"{scores[1]:.4f}"]
+    assert table[0].split() == ["seed", "run", "folds", "oof", "minutes"]
+    assert table[1].split()[:5] == ["42", "R", "0", "1", f"{scores[0]:.4f}"]
+    assert table[2].split()[:5] == ["43", "R-seed43", "0", "1", f"{scores[1]:.4f}"]
 
     # a fold subprocess (comp train-fold) reads the run's split seed for its --subset draw:
     # seed 43's own draw would be other images, refused as "the training images changed"
@@ -230,3 +230,19 @@ def test_sweep_with_seeds_flags_rows_the_seed_cannot_tell_apart(tiny_competition
     assert single["run"].tolist() == [sweep_row["run"].split(", ")[0]]
     assert single["seeds"].tolist() == [2]
     assert single["oof_std"].iloc[0] == pytest.approx(sweep_row["oof_std"])
+
+
+@pytest.mark.slow
+def test_the_spread_compares_seeds_on_the_folds_they_all_finished(tiny_competition):
+    # seed 1 with both folds, then --seeds 2 --fold 0: seed 2 has fold 0 only, so both are
+    # scored on fold 0's rows (seed 1's two-fold OOF score would compare other rows)
+    assert invoke("train", *QUICK, "--folds", "2", "--run", "R").exit_code == 0
+    res = invoke("train", *QUICK, "--folds", "2", "--run", "R", "--seeds", "2", "--fold", "0")
+    assert res.exit_code == 0, res.output
+    runs = tiny_competition / "runs" / "tiny"
+    fold0 = [json.loads((runs / r / "fold-0" / "metrics.json").read_text())["score"] for r in ("R", "R-seed2")]
+    table = res.stderr.split("seed spread:")[0].strip().splitlines()[-2:]
+    assert table[0].split()[:4] == ["1", "R", "0", f"{fold0[0]:.4f}"]
+    assert table[1].split()[:4] == ["2", "R-seed2", "0", f"{fold0[1]:.4f}"]
+    mean, std = statistics.mean(fold0), statistics.stdev(fold0)
+    assert f"seed spread: mean {mean:.4f}, std {std:.4f} over 2 seeds" in res.stderr

@@ -200,3 +200,23 @@ def test_teacher_errors_are_one_line(teacher, tiny_competition):
     res = invoke("train", *QUICK, "--run", "s2", "--distill", "teach", "--subset", "4", catch=True)
     assert res.exit_code != 0 and "other training images or labels" in res.output
     assert "Traceback" not in res.output
+
+
+def test_a_student_inherits_pretrained_and_test_data_from_its_teachers():
+    from types import SimpleNamespace
+
+    from comp.train.teacher import Teachers, record
+
+    def teacher(run_id, pretrained=False, test_data=False):
+        return SimpleNamespace(id=run_id, pretrained=pretrained, config={"run": {"test_data": test_data}})
+
+    base = {"run": {"pretrained": False}, "recipe": {"model": {"name": "fast"}}}
+    recipe = load_recipe("fast", ["teacher.distill_weight=0.3"])
+    plain = record(base, Teachers([teacher("a")], []), recipe)
+    assert plain["run"]["teacher"] == {"distill": ["a"], "pseudo_label": []}
+    assert plain["run"]["test_data"] is False and plain["run"]["pretrained"] is False
+    assert plain["recipe"]["teacher"]["distill_weight"] == 0.3
+    inherited = record(base, Teachers([teacher("t", pretrained=True), teacher("p", test_data=True)], []), recipe)
+    assert inherited["run"]["pretrained"] is True and inherited["run"]["test_data"] is True
+    assert record(base, Teachers([], [teacher("a")]), recipe)["run"]["test_data"] is True
+    assert base["run"] == {"pretrained": False}  # not modified in place

@@ -63,23 +63,45 @@ def plan_seeds(base_seed: int, n: int, run_id: str | None = None) -> list[SeedPl
 def train_seeds(plans: list[SeedPlan], train_one, say=lambda msg: None) -> list[dict]:
     """``train_one(plan) -> (run, summary or None)`` for each plan in turn; one row each (seed,
     run, oof, minutes). With more than one plan, the table and the spread line are said."""
-    results = []
+    results, runs = [], []
     for i, plan in enumerate(plans, start=1):
         if len(plans) > 1:
             say(f"seed {i}/{len(plans)}: train.seed={plan.seed} (folds of seed {plan.split_seed})")
         run, summary = train_one(plan)
+        runs.append(run)
         results.append({"seed": plan.seed, "run": run.id,
                         "oof": summary["oof_score"] if summary else float("nan"),
                         "minutes": summary["seconds"] / 60 if summary else float("nan")})
     if len(plans) > 1:
+        folds, scores = common_fold_scores(runs)
+        for row, score in zip(results, scores):
+            row.update(oof=score, folds=" ".join(map(str, folds)) or "-")
         say("\n" + seed_table(results))
-        say(spread_line([r["oof"] for r in results]))
+        say(spread_line(scores))
     return results
+
+
+def common_fold_scores(runs: list[Run]) -> tuple[list[int], list[float]]:
+    """(the folds every run finished, each run's score on those folds' rows): seeds compare on
+    the same rows, also where one run has more folds finished (an earlier full run and --fold)."""
+    from comp.metrics import score
+
+    done = [set(r.finished_folds()) for r in runs]
+    folds = sorted(set.intersection(*done)) if done else []
+    if not folds:
+        return [], [float("nan")] * len(runs)
+    scores = []
+    for run in runs:
+        rows, labels, probs = run.oof()
+        keep = run.fold_table()["fold"].to_numpy()[rows]
+        mask = pd.Series(keep).isin(folds).to_numpy()
+        scores.append(float(score(run.competition.metric, labels[mask], probs[mask])))
+    return folds, scores
 
 
 def seed_table(results: list[dict]) -> str:
     """One line per seed: seed, run id, OOF score, minutes."""
-    table = pd.DataFrame(results, columns=["seed", "run", "oof", "minutes"])
+    table = pd.DataFrame(results, columns=["seed", "run", "folds", "oof", "minutes"]).dropna(axis=1, how="all")
     return table.to_string(index=False, na_rep="-", formatters={"oof": "{:.4f}".format, "minutes": "{:.1f}".format})
 
 

@@ -151,18 +151,27 @@ def vgg_family(input_shape, num_classes, *, widths, convs_per_stage=2, stem=0, s
     return keras.Model(inputs, outputs, name=name)
 
 
-@register_model("vgg")
 def vgg(input_shape, num_classes, widths: list[int] = (64, 128, 256, 512), convs_per_stage: int = 2,
-        dropout: float = 0.3, bn_momentum: float = 0.9):
-    """Deep VGG-style CNN with batch norm (the default): 4 stages x 2 convs, 64-512 wide, ~4.7M params."""
+        dropout: float = 0.3, bn_momentum: float = 0.9, whiten: bool = False, whiten_eps: float = 5e-4,
+        whiten_bias: bool = False, head: str = "avg", logit_scale: float = 1.0, activation: str = "relu",
+        bn_scale: bool = True, identity_init: bool = False):
+    """Deep VGG-style CNN with batch norm (the default): 4 stages x 2 convs, 64-512 wide, ~4.7M params.
+
+    The other options are ``fast``'s (patch whitening, GELU, batch norm without a scale,
+    partial-identity init, a max-pooled head, scaled logits); their defaults keep the plain VGG.
+    """
     return vgg_family(input_shape, num_classes, widths=list(widths), convs_per_stage=convs_per_stage,
-                      dropout=dropout, bn_momentum=bn_momentum, name="vgg")
+                      whiten=whiten, whiten_eps=whiten_eps, whiten_bias=whiten_bias, head=head, dropout=dropout,
+                      bn_momentum=bn_momentum, logit_scale=logit_scale, activation=activation, bn_scale=bn_scale,
+                      identity_init=identity_init, name="vgg")
 
 
 def check_vgg_options(options: dict) -> None:
     activation = options.get("activation", "relu")
     if activation not in ACTIVATIONS:
         raise CompError(f"model.activation must be one of {', '.join(ACTIVATIONS)}. Received: {activation!r}")
+    if options.get("head", "avg") not in ("avg", "max"):
+        raise CompError(f"model.head must be 'avg' or 'max'. Received: {options['head']!r}")
 
 
 def fast(input_shape, num_classes, widths: list[int] = (64, 256, 256), whiten: bool = True, stem: int = 0,
@@ -220,4 +229,5 @@ def init_whitening(model, images: np.ndarray, eps: float | None = None, max_imag
     return True
 
 
+register_model("vgg", check=check_vgg_options, init=init_whitening)(vgg)
 register_model("fast", check=check_vgg_options, init=init_whitening)(fast)
