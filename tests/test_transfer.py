@@ -329,8 +329,8 @@ def test_the_same_pretrained_run_is_submitted_where_the_rules_allow_it(tiny_comp
     assert len(pd.read_csv(csv)) == 9
     manifest = json.loads(csv.with_suffix(".json").read_text())
     assert manifest["rule_check"] == {"pretrained_weights_allowed": True, "external_data_allowed": False,
-                                      "runs_used_pretrained": True,
-                                      "passed": True}
+                                      "test_data_training_allowed": False, "runs_used_pretrained": True,
+                                      "runs_used_test_data": False, "passed": True}
     assert manifest["runs"][0]["pretrained"] is True
 
     listing = invoke("runs", "-c", "tiny")

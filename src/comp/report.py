@@ -5,6 +5,7 @@ the fold table printed at the end of training, and the comparison table and char
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -27,27 +28,38 @@ def _save(fig, path: Path) -> None:
 
 def plot_curves(run, path: Path) -> None:
     """Loss and accuracy per epoch, train (dashed) and validation (solid), one colour per fold."""
+    _save(curves_figure(run, run.finished_folds()), path)
+
+
+def curves_figure(run, folds, labels: dict[int, str] | None = None):
+    """The figure of :func:`plot_curves` for ``folds`` (those with a history.csv); ``labels``:
+    a legend entry per fold other than ``fold <k>``."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
-    for k in run.finished_folds():
+    for k in folds:
         hist_path = run.fold_dir(k) / "history.csv"
         if not hist_path.is_file():
             continue
         hist = pd.read_csv(hist_path)
         epoch = hist["epoch"] + 1
-        color = f"C{k % 10}"
+        color, label = f"C{k % 10}", (labels or {}).get(k, f"fold {k}")
         ax_loss.plot(epoch, hist["loss"], "--", color=color, alpha=0.6)
-        ax_loss.plot(epoch, hist["val_loss"], "-", color=color, label=f"fold {k}")
+        ax_loss.plot(epoch, hist["val_loss"], "-", color=color, label=label)
         ax_acc.plot(epoch, hist["accuracy"], "--", color=color, alpha=0.6)
-        ax_acc.plot(epoch, hist["val_accuracy"], "-", color=color, label=f"fold {k}")
+        ax_acc.plot(epoch, hist["val_accuracy"], "-", color=color, label=label)
     ax_loss.set(title="loss (dashed: train, solid: validation)", xlabel="epoch")
     ax_acc.set(title="accuracy (train is on augmented/mixed batches)", xlabel="epoch")
     ax_acc.legend(loc="lower right", fontsize=8)
     fig.suptitle(f"{run.config['run']['competition']} / {run.id}")
-    _save(fig, path)
+    return fig
 
 
 def plot_confusion(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], path: Path) -> None:
     """Row-normalised confusion matrix of the out-of-fold predictions."""
+    _save(confusion_figure(y_true, y_pred, class_names), path)
+
+
+def confusion_figure(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]):
+    """The figure of :func:`plot_confusion`."""
     n = len(class_names)
     size = min(4 + 0.45 * n, 24)
     fig, ax = plt.subplots(figsize=(size, size))
@@ -55,7 +67,15 @@ def plot_confusion(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str
         y_true, y_pred, labels=np.arange(n), display_labels=class_names, normalize="true",
         values_format=".2f", include_values=n <= 20, ax=ax, colorbar=False, xticks_rotation="vertical")
     ax.set_title("out-of-fold confusion (rows: true class, normalised)")
-    _save(fig, path)
+    return fig
+
+
+def png_bytes(fig) -> bytes:
+    """A figure as PNG bytes (closed afterwards): for pages that embed their figures."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=110, bbox_inches="tight", format="png")
+    plt.close(fig)
+    return buffer.getvalue()
 
 
 def fold_table(summary: dict) -> str:

@@ -219,9 +219,10 @@ def run_lock(competition: str, run_id: str) -> Path:
 
 def config_identity(config: dict) -> dict:
     """What makes a run what it is: the [run] table's identity keys, the recipe, and the
-    competition's spec except where the data lives."""
+    competition's spec except where the data lives and where it is submitted ([platform])."""
     competition = {**config.get("competition", {})}
     competition["data"] = {**competition.get("data", {}), "root": ""}
+    competition.pop("platform", None)  # where submissions go (comp submit), not what a run computes
     if "rules" in competition:
         competition["rules"] = _hashed_rules(competition["rules"])
     return {"run": _identity(config["run"]), "recipe": config["recipe"], "competition": competition}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -80,6 +81,24 @@ class RulesSpec:
 
 
 @dataclass
+class PlatformSpec:
+    """Where ``comp submit`` uploads (at most one key): the competition on Kaggle or on Dacon."""
+
+    kaggle: str | None = None  # the competition's slug: kaggle.com/competitions/<slug>
+    dacon: int | None = None  # the competition's id: dacon.io/competitions/official/<id>
+
+    @property
+    def name(self) -> str | None:
+        """``kaggle``, ``dacon``, or None where the table names no platform."""
+        return "kaggle" if self.kaggle is not None else "dacon" if self.dacon is not None else None
+
+    @property
+    def competition(self) -> str | None:
+        """The competition's slug or id on its platform, as a string."""
+        return self.kaggle if self.kaggle is not None else None if self.dacon is None else str(self.dacon)
+
+
+@dataclass
 class Competition:
     name: str = ""
     title: str = ""
@@ -87,6 +106,7 @@ class Competition:
     data: DataSpec = field(default_factory=DataSpec)
     submission: SubmissionSpec = field(default_factory=SubmissionSpec)
     rules: RulesSpec = field(default_factory=RulesSpec)
+    platform: PlatformSpec = field(default_factory=PlatformSpec)  # comp submit's upload target
     # Recipe keys this competition sets for every recipe, before --set (e.g. fewer epochs for a
     # tiny data set): [recipe] train.epochs = 12
     recipe: dict = field(default_factory=dict)
@@ -203,7 +223,25 @@ def competition_from_dict(table: dict, where: str) -> Competition:
     if len(competition.data.label_columns) != 2:
         raise CompError(f"{where}: data.label_columns must name two columns [id, label]. "
                         f"Received: data.label_columns={competition.data.label_columns!r}")
+    check_platform(competition.platform, where)
     return competition
+
+
+KAGGLE_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+
+
+def check_platform(platform: PlatformSpec, where: str) -> None:
+    """At most one platform; a Kaggle slug of lowercase letters, digits and '-'; a positive Dacon id."""
+    if platform.kaggle is not None and platform.dacon is not None:
+        raise CompError(f"{where}: [platform] names one platform, kaggle or dacon, not both. "
+                        f"Received: platform.kaggle={platform.kaggle!r}, platform.dacon={platform.dacon!r}")
+    if platform.kaggle is not None and not KAGGLE_SLUG.fullmatch(platform.kaggle):
+        raise CompError(f"{where}: platform.kaggle must be the competition's slug, as in "
+                        f"kaggle.com/competitions/<slug> (lowercase letters, digits and '-'). "
+                        f"Received: platform.kaggle={platform.kaggle!r}")
+    if platform.dacon is not None and platform.dacon < 1:
+        raise CompError(f"{where}: platform.dacon must be the competition's id, a positive integer as in "
+                        f"dacon.io/competitions/official/<id>. Received: platform.dacon={platform.dacon!r}")
 
 
 def load_competition(name_or_path: str, data: str | Path | None = None) -> Competition:

@@ -69,6 +69,7 @@ def main(debug: bool) -> None:
       comp train --competition dacon-cifar10 --folds 5     k-fold training of the default recipe
       comp predict --competition dacon-cifar10 --ensemble  average the folds with TTA, write the CSV
       comp runs                                            the runs so far, with their scores
+      comp report RUN                                      a run's HTML page: curves, mistakes, submissions
       comp compare --backbones ResNet50V2,EfficientNetB0   transfer track, offline only
       comp sweep --grid train.batch_size=100,200           a grid of settings, best first
     """

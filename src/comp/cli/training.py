@@ -43,9 +43,12 @@ seeds_option = click.option("--seeds", type=int, default=1, show_default=True, m
 @click.option("--pseudo-label", "pseudo_ids", multiple=True, metavar="RUN",
               help="Teacher run (repeatable): add the test images it labels confidently to every fold's training "
                    "set (teacher.pseudo_*); comp predict refuses such runs where [rules] test_data_training = false.")
+@click.option("--time-budget", "time_budget", default=None, metavar="DURATION",
+              help="Training time for the run's folds, e.g. 90s, 45m, 2h, 1h30m: each fold's epochs are cut so "
+                   "that its schedule still ends (a budgeted run is a run of its own).")
 @quiet_option
 def train(competition_ref, recipe_ref, n_folds, val_fraction, run_id, fold, overrides, data, executor, gpus,
-          strategy, restart, subset, seeds, distill_ids, pseudo_ids, quiet):
+          strategy, restart, subset, seeds, distill_ids, pseudo_ids, time_budget, quiet):
     """Train a recipe on a competition with stratified k-fold; print the fold table.
 
     With --seeds N, N runs one after another (train.seed, +1, ...; with --run R: R, R-seed<S>),
@@ -56,14 +59,20 @@ def train(competition_ref, recipe_ref, n_folds, val_fraction, run_id, fold, over
 
     if fold is not None and n_folds >= 1 and not 0 <= fold < n_folds:  # before any decoding or run folder
         raise CompError(f"--fold must be in [0, {n_folds - 1}] with --folds {n_folds}. Received: --fold={fold}")
+    from comp.train.budget_time import check_budget_recipe, parse_duration
+
+    budget = parse_duration(time_budget) if time_budget is not None else None
     gpu_ids = gpu_list(gpus)
     if strategy:
         overrides = (*overrides, f"train.strategy={strategy}")
     competition = load_competition(competition_ref, data)
     recipe = load_recipe(recipe_ref, overrides, competition)
+    if budget:
+        check_budget_recipe(recipe)
     plans = plan_seeds(recipe.train.seed, seeds, run_id)  # every seed's run id checked before any training
     teachers = _teachers(competition, distill_ids, pseudo_ids)
     from comp import report
+    from comp.metrics import per_class_f1_text
     from comp.train.kfold import summarise_run, train_folds, training_run
 
     def train_one(plan):
@@ -71,7 +80,7 @@ def train(competition_ref, recipe_ref, n_folds, val_fraction, run_id, fold, over
         recipe_s = load_recipe(recipe_ref, seeded, competition) if plan.overrides else recipe
         summary = None
         with training_run(competition, recipe_s, recipe_ref, seeded, n_folds, val_fraction, plan.run_id, restart,
-                          subset, plan.split_seed, teachers, say) as (run, dataset, images):
+                          subset, plan.split_seed, teachers, say, budget) as (run, dataset, images):
             say(f"run {run.dir} | recipe {recipe.name} | model {recipe.model_name} | "
                 f"{len(dataset.train)} train / {len(dataset.test)} test images, {len(dataset.class_names)} classes")
             folds = range(n_folds) if fold is None else [fold]
@@ -79,6 +88,8 @@ def train(competition_ref, recipe_ref, n_folds, val_fraction, run_id, fold, over
             if run.finished_folds():
                 summary = summarise_run(run)
                 say("\n" + report.fold_table(summary))
+                if summary.get("per_class_f1"):
+                    say(per_class_f1_text(summary["per_class_f1"]))
                 say(f"out-of-fold {summary['metric']}: {summary['oof_score']:.4f} "
                     f"({summary['finished_folds']}/{summary['folds']} folds) | plots: {run.dir / 'plots'}")
         click.echo(str(run.dir))

@@ -160,7 +160,14 @@ def load_competition_images(competition, dataset, subset: int = 0) -> tuple[np.n
     next full run. A subset run has no test images (it is for comparison).
     """
     size = tuple(competition.data.image_size)
-    cache = CACHE_DIR / competition.name
-    x_train = load_images(dataset.train["path"].tolist(), size, cache, f"train-subset{subset}" if subset else "train")
-    x_test = load_images(dataset.test["path"].tolist(), size, cache, "test") if len(dataset.test) else None
+    x_train = load_train_images(competition, dataset, subset)
+    x_test = load_images(dataset.test["path"].tolist(), size, CACHE_DIR / competition.name, "test") \
+        if len(dataset.test) else None
     return x_train, x_test
+
+
+def load_train_images(competition, dataset, subset: int = 0) -> np.ndarray:
+    """The training images of :func:`load_competition_images` alone (``comp report`` shows some)."""
+    name = f"train-subset{subset}" if subset else "train"
+    return load_images(dataset.train["path"].tolist(), tuple(competition.data.image_size),
+                       CACHE_DIR / competition.name, name)

@@ -75,6 +75,21 @@ class EpochTimer(keras.callbacks.Callback):
             logs["lr"] = float(keras.ops.convert_to_numpy(lr))
 
 
+def check_tensorboard() -> None:
+    """``train.tensorboard`` needs the tensorboard package (TensorFlow no longer installs it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        raise CompError("train.tensorboard = true needs the tensorboard package: pip install -e '.[tensorboard]'")
+
+
+def tensorboard_callback(fold_dir: Path):
+    """Event files in ``fold_dir/tensorboard``: the epoch logs (lr and seconds too) once an epoch, no histograms."""
+    check_tensorboard()
+    return keras.callbacks.TensorBoard(log_dir=str(fold_dir / "tensorboard"), histogram_freq=0, write_graph=False,
+                                       update_freq="epoch", profile_batch=0)
+
+
 def history_best(path: Path, monitor: str) -> float | None:
     """Best monitored value logged so far (a resumed checkpoint must beat it, not start over)."""
     import pandas as pd

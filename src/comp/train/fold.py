@@ -31,8 +31,10 @@ from comp.recipe import Recipe, TrainCfg
 from comp.runs import uses_pretrained_weights
 from comp.errors import CompError
 from comp.tf_quiet import keras, tf
+from comp.train.budget_fit import attach_plan, fit_to_plan
+from comp.train.budget_time import plan_record
 from comp.train.callbacks import (AtomicBackupAndRestore, EpochTimer, Lookahead, StopOnDivergence, history_best,
-                                  loadable_h5)
+                                  loadable_h5, tensorboard_callback)
 from comp.train.devices import make_strategy, setup_devices
 from comp.train.finetune import fine_tune, has_backbone
 from comp.train.optim import make_optimizer
@@ -95,6 +97,10 @@ class FoldTrainer:
         self.backup_dir = fold_dir / "backup"
         self.history_path = fold_dir / "history.csv"
         self.best_path = fold_dir / "best.weights.h5"
+        # a time budget (comp.train.budget_fit.attach_plan): its plan, the schedule's total-steps
+        # variable, the callback, and the planned epochs the training dataset mixes for
+        self.plan = self.total_steps = self.budget = None
+        self.mix_epochs = cfg.epochs
 
     def scope(self):
         return self.strategy.scope() if self.strategy else contextlib.nullcontext()
@@ -112,7 +118,7 @@ class FoldTrainer:
         names = {self.data.metric, self.monitor.removeprefix("val_")}
         with self.scope():
             self.model.compile(
-                optimizer=make_optimizer(phase, self.steps),
+                optimizer=make_optimizer(phase, self.steps, self.total_steps),
                 loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
                 metrics=keras_metrics(names),
                 jit_compile=self.setup.jit_compile,
@@ -128,6 +134,10 @@ class FoldTrainer:
             callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))  # validate the EMA weights
         if cfg.lookahead:
             callbacks.append(Lookahead(cfg.epochs * self.steps))
+            if self.budget is not None:
+                self.budget.lookahead = callbacks[-1]
+        if cfg.tensorboard:
+            callbacks.append(tensorboard_callback(self.fold_dir))
         mode = "max" if metrics.higher_is_better(self.monitor) else "min"
         if cfg.schedule == "plateau":  # its wait count restarts on resume; the lowered lr is in the backup
             callbacks.append(keras.callbacks.ReduceLROnPlateau(
@@ -139,7 +149,7 @@ class FoldTrainer:
                                             initial_value_threshold=history_best(self.history_path, self.monitor)),
             keras.callbacks.CSVLogger(str(self.history_path), append=True),
         ]
-        return callbacks
+        return callbacks + ([self.budget] if self.budget is not None else [])  # its plan saved before the backup
 
     def fitter(self):
         """``fit(start, stop)``: train epochs [start, stop) with resume."""
@@ -166,7 +176,8 @@ class FoldTrainer:
 
     def _fit(self, start: int, stop: int, data, recipe, callbacks, validation) -> None:
         self.model.fit(
-            train_dataset(data.x_train, data.y_train, recipe, data.num_classes, self.batch_size, start, data.weights),
+            train_dataset(data.x_train, data.y_train, recipe, data.num_classes, self.batch_size, start, data.weights,
+                          self.mix_epochs),
             steps_per_epoch=self.steps,
             initial_epoch=start,
             epochs=stop,
@@ -183,39 +194,46 @@ def input_name(data: FoldData) -> str:
     return f"in memory ({data.x_train.nbytes / 2**30:.2f} GiB of training images)"
 
 
-def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2) -> dict:
+def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2,
+               time_budget_s: float | None = None) -> dict:
     """Train one fold into ``fold_dir``; returns its metrics (also written to metrics.json).
 
-    Resumes from ``fold_dir/backup`` if an earlier attempt was interrupted.
+    Resumes from ``fold_dir/backup`` if an earlier attempt was interrupted. ``time_budget_s``:
+    the fold's share of a time budget (:mod:`comp.train.budget_time`; a resumed fold keeps the
+    share of its saved plan).
     """
-    cfg = recipe.train
+    cfg, started = recipe.train, time.perf_counter()
     keras.utils.set_random_seed(cfg.seed)
     trainer = FoldTrainer(recipe, data, fold_dir, verbose)
     replicas = f" | mirrored over {trainer.strategy.num_replicas_in_sync} replicas" if trainer.strategy else ""
     pseudo = f" ({data.n_pseudo} pseudo-labelled)" if data.n_pseudo else ""
+    balance = f" | class balance: {cfg.class_balance}" if cfg.class_balance != "none" else ""
     log(fold_dir, f"{trainer.setup.describe()}{replicas} | train {len(data.x_train)}{pseudo} / val {len(data.x_val)} "
-                  f"| input: {input_name(data)} | best epoch by {trainer.monitor}")
+                  f"| input: {input_name(data)} | best epoch by {trainer.monitor}{balance}")
     fold_dir.mkdir(parents=True, exist_ok=True)
     initial_epoch = resume_point(trainer.backup_dir, trainer.history_path)
     if initial_epoch:
         log(fold_dir, f"resuming after epoch {initial_epoch} of {cfg.epochs}")
     model = trainer.build_model()
+    if time_budget_s is not None:
+        attach_plan(trainer, time_budget_s, lambda msg: log(fold_dir, msg), started)
     fit = trainer.fitter()
     if has_backbone(model) and uses_pretrained_weights(recipe):
         fine_tune(model, cfg, trainer.compile_phase, fit, initial_epoch, trainer.backup_dir,
                   lambda msg: log(fold_dir, msg))
     else:  # from scratch; a backbone with weights=none too: nothing to protect, and batch norm must learn
         trainer.compile_phase(cfg)
-        fit(initial_epoch, cfg.epochs)
+        fit_to_plan(trainer, fit) if trainer.plan else fit(initial_epoch, cfg.epochs)
     if trainer.best_path.is_file():
         # The layers only: in a two-phase fold the best epoch may come from the other
         # phase, whose optimizer tracked other variables (and is not needed any more).
         model.load_weights(trainer.best_path, objects_to_skip=[model.optimizer])
-    return finish_fold(model, recipe, data, fold_dir, trainer.monitor)
+    return finish_fold(model, recipe, data, fold_dir, trainer.monitor, trainer.plan)
 
 
-def finish_fold(model, recipe: Recipe, data: FoldData, fold_dir: Path, monitor: str) -> dict:
-    """Save the model and the fold's probabilities; metrics.json last, as the 'done' mark."""
+def finish_fold(model, recipe: Recipe, data: FoldData, fold_dir: Path, monitor: str, plan=None) -> dict:
+    """Save the model and the fold's probabilities; metrics.json last, as the 'done' mark.
+    ``plan``: a time budget's (:class:`comp.train.budget_time.TimePlan`), recorded there too."""
     import pandas as pd
 
     start = time.perf_counter()
@@ -243,6 +261,8 @@ def finish_fold(model, recipe: Recipe, data: FoldData, fold_dir: Path, monitor: 
         "n_val": int(len(data.x_val)),
         "params": int(model.count_params()),
         **test_saved,
+        **plan_record(plan, time.perf_counter() - start),
+        **({"per_class_f1": metrics.per_class_f1(data.y_val, oof)} if data.metric == "macro_f1" else {}),
     }
     write_json(fold_dir / "metrics.json", result)  # the fold is finished from here on
     (fold_dir / "best.weights.h5").unlink(missing_ok=True)

@@ -29,6 +29,8 @@ from comp.recipe import Recipe
 from comp.locks import hold
 from comp.runs import Run, create_run, folds_frame, run_config, run_id_for, run_lock
 from comp.train.budget import check_fold_memory, input_path
+from comp.train.budget_time import budget_summary, fold_share
+from comp.train.callbacks import check_tensorboard
 from comp.train.executors import run_folds
 from comp.train.fold import train_fold
 from comp.train.teacher import (TARGETS_FILE, Teachers, apply_targets, load_targets, make_targets, record,
@@ -36,7 +38,8 @@ from comp.train.teacher import (TARGETS_FILE, Teachers, apply_targets, load_targ
 
 
 def check_recipe(recipe: Recipe) -> None:
-    """Fail before any work on an unknown model, model option, augmentation preset or TTA level."""
+    """Fail before any work on an unknown model, model option, augmentation preset or TTA level
+    (or train.tensorboard without its package)."""
     from comp.augment import create_preset
     from comp.models import check_options
     from comp.tta import check_tta
@@ -44,6 +47,8 @@ def check_recipe(recipe: Recipe) -> None:
     check_options(recipe.model_name, recipe.model_options)
     create_preset(recipe.augment.preset)
     check_tta(recipe.predict.tta)
+    if recipe.train.tensorboard:
+        check_tensorboard()
 
 
 def check_same_training_set(run: Run, dataset) -> None:
@@ -81,7 +86,8 @@ def _read_data(competition, subset: int, seed: int):
 @contextlib.contextmanager
 def training_run(competition, recipe: Recipe, recipe_ref: str, overrides: list[str], n_folds: int,
                  val_fraction: float, run_id: str | None, restart: bool, subset: int = 0,
-                 split_seed: int | None = None, teachers: Teachers | None = None, say=lambda msg: None):
+                 split_seed: int | None = None, teachers: Teachers | None = None, say=lambda msg: None,
+                 time_budget_s: float | None = None):
     """Create (or reopen) the run, locked for the block: config, class map and folds saved
     before any training. Yields (run, dataset, (train images, test images or None)).
 
@@ -89,7 +95,8 @@ def training_run(competition, recipe: Recipe, recipe_ref: str, overrides: list[s
     comparison). ``split_seed``: the seed of the folds and of that draw (None: ``train.seed``);
     runs that share it and differ in ``train.seed`` are seeds of one recipe (``--seeds``).
     ``teachers`` (:mod:`comp.train.teacher`): the run takes their folds (and split seed), and
-    its targets are worked out from them once, when it is created.
+    its targets are worked out from them once, when it is created. ``time_budget_s``
+    (``--time-budget``) is recorded in the config: a run under a budget is another run.
     """
     check_recipe(recipe)
     if split_seed is None:
@@ -103,6 +110,8 @@ def training_run(competition, recipe: Recipe, recipe_ref: str, overrides: list[s
     config = run_config(competition, recipe, n_folds, val_fraction, overrides, recipe_ref, subset,
                         data_fingerprint(competition, dataset), split_seed)
     config = record(config, teachers, recipe) if teachers else config
+    if time_budget_s:  # only where set: other runs keep their ids
+        config["run"]["time_budget_s"] = float(time_budget_s)
     run_id = run_id or run_id_for(config)
     with hold(run_lock(competition.name, run_id), f"run '{run_id}'", "trained"):
         run, existed = create_run(config, run_id, restart, dataset.class_names,
@@ -155,7 +164,8 @@ def train_fold_in_run(run: Run, k: int, verbose: int = 2) -> dict | None:
     with fold_lock(run, k):
         if run.fold_done(k):
             return None
-        return train_fold(run.recipe, load_fold(run, k), run.fold_dir(k), verbose=verbose)
+        return train_fold(run.recipe, load_fold(run, k), run.fold_dir(k), verbose=verbose,
+                          time_budget_s=fold_share(run, k))
 
 
 def train_folds(run: Run, folds, images, dataset, executor: str = "process", gpus: list[str] | None = None,
@@ -181,7 +191,8 @@ def train_folds(run: Run, folds, images, dataset, executor: str = "process", gpu
 
     def in_process(k: int) -> None:
         with fold_lock(run, k):
-            train_fold(run.recipe, fold_split(run, k, x_train, dataset, x_test), run.fold_dir(k), verbose=verbose)
+            train_fold(run.recipe, fold_split(run, k, x_train, dataset, x_test), run.fold_dir(k), verbose=verbose,
+                       time_budget_s=fold_share(run, k))
 
     run_folds(run, todo, executor, gpus, in_process)
     return todo
@@ -207,6 +218,9 @@ def summarise_run(run: Run) -> dict:
         "seconds": round(sum(f["seconds"] for f in per_fold), 1),
         "params": per_fold[0]["params"],
         "tta": run.recipe.predict.tta,
+        **budget_summary(run.config, per_fold),
+        **({"per_class_f1": dict(zip(run.class_names, metrics.per_class_f1(labels, probs)))}
+           if competition.metric == "macro_f1" else {}),
         "per_fold": per_fold,
     }
     write_json(run.dir / "metrics.json", summary)

@@ -22,16 +22,24 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
     """
 
     def __init__(self, peak, total_steps, warmup_steps, start_fraction=0.1, final_fraction=0.0, kind="linear"):
-        self.peak, self.total_steps, self.warmup_steps = float(peak), int(total_steps), int(warmup_steps)
+        # total_steps: a number, or a tf.Variable a time budget re-plans (comp.train.budget_fit)
+        planned = isinstance(total_steps, tf.Variable)
+        self.peak, self.warmup_steps = float(peak), int(warmup_steps)
+        self.total_steps = total_steps if planned else int(total_steps)
         self.start_fraction, self.final_fraction, self.kind = float(start_fraction), float(final_fraction), kind
 
     def __call__(self, step):
         step = tf.cast(step, tf.float32)
+        if isinstance(self.total_steps, tf.Variable):  # a planned total: the warm-up takes half of it at most
+            total = tf.cast(self.total_steps, tf.float32)
+            warmup = tf.minimum(float(self.warmup_steps), tf.floor(total / 2.0))
+            return self._lr(step, warmup, tf.maximum(warmup, 1.0), tf.maximum(total - warmup, 1.0))
+        return self._lr(step, self.warmup_steps, max(self.warmup_steps, 1), max(self.total_steps - self.warmup_steps, 1))
+
+    def _lr(self, step, warmup, warm, span):
         peak = self.peak
-        warm = max(self.warmup_steps, 1)
         warm_lr = peak * (self.start_fraction + (1.0 - self.start_fraction) * step / warm)
-        span = max(self.total_steps - self.warmup_steps, 1)
-        progress = tf.clip_by_value((step - self.warmup_steps) / span, 0.0, 1.0)
+        progress = tf.clip_by_value((step - warmup) / span, 0.0, 1.0)
         final = peak * self.final_fraction
         if self.kind == "constant":
             decay_lr = tf.constant(peak)
@@ -39,10 +47,12 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
             decay_lr = final + (peak - final) * 0.5 * (1.0 + tf.cos(math.pi * progress))
         else:  # "linear" (saved models from before the rename say "onecycle")
             decay_lr = peak + (final - peak) * progress
-        return tf.where(step < self.warmup_steps, warm_lr, decay_lr)
+        return tf.where(step < warmup, warm_lr, decay_lr)
 
     def get_config(self):
-        return {"peak": self.peak, "total_steps": self.total_steps, "warmup_steps": self.warmup_steps,
+        total = self.total_steps
+        total = int(total.numpy()) if isinstance(total, tf.Variable) else total
+        return {"peak": self.peak, "total_steps": total, "warmup_steps": self.warmup_steps,
                 "start_fraction": self.start_fraction, "final_fraction": self.final_fraction, "kind": self.kind}
 
 
@@ -79,8 +89,11 @@ def is_norm_offset(variable) -> bool:
     return getattr(variable, "path", variable.name).rsplit("/", 1)[-1].split(":")[0] == "beta"
 
 
-def make_optimizer(cfg: TrainCfg, steps_per_epoch: int):
+def make_optimizer(cfg: TrainCfg, steps_per_epoch: int, total_steps=None):
     """The recipe's optimizer for ``steps_per_epoch`` batches an epoch.
+
+    ``total_steps``: a tf.Variable holding the schedule's total updates, which a time budget
+    re-plans (None: ``train.epochs`` of them).
 
     ``train.accumulate = N``: Keras' ``gradient_accumulation_steps`` applies the mean gradient
     of N batches once, so the schedule counts ``steps_per_epoch / N`` updates an epoch (Keras
@@ -89,7 +102,8 @@ def make_optimizer(cfg: TrainCfg, steps_per_epoch: int):
     updates = max(steps_per_epoch // cfg.accumulate, 1)
     # plateau: a plain learning rate that keras.callbacks.ReduceLROnPlateau lowers (it cannot set a schedule's)
     schedule = cfg.lr if cfg.schedule == "plateau" else WarmupDecay(
-        cfg.lr, cfg.epochs * updates, round(cfg.warmup_epochs * updates), cfg.start_fraction, cfg.final_fraction,
+        cfg.lr, cfg.epochs * updates if total_steps is None else total_steps, round(cfg.warmup_epochs * updates),
+        cfg.start_fraction, cfg.final_fraction,
         cfg.schedule)
     common = dict(learning_rate=schedule, weight_decay=cfg.weight_decay or None,
                   use_ema=cfg.ema, ema_momentum=cfg.ema_momentum,

@@ -17,6 +17,7 @@ from comp.augment import make_train_transform
 from comp.augment_ops import centre_crop
 from comp.data.stream import is_streamed, row_batches
 from comp.recipe import Recipe
+from comp.train.balance import sample_weights, sampled_order, sampling_cdf
 from comp.train.budget import STREAM_WINDOW_BYTES
 from comp.tf_quiet import tf
 
@@ -26,26 +27,32 @@ def epoch_order(seed: int, epoch, n: int):
 
 
 def train_dataset(x, y: np.ndarray, recipe: Recipe, num_classes: int, batch_size: int,
-                  initial_epoch: int = 0, weights: np.ndarray | None = None) -> tf.data.Dataset:
+                  initial_epoch: int = 0, weights: np.ndarray | None = None,
+                  mix_epochs: int | None = None) -> tf.data.Dataset:
     """Endless (images, soft targets[, sample weights]) batches; epoch e's order is a function of (seed, e).
 
     ``x``: an array in memory (the memory path) or a memory map / :class:`comp.data.stream.Rows`
     (the stream path). Images stay uint8 until after augmentation. ``y``: integer labels, or
     float targets (rows x classes, a teacher's: :mod:`comp.train.teacher`); ``weights``: one
-    loss weight per row, or None (all 1).
+    loss weight per row, or None (all 1). ``train.class_balance`` (:mod:`comp.train.balance`)
+    multiplies them by class weights, or draws each epoch's rows by class. ``mix_epochs``: the
+    epochs ``augment.mix_off_epochs`` counts back from (a time budget's plan; None: ``train.epochs``).
     """
     n = len(x)
     steps = n // batch_size
     seed = recipe.train.seed
-    y = np.asarray(y)
+    y, balance = np.asarray(y), recipe.train.class_balance
+    weights = sample_weights(balance, y, num_classes, weights)
     with tf.device("/CPU:0"):
         labels = tf.constant(y.astype(np.float32) if y.ndim == 2 else y.astype(np.int32))
         row_weights = None if weights is None else tf.constant(np.asarray(weights, dtype=np.float32))
+        cdf = tf.constant(sampling_cdf(y)) if balance == "sampling" else None
     gather = _stream_gather(x) if is_streamed(x) else _memory_gather(x)
-    transform = make_train_transform(recipe.augment, num_classes, seed, recipe.train.epochs)
+    transform = make_train_transform(recipe.augment, num_classes, seed, mix_epochs or recipe.train.epochs)
 
     def epoch_batches(epoch):
-        idx = tf.reshape(epoch_order(seed, epoch, n)[: steps * batch_size], [steps, batch_size])
+        order = epoch_order(seed, epoch, n) if cdf is None else sampled_order(seed, epoch, cdf)
+        idx = tf.reshape(order[: steps * batch_size], [steps, batch_size])
         return tf.data.Dataset.from_tensor_slices(idx).enumerate().map(lambda s, i: (epoch, s, i))
 
     def load(epoch, step, idx):

@@ -222,7 +222,7 @@ def make_targets(run: Run, teachers: Teachers, dataset, say) -> None:
 
 def teacher_test_probs(run: Run, runs: list[Run], say) -> np.ndarray:
     """The mean of the teachers' fold-ensemble test probabilities, each at its recipe's TTA level."""
-    from comp.data.images import load_competition_images, test_key
+    from comp.data.images import test_key
     from comp.data.layouts import read_dataset
     from comp.predict import ensemble_test_probs
 
@@ -234,7 +234,7 @@ def teacher_test_probs(run: Run, runs: list[Run], say) -> np.ndarray:
 
     def test_images():
         if "x" not in images:
-            images["x"] = load_competition_images(competition, full)[1]
+            images["x"] = load_test_images(run)
         return images["x"]
 
     probs = [ensemble_test_probs([r], r.recipe.predict.tta, True, [1.0], len(full.test), test_images,
@@ -244,12 +244,17 @@ def teacher_test_probs(run: Run, runs: list[Run], say) -> np.ndarray:
 
 def test_images_for(run: Run):
     """The competition's test images (the memory-mapped cache) where the run has pseudo-labels, else None."""
-    if not run.config["run"].get("teacher", {}).get("pseudo_label"):
-        return None
-    from comp.data.images import load_competition_images
+    return load_test_images(run) if run.config["run"].get("teacher", {}).get("pseudo_label") else None
+
+
+def load_test_images(run: Run):
+    """All the competition's test images, from the decode cache (no training images decoded)."""
+    from comp.data.images import CACHE_DIR, load_images
     from comp.data.layouts import read_dataset
 
-    return load_competition_images(run.competition, read_dataset(run.competition))[1]
+    competition = run.competition
+    paths = read_dataset(competition).test["path"].tolist()
+    return load_images(paths, tuple(competition.data.image_size), CACHE_DIR / competition.name, "test")
 
 
 def _names(runs: list[Run]) -> str:

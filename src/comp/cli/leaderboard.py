@@ -1,0 +1,135 @@
+"""``comp submit`` (upload a checked CSV to the competition's platform) and ``comp lb`` (the
+ledger of submissions: ``lb add``, ``lb fetch``, and CV against the leaderboard)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from comp.cli.app import main, say
+
+spec_option = click.option("--competition", "-c", "competition_ref", default=None,
+                           help="Competition spec: a name from competition/ or a path to a TOML file "
+                                "(default: the competition of the manifest, or of the ledger's last row).")
+
+
+def _spec(competition_ref: str | None, name: str):
+    """The spec ``-c`` names, or the one named ``name`` (checked as a plain name first)."""
+    from comp.paths import check_name
+    from comp.spec import load_competition
+
+    return load_competition(competition_ref or check_name(name, "competition"))
+
+
+@main.command()
+@click.argument("csv", type=click.Path(path_type=Path))
+@click.option("--message", "-m", default=None,
+              help="The submission's description (default: its runs and OOF score).")
+@click.option("--dry-run", is_flag=True, help="Check everything and print what would be sent; send nothing.")
+@spec_option
+def submit(csv, message, dry_run, competition_ref):
+    """Upload a submission CSV to the platform in the spec's [platform] table (Kaggle or Dacon).
+
+    Refused, before any network call, without a manifest beside the CSV, when the CSV changed since
+    comp predict wrote it, when a run it was made from is gone or breaks the rules now, or when the
+    spec has no [platform] table. A sent CSV gets a row in submissions/ledger.csv.
+    """
+    from comp.ledger import append_row, ledger_path, ledger_row
+    from comp.upload import plan_upload, read_manifest, send
+
+    competition = _spec(competition_ref, read_manifest(csv)["competition"])
+    upload = plan_upload(csv, competition, message)
+    if dry_run:
+        for line in upload.lines():
+            click.echo(line)
+        say("dry run: nothing was sent")
+        return
+    reply = send(upload)
+    say(f"{upload.platform}: {reply or 'sent'}")
+    try:
+        frame = append_row(ledger_row(upload.csv, upload.manifest, upload.message))
+    except Exception as e:
+        from comp.errors import CompError
+
+        raise CompError(f"{upload.csv} was sent, but the ledger was not updated ({e}); record it with "
+                        f"comp lb add {upload.csv} <public score>") from None
+    say(f"ledger: row {len(frame)} of {ledger_path()}")
+    click.echo(f"submitted {upload.csv} to {upload.platform} {upload.competition}")
+
+
+@main.group(invoke_without_command=True)
+@spec_option
+@click.pass_context
+def lb(ctx, competition_ref):
+    """CV against the leaderboard: the ledger's table, their rank correlation, warnings and a plot.
+
+    \b
+    comp lb                                 the table, Spearman's rho, warnings, submissions/lb.png
+    comp lb add CSV 0.8646 --private 0.861  record a CSV's leaderboard scores
+    comp lb fetch                           fetch the scores from Kaggle
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from comp.errors import CompError
+    from comp.leaderboard import correlation_line, lb_table, lb_warnings, plot_lb
+    from comp.ledger import ledger_path, read_ledger, scores_frame
+
+    ledger = read_ledger()
+    if ledger.empty:
+        raise CompError(f"{ledger_path()}: no submissions recorded yet; comp submit or comp lb add records them")
+    name = _spec(competition_ref, "").name if competition_ref else ledger["competition"].iloc[-1]
+    rows = scores_frame(ledger)
+    rows = rows[rows["competition"] == name]
+    if rows.empty:
+        raise CompError(f"{ledger_path()}: no submissions of '{name}'; "
+                        f"those recorded are of {', '.join(sorted(set(ledger['competition'])))}")
+    metric = rows["metric"].iloc[-1]
+    click.echo(f"{name}: {len(rows)} submission(s), metric {metric or 'unknown'}")
+    click.echo(lb_table(rows))
+    click.echo(correlation_line(rows))
+    for line in lb_warnings(rows, metric):
+        say(f"warning: {line}")
+    plot = ledger_path().parent / "lb.png"
+    if plot_lb(rows, metric, plot):
+        say(f"wrote {plot}")
+
+
+@lb.command("add")
+@click.argument("csv", type=click.Path(path_type=Path))
+@click.argument("public", type=float)
+@click.option("--private", type=float, default=None, help="The private leaderboard score.")
+@click.option("--message", "-m", default="", help="The message of a row added for a CSV not in the ledger.")
+def lb_add(csv, public, private, message):
+    """Record a submission's public (and private) leaderboard score.
+
+    A CSV not in the ledger yet (submitted by hand) is added from its manifest."""
+    from comp.ledger import ledger_path, record_scores
+
+    row, added = record_scores(csv, public, private, message)
+    scores = f"public {row['public']}" + (f", private {row['private']}" if row["private"] else "")
+    say(f"{'added' if added else 'updated'} {row['csv']} in {ledger_path()}: {scores}")
+
+
+@lb.command("fetch")
+@spec_option
+def lb_fetch(competition_ref):
+    """Fill in the ledger's scores from Kaggle's list of the competition's latest submissions.
+
+    A ledger row matches the submission with its CSV's file name (of several: the same message,
+    then the nearest time)."""
+    from comp.errors import CompError
+    from comp.ledger import fetch_scores, ledger_path, read_ledger
+    from comp.upload import kaggle_api, platform_of
+
+    ledger = read_ledger()
+    if ledger.empty and not competition_ref:
+        raise CompError(f"{ledger_path()}: no submissions recorded yet; nothing to fetch")
+    competition = _spec(competition_ref, "" if ledger.empty else ledger["competition"].iloc[-1])
+    platform, slug = platform_of(competition)
+    if platform != "kaggle":
+        raise CompError(f"comp lb fetch reads Kaggle's submission list; {competition.name}'s platform is "
+                        f"{platform}: record its scores with comp lb add CSV SCORE")
+    counts = fetch_scores(kaggle_api(), slug, competition.name)
+    say(f"{ledger_path()}: {counts['scored']} scored, {counts['pending']} pending, "
+        f"{counts['not found']} not among the latest Kaggle submissions of {slug}")

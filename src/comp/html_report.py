@@ -1,0 +1,272 @@
+"""``comp report``: one self-contained HTML page of a run, ``runs/<competition>/<run>/report/index.html``.
+
+The page shows the run's learning curves per fold, its fold table, the out-of-fold confusion
+matrix, per-class accuracy (and F1 where the metric is ``macro_f1``), the costliest
+out-of-fold mistakes as an image grid, and the submissions made from the run with their
+leaderboard scores where ``submissions/ledger.csv`` has them. Figures and thumbnails are
+embedded as base64 PNGs, so the page is one file that can be copied or mailed; it is written
+atomically. Every name put into the page is escaped.
+
+A partial run reports its finished folds and names the missing ones; a run with no finished
+fold is refused with one line. Example::
+
+    path = write_report(open_run("dacon-cifar10", "fast-5f-fcda51"))
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from html import escape
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from sklearn.metrics import precision_recall_fscore_support
+
+from comp import metrics, report
+from comp.atomic import sweep_temporary, write_text
+from comp.data.demo import ensure_data
+from comp.data.images import data_fingerprint, load_train_images
+from comp.data.layouts import read_csv_str, read_dataset, subset_dataset
+from comp.errors import CompError
+from comp.runs import Run
+from comp.submission import SUBMISSIONS_DIR, manifests_for_run
+
+MAX_MISTAKES = 24  # thumbnails in the mistakes grid
+THUMB_PX = 128  # larger training images are shrunk to this (the page stays small)
+LEDGER = SUBMISSIONS_DIR / "ledger.csv"  # csv, public_lb, private_lb (or public, private); read only
+NUMBER = re.compile(r"-?\d+(\.\d+)?")  # a formatted number: right-aligned like one
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; } td, th { padding: 0.2em 0.7em; }
+th { background: #eee; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr:nth-child(even) td { background: #f7f7f7; } .warning { color: #a40; font-weight: bold; }
+.grid { display: flex; flex-wrap: wrap; gap: 0.6em; } figure { margin: 0; width: 140px; font-size: 0.8em; }
+figure img, .noimg { width: 128px; height: 128px; image-rendering: pixelated; border: 1px solid #ccc; }
+.noimg { display: flex; align-items: center; justify-content: center; background: #eee; }
+img.figure { max-width: 100%; } #confusion img { max-width: 700px; }
+dl { display: grid; grid-template-columns: max-content auto; gap: 0.1em 1em; }
+dt { color: #666; } dd { margin: 0; }
+"""
+
+
+def write_report(run: Run, say=lambda msg: None) -> Path:
+    """Write the run's page and return its path."""
+    finished = run.finished_folds()
+    if not finished:
+        raise CompError(f"run '{run.id}' has no finished folds (0 of {run.n_folds}): nothing to report yet")
+    rows, labels, probs = run.oof()
+    body = "\n".join([_header(run, finished, labels, probs), _curves(run, finished),
+                      _fold_table(run, finished, labels, probs), _confusion(run, labels, probs),
+                      _per_class(run, labels, probs), _mistakes(run, rows, labels, probs, say),
+                      _submissions(run)])
+    title = f"{run.config['run']['competition']} / {run.id}"
+    page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+            f"<title>{escape(title)}</title>\n<style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
+    path = run.dir / "report" / "index.html"
+    if path.parent.is_dir():
+        sweep_temporary(path.parent)  # what a killed report left
+    write_text(path, page)
+    return path
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def _table(table_id: str, headers: list[str], rows: list[list]) -> str:
+    """An HTML table, every cell escaped; numbers right-aligned (floats to 4 places)."""
+    def cell(value) -> str:
+        if isinstance(value, (float, np.floating)):
+            return f'<td class="num">{value:.4f}</td>'
+        if isinstance(value, (int, np.integer)) or NUMBER.fullmatch(str(value)):
+            return f'<td class="num">{escape(str(value))}</td>'
+        return f"<td>{escape(str(value))}</td>"
+
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "\n".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in rows)
+    return f'<table id="{escape(table_id)}">\n<tr>{head}</tr>\n{body}\n</table>'
+
+
+def _png(data: bytes, alt: str, css: str = "") -> str:
+    src = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    return f'<img src="{src}" alt="{escape(alt)}"' + (f' class="{css}"' if css else "") + ">"
+
+
+def _thumbnail(image: np.ndarray) -> bytes:
+    picture = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    picture.thumbnail((THUMB_PX, THUMB_PX))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _header(run: Run, finished: list[int], labels, probs) -> str:
+    cfg, metric = run.config["run"], run.competition.metric
+    oof = metrics.scores(metric, labels, probs)
+    facts = [("recipe", cfg["recipe"]), ("model", run.model_label), ("metric", metric),
+             ("folds finished", f"{len(finished)} of {run.n_folds}"),
+             (f"OOF {metric}", f"{oof['score']:.4f}"),
+             *[(f"OOF {k.replace('_', ' ')}", f"{oof[k]:.4f}") for k in ("accuracy", "log_loss") if k != metric],
+             ("OOF rows", len(labels)),
+             ("subset", f"{run.subset} images per class" if run.subset else "all images"),
+             ("created", run.config.get("created", "")), ("toolkit", run.config.get("toolkit_version", ""))]
+    items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in facts)
+    missing = [k for k in range(run.n_folds) if k not in finished]
+    note = ""
+    if missing:
+        note = (f'<p class="warning" id="missing-folds">Not finished: fold(s) {escape(", ".join(map(str, missing)))}. '
+                f"This page covers fold(s) {escape(', '.join(map(str, finished)))} only.</p>")
+    return f"<h1>{escape(cfg['competition'])} / {escape(run.id)}</h1>\n{note}\n<dl>{items}</dl>"
+
+
+def _history_folds(run: Run) -> list[int]:
+    """Folds with a readable history.csv (finished ones, and one still training)."""
+    out = []
+    for k in range(run.n_folds):
+        try:
+            columns = pd.read_csv(run.fold_dir(k) / "history.csv", nrows=1).columns
+        except (OSError, ValueError):
+            continue
+        if {"epoch", "loss", "val_loss", "accuracy", "val_accuracy"} <= set(columns):
+            out.append(k)
+    return out
+
+
+def _curves(run: Run, finished: list[int]) -> str:
+    folds = _history_folds(run)
+    if not folds:
+        return "<h2>Learning curves</h2>\n<p>No fold has a history.csv.</p>"
+    labels = {k: f"fold {k} (unfinished)" for k in folds if k not in finished}
+    figure = _png(report.png_bytes(report.curves_figure(run, folds, labels)), "learning curves", "figure")
+    return f'<h2>Learning curves</h2>\n<div id="curves">{figure}</div>'
+
+
+def _fold_table(run: Run, finished: list[int], labels, probs) -> str:
+    """Per fold: the metric (then accuracy and log loss, where the metric is neither), epochs, time."""
+    metric = run.competition.metric
+    keys = [metric] + [k for k in ("accuracy", "log_loss") if k != metric]
+    rows, seconds = [], 0.0
+    for k in finished:
+        m = run.fold_metrics(k)
+        seconds += float(m.get("seconds", 0.0))
+        scores = [m.get("score" if key == metric else key, float("nan")) for key in keys]
+        rows.append([k, *scores, m.get("best_epoch", "-"), m.get("epochs", "-"), m.get("n_val", "-"),
+                     f"{m.get('epoch_seconds', 0.0):.1f}", f"{m.get('seconds', 0.0):.1f}"])
+    oof = metrics.scores(metric, labels, probs)
+    oof_scores = [oof["score"] if key == metric else oof[key] for key in keys]
+    rows.append(["OOF", *oof_scores, "", "", len(labels), "", f"{seconds:.1f}"])
+    headers = ["fold", *keys, "best epoch", "epochs", "val images", "s/epoch", "seconds"]
+    return "<h2>Folds</h2>\n" + _table("folds", headers, rows)
+
+
+def _confusion(run: Run, labels, probs) -> str:
+    figure = report.confusion_figure(labels, probs.argmax(1), run.class_names)
+    image = _png(report.png_bytes(figure), "confusion matrix", "figure")
+    return f'<h2>Out-of-fold confusion</h2>\n<div id="confusion">{image}</div>'
+
+
+def _per_class(run: Run, labels, probs) -> str:
+    names, pred, f1_too = run.class_names, probs.argmax(1), run.competition.metric == "macro_f1"
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, pred, labels=np.arange(len(names)), zero_division=0)
+    rows = []
+    for c, name in enumerate(names):
+        correct = int(((labels == c) & (pred == c)).sum())
+        row = [name, int(support[c]), correct, float(recall[c]) if support[c] else "-"]
+        rows.append(row + ([float(precision[c]), float(f1[c])] if f1_too else []))
+    headers = ["class", "images", "correct", "accuracy"] + (["precision", "F1"] if f1_too else [])
+    return "<h2>Per class (out of fold)</h2>\n" + _table("per-class", headers, rows)
+
+
+def _train_images(run: Run):
+    """(the run's training images as training decodes them, or None; why not)."""
+    try:
+        competition = run.competition
+        ensure_data(competition)
+        dataset = read_dataset(competition)
+        dataset = subset_dataset(dataset, run.subset, run.split_seed) if run.subset else dataset
+        table = run.fold_table()
+        if list(table["id"]) != list(dataset.train["id"]) or list(table["label"]) != list(dataset.train["label"]):
+            return None, "the training images or labels changed since the run started"
+        saved = run.config["run"].get("data_fingerprint")
+        if saved and saved != data_fingerprint(competition, dataset):
+            return None, "the training files changed since the run started"
+        return load_train_images(competition, dataset, run.subset), ""
+    except CompError as e:
+        return None, str(e)
+
+
+def _mistakes(run: Run, rows, labels, probs, say) -> str:
+    names, pred = run.class_names, probs.argmax(1)
+    p_true = probs[np.arange(len(labels)), labels]
+    wrong = np.flatnonzero(pred != labels)
+    if not len(wrong):
+        return '<h2>Costliest mistakes</h2>\n<p id="no-mistakes">No out-of-fold mistakes.</p>'
+    shown = wrong[np.argsort(p_true[wrong], kind="stable")][:MAX_MISTAKES]
+    images, why = _train_images(run)
+    if images is None:
+        say(f"warning: report without images: {why}")
+    table = run.fold_table()
+    figures = []
+    for i in shown:
+        row = rows[i]
+        thumb = (_png(_thumbnail(images[row]), table["id"][row]) if images is not None
+                 else '<div class="noimg">no image</div>')
+        caption = (f"{escape(table['id'][row])} (fold {table['fold'][row]})<br>true {escape(names[labels[i]])} "
+                   f"p={p_true[i]:.3f}<br>predicted {escape(names[pred[i]])} p={probs[i, pred[i]]:.3f}")
+        figures.append(f'<figure class="mistake">{thumb}<figcaption>{caption}</figcaption></figure>')
+    note = f'<p class="warning">Images not shown: {escape(why)}</p>\n' if images is None else ""
+    intro = (f"<p>The {len(shown)} of {len(wrong)} misclassified out-of-fold images whose true class got "
+             f"the lowest probability.</p>")
+    grid = '<div class="grid" id="mistakes">\n' + "\n".join(figures) + "\n</div>"
+    return f"<h2>Costliest mistakes</h2>\n{intro}\n{note}{grid}"
+
+
+def _ledger() -> tuple[dict[str, dict], str]:
+    """Ledger rows by CSV path and by file name; a note where there is none or it cannot be read."""
+    if not LEDGER.is_file():
+        return {}, f"no leaderboard ledger ({LEDGER})"
+    try:
+        frame = read_csv_str(LEDGER)
+    except CompError as e:
+        return {}, f"the ledger cannot be read: {e}"
+    if "csv" not in frame.columns:
+        return {}, f"{LEDGER} has no csv column"
+    out = {}
+    for record in frame.to_dict("records"):  # a later row of a CSV wins
+        out[record["csv"]] = record
+        out.setdefault("name:" + record["csv"].replace("\\", "/").rsplit("/", 1)[-1], record)
+    return out, ""
+
+
+def _score(entry: dict, board: str) -> str:
+    """A ledger row's ``public_lb`` / ``private_lb`` (or ``public`` / ``private``); ``-``: none."""
+    return entry.get(f"{board}_lb") or entry.get(board) or "-"
+
+
+def _submissions(run: Run) -> str:
+    competition = run.config["run"]["competition"]
+    manifests = manifests_for_run(run.id, competition)
+    if not manifests:
+        return (f'<h2>Submissions</h2>\n<p id="no-submissions">No submission names this run yet '
+                f"(comp predict -c {escape(competition)} --run {escape(run.id)} --ensemble).</p>")
+    ledger, note = _ledger()
+    rows = []
+    for m in manifests:
+        csv = str(m.get("csv", ""))
+        entry = ledger.get(csv) or ledger.get("name:" + csv.replace("\\", "/").rsplit("/", 1)[-1], {})
+        mine = next((r for r in m.get("runs", []) if r.get("run") == run.id), {})
+        oof = (m.get("blend") or {}).get("oof_score", mine.get("oof_score"))
+        rows.append([csv, ", ".join(str(r.get("run", "")) for r in m.get("runs", [])), m.get("ensemble", ""),
+                     m.get("tta", ""), oof if isinstance(oof, float) else "-",
+                     _score(entry, "public"), _score(entry, "private")])
+    headers = ["csv", "runs", "ensemble", "tta", f"OOF {run.competition.metric}", "public LB", "private LB"]
+    extra = f"<p>{escape(note)}</p>\n" if note else ""
+    return "<h2>Submissions</h2>\n" + extra + _table("submissions", headers, rows)

@@ -1,0 +1,247 @@
+"""Uploads: ``comp submit`` sends a submission CSV to the platform its competition's ``[platform]``
+table names, Kaggle (the ``kaggle`` package) or Dacon (Dacon's ``dacon_submit_api`` client).
+
+Everything is checked again before any network call (:func:`plan_upload`): the spec names a
+platform; the CSV has its manifest (``<csv>.json``, written by ``comp predict``); the CSV's
+sha256 is still the manifest's; and every run the manifest names still exists and passes
+:func:`comp.submission.check_rules` against the spec as it is now. A run deleted since, or a
+rule changed since, refuses the upload.
+
+The clients are imported only in :func:`kaggle_api` and :func:`dacon_client`, the boundaries that
+tests replace. Older ``kaggle`` releases authenticate when imported and exit (or raise OSError)
+without credentials: either becomes one line saying where credentials are looked for.
+
+Example::
+
+    upload = plan_upload(Path("submissions/x.csv"), competition, "fast, 5 folds")
+    reply = send(upload)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from comp.errors import CompError
+from comp.paths import check_name
+from comp.spec import Competition
+from comp.submission import check_rules
+
+KAGGLE_CREDENTIALS = (
+    "Kaggle credentials not found: comp submit looks for an API token in KAGGLE_API_TOKEN or "
+    "~/.kaggle/access_token, or for KAGGLE_USERNAME and KAGGLE_KEY, or for kaggle.json in ~/.kaggle/ "
+    "(or $KAGGLE_CONFIG_DIR); create a token at kaggle.com/settings/api")
+KAGGLE_MISSING = "the kaggle package is not installed: pip install kaggle (or pip install -e '.[kaggle]')"
+DACON_MISSING = ("Dacon's submission client (dacon_submit_api) is not installed: pip install the "
+                 "dacon_submit_api wheel that Dacon provides")
+DACON_ENV = {"DACON_TOKEN": "your Dacon API token", "DACON_TEAM": "your team name on the competition"}
+
+
+@dataclass
+class Upload:
+    """What ``comp submit`` sends, checked."""
+
+    platform: str  # kaggle or dacon
+    competition: str  # the competition's slug (Kaggle) or id (Dacon) on the platform
+    csv: Path
+    size: int  # bytes
+    rows: int
+    sha256: str
+    message: str
+    manifest: dict
+
+    def lines(self) -> list[str]:
+        """The dry run's lines: everything that would be sent."""
+        return [f"platform:    {self.platform}", f"competition: {self.competition}", f"file:        {self.csv}",
+                f"size:        {self.size} bytes", f"rows:        {self.rows}", f"sha256:      {self.sha256}",
+                f"message:     {self.message}"]
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def manifest_path(csv: Path) -> Path:
+    return Path(csv).with_suffix(".json")
+
+
+def read_manifest(csv: Path) -> dict:
+    """The manifest ``comp predict`` wrote beside the CSV; CompError if there is none or it is not one."""
+    csv = Path(csv)
+    if csv.suffix.lower() != ".csv":
+        raise CompError(f"{csv}: a submission's name ends in .csv")
+    if not csv.is_file():
+        raise CompError(f"{csv}: no such file")
+    path = manifest_path(csv)
+    if not path.is_file():
+        raise CompError(f"{csv}: no manifest {path} beside it; only CSVs written by comp predict, which "
+                        f"writes one, can be submitted")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise CompError(f"{path}: cannot read the manifest ({e.strerror or e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CompError(f"{path}: the manifest is not valid JSON ({e})") from None
+    if not (isinstance(manifest, dict) and isinstance(manifest.get("sha256"), str)
+            and isinstance(manifest.get("competition"), str) and isinstance(manifest.get("runs"), list)):
+        raise CompError(f"{path}: not a comp predict manifest (it needs the keys competition, runs and sha256)")
+    check_name(manifest["competition"], "competition", str(path))  # it names folders under runs/
+    return manifest
+
+
+def file_sha256(path: Path) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as e:
+        raise CompError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def check_unchanged(csv: Path, manifest: dict) -> None:
+    """The CSV is still the file its manifest describes."""
+    digest = file_sha256(csv)
+    if digest != manifest["sha256"]:
+        raise CompError(f"{csv}: its sha256 {digest[:12]}... differs from its manifest's "
+                        f"{manifest['sha256'][:12]}...: the file changed after comp predict wrote it; "
+                        f"write it again with comp predict")
+
+
+def manifest_runs(manifest: dict, competition: Competition, where: str) -> list:
+    """The runs the manifest names, opened now (ids checked as plain names by :func:`comp.runs.open_run`)."""
+    from comp.runs import open_run
+
+    if manifest["competition"] != competition.name:
+        raise CompError(f"{where}: the submission is for competition '{manifest['competition']}', "
+                        f"not '{competition.name}'")
+    if not manifest["runs"]:
+        raise CompError(f"{where}: names no runs, so its rules cannot be checked")
+    runs = []
+    for record in manifest["runs"]:
+        run_id = record.get("run") if isinstance(record, dict) else None
+        if not isinstance(run_id, str):
+            raise CompError(f"{where}: a record of runs has no run id. Received: {record!r}")
+        try:
+            run = open_run(competition.name, run_id)
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise CompError(f"{where}: run '{run_id}' cannot be read now ({e}), so its rules cannot be "
+                            f"checked again") from None
+        except CompError as e:
+            raise CompError(f"{where}: its rules cannot be checked again: {e}") from None
+        if not isinstance(run.config.get("run"), dict):
+            raise CompError(f"{run.dir}/config.toml: has no [run] table, so its rules cannot be checked again")
+        runs.append(run)
+    return runs
+
+
+def check_submission(csv: Path, competition: Competition) -> dict:
+    """The manifest of a CSV that may be submitted now: it exists, the CSV is unchanged, and its
+    runs exist and pass the competition's current rules."""
+    manifest = read_manifest(csv)
+    check_unchanged(csv, manifest)
+    check_rules(competition, manifest_runs(manifest, competition, str(manifest_path(csv))))
+    return manifest
+
+
+def platform_of(competition: Competition) -> tuple[str, str]:
+    """(platform, the competition's slug or id there); CompError without a [platform] table."""
+    platform = competition.platform
+    if platform.name is None:
+        raise CompError(f"competition '{competition.name}': its spec has no [platform] table, so comp submit "
+                        f"does not know where to upload; add [platform] with kaggle = \"<competition slug>\" "
+                        f"or dacon = <competition id>")
+    return platform.name, platform.competition
+
+
+def manifest_oof(manifest: dict) -> float | None:
+    """The submission's out-of-fold score, where the manifest knows it: its fitted blend's, or its one run's."""
+    blend = manifest.get("blend")
+    if isinstance(blend, dict) and isinstance(blend.get("oof_score"), (int, float)):
+        return float(blend["oof_score"])
+    runs = manifest.get("runs") or []
+    if len(runs) == 1 and isinstance(runs[0], dict) and isinstance(runs[0].get("oof_score"), (int, float)):
+        return float(runs[0]["oof_score"])
+    return None
+
+
+def default_message(manifest: dict) -> str:
+    runs = " + ".join(str(r.get("run")) for r in manifest["runs"] if isinstance(r, dict))
+    oof = manifest_oof(manifest)
+    return f"comp: {runs}" + (f", OOF {manifest.get('metric', 'score')} {oof:.4f}" if oof is not None else "")
+
+
+def plan_upload(csv: Path, competition: Competition, message: str | None = None) -> Upload:
+    """Every check, then what would be sent; no network call."""
+    platform, target = platform_of(competition)
+    manifest = check_submission(csv, competition)
+    csv = Path(csv)
+    return Upload(platform, target, csv, csv.stat().st_size, int(manifest.get("rows", 0)), manifest["sha256"],
+                  message if message else default_message(manifest), manifest)
+
+
+# --------------------------------------------------------------------------- the clients (the boundaries)
+
+
+def kaggle_api():
+    """The Kaggle client, authenticated; what it prints goes to stderr."""
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            from kaggle.api.kaggle_api_extended import KaggleApi  # older releases authenticate here
+
+            api = KaggleApi()
+            api.authenticate()
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] == "kaggle":
+            raise CompError(KAGGLE_MISSING) from None
+        raise CompError(f"the kaggle package cannot be imported ({e}): pip install --upgrade kaggle") from None
+    except (OSError, ValueError, SystemExit):  # no credentials: exit(1), OSError or "Missing username"
+        raise CompError(KAGGLE_CREDENTIALS) from None
+    return api
+
+
+def dacon_client():
+    """Dacon's ``dacon_submit_api`` module."""
+    try:
+        from dacon_submit_api import dacon_submit_api
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] == "dacon_submit_api":
+            raise CompError(DACON_MISSING) from None
+        raise CompError(f"dacon_submit_api cannot be imported ({e})") from None
+    return dacon_submit_api
+
+
+def dacon_credentials() -> tuple[str, str]:
+    missing = [f"{key} ({what})" for key, what in DACON_ENV.items() if not os.environ.get(key)]
+    if missing:
+        raise CompError(f"Dacon submissions need DACON_TOKEN and DACON_TEAM in the environment; "
+                        f"not set: {', '.join(missing)}")
+    return os.environ["DACON_TOKEN"], os.environ["DACON_TEAM"]
+
+
+def _reply(result) -> str:
+    text = getattr(result, "message", result)
+    return "" if text is None else str(text)
+
+
+def send(upload: Upload) -> str:
+    """Upload the checked CSV; the platform's reply. A failed upload is a CompError (nothing is recorded)."""
+    if upload.platform == "kaggle":
+        api = kaggle_api()
+        call = lambda: api.competition_submit(str(upload.csv), upload.message, upload.competition)  # noqa: E731
+    else:
+        client = dacon_client()
+        token, team = dacon_credentials()
+        call = lambda: client.post_submission_file(str(upload.csv), token, upload.competition, team,  # noqa: E731
+                                                   upload.message)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            reply = _reply(call())
+    except (Exception, SystemExit) as e:  # the network, the platform: not a bug of comp's
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise CompError(f"{upload.platform}: the upload of {upload.csv} failed ({type(e).__name__}: {first})") from None
+    if reply.lower().startswith("could not submit"):
+        raise CompError(f"{upload.platform}: the upload of {upload.csv} failed: {reply}")
+    return reply
