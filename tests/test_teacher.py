@@ -168,6 +168,10 @@ def test_a_distilled_and_pseudo_labelled_student_trains_on_its_teachers_targets(
         assert fold["n_pseudo"] == n_pseudo and fold["n_train"] == 18 + n_pseudo and fold["n_val"] == 18
     summary = json.loads((student / "metrics.json").read_text())
     assert summary["oof_rows"] == 36  # scored on the 36 labelled rows only
+    listing = invoke("runs", "-c", "tiny").stdout.splitlines()
+    column = listing[0].split().index("teacher")
+    assert {line.split()[1]: line.split()[column] for line in listing[1:3]} == {"teach": "-",
+                                                                                "student": "distill+pseudo"}
     refused = invoke("predict", "-c", "tiny", "--run", "student", "--ensemble", catch=True)
     assert refused.exit_code != 0
     assert "run 'student' trained on the test images (pseudo-labels)" in refused.output

@@ -70,6 +70,8 @@ def main(debug: bool) -> None:
       comp predict --competition dacon-cifar10 --ensemble  average the folds with TTA, write the CSV
       comp runs                                            the runs so far, with their scores
       comp report RUN                                      a run's HTML page: curves, mistakes, submissions
+      comp submit submissions/<file>.csv -m "first"        upload it (Kaggle, Dacon); --dry-run first
+      comp lb add submissions/<file>.csv 0.8646            its leaderboard score; comp lb: CV against LB
       comp compare --backbones ResNet50V2,EfficientNetB0   transfer track, offline only
       comp sweep --grid train.batch_size=100,200           a grid of settings, best first
     """

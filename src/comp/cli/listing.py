@@ -52,7 +52,7 @@ def runs(competition):
         group = group_of(groups, run.config["run"]["competition"], run.id)
         rows.append({
             "competition": run.config["run"]["competition"], "run": run.id, "recipe": run.config["run"]["recipe"],
-            "model": run.model_label, "pretrained": "yes" if run.pretrained else "no",
+            "model": run.model_label, "pretrained": "yes" if run.pretrained else "no", "teacher": _taught(run),
             "folds": f"{len(run.finished_folds())}/{run.n_folds}",
             "oof": f"{m['oof_score']:.4f}" if "oof_score" in m else "-",
             "seeds": str(group.n) if group else "-",
@@ -66,3 +66,10 @@ def runs(competition):
     click.echo(pd.DataFrame(rows).to_string(index=False))
     for group in groups:
         click.echo(group_line(group))
+
+
+def _taught(run) -> str:
+    """How the run learnt from teacher runs: distill, pseudo (trained on test images), both, or -."""
+    teacher = run.config["run"].get("teacher") or {}
+    kinds = [name for name, key in (("distill", "distill"), ("pseudo", "pseudo_label")) if teacher.get(key)]
+    return "+".join(kinds) or "-"
