@@ -24,6 +24,7 @@ import json
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from comp.errors import CompError
@@ -93,8 +94,7 @@ def common_fold_scores(runs: list[Run]) -> tuple[list[int], list[float]]:
     scores = []
     for run in runs:
         rows, labels, probs = run.oof()
-        keep = run.fold_table()["fold"].to_numpy()[rows]
-        mask = pd.Series(keep).isin(folds).to_numpy()
+        mask = np.isin(run.fold_table()["fold"].to_numpy()[rows], folds)
         scores.append(float(score(run.competition.metric, labels[mask], probs[mask])))
     return folds, scores
 

@@ -159,11 +159,14 @@ def load_competition_images(competition, dataset, subset: int = 0) -> tuple[np.n
     name made a quick comparison overwrite the full training set's cache, decoded again by the
     next full run. A subset run has no test images (it is for comparison).
     """
-    size = tuple(competition.data.image_size)
     x_train = load_train_images(competition, dataset, subset)
-    x_test = load_images(dataset.test["path"].tolist(), size, CACHE_DIR / competition.name, "test") \
-        if len(dataset.test) else None
-    return x_train, x_test
+    return x_train, load_test_images(competition, dataset) if len(dataset.test) else None
+
+
+def load_test_images(competition, dataset) -> np.ndarray:
+    """The test images of :func:`load_competition_images` alone (pseudo-labels read them)."""
+    return load_images(dataset.test["path"].tolist(), tuple(competition.data.image_size),
+                       CACHE_DIR / competition.name, "test")
 
 
 def load_train_images(competition, dataset, subset: int = 0) -> np.ndarray:

@@ -33,8 +33,8 @@ from comp.train.budget_time import budget_summary, fold_share
 from comp.train.callbacks import check_tensorboard
 from comp.train.executors import run_folds
 from comp.train.fold import train_fold
-from comp.train.teacher import (TARGETS_FILE, Teachers, apply_targets, load_targets, make_targets, record,
-                                teacher_folds, test_images_for)
+from comp.train.teacher import (TARGETS_FILE, Teachers, apply_targets, load_targets, make_targets, n_pseudo,
+                                record, teacher_folds, test_images_for)
 
 
 def check_recipe(recipe: Recipe) -> None:
@@ -132,9 +132,8 @@ def fold_lock(run: Run, k: int):
 def fold_path(run: Run, fold_of_row, folds, n_test: int, targets: dict | None = None) -> str:
     """The input path (``memory`` or ``stream``) of the largest of ``folds`` (with its pseudo-labelled images)."""
     n_val = int(min((fold_of_row == k).sum() for k in folds))
-    n_pseudo = len(targets.get("pseudo_index", [])) if targets else 0
     cfg = run.recipe.train
-    return input_path(cfg.pipeline, cfg.memory_budget_gb, len(fold_of_row) - n_val + n_pseudo, n_val, n_test,
+    return input_path(cfg.pipeline, cfg.memory_budget_gb, len(fold_of_row) - n_val + n_pseudo(targets), n_val, n_test,
                       run.competition.data.image_size)
 
 
@@ -183,9 +182,8 @@ def train_folds(run: Run, folds, images, dataset, executor: str = "process", gpu
     fold_of_row = run.fold_table()["fold"].to_numpy()
     n_val, n_test = int(max((fold_of_row == k).sum() for k in todo)), 0 if x_test is None else len(x_test)
     targets = load_targets(run)
-    n_pseudo = len(targets.get("pseudo_index", [])) if targets else 0
     path = fold_path(run, fold_of_row, todo, n_test, targets)
-    check_fold_memory(str(run.dir), len(dataset.train) - n_val + n_pseudo, n_val, n_test,
+    check_fold_memory(str(run.dir), len(dataset.train) - n_val + n_pseudo(targets), n_val, n_test,
                       run.competition.data.image_size,
                       parallel=len(gpus) if gpus and executor == "process" else 1, path=path)
 

@@ -176,6 +176,11 @@ def load_targets(run: Run) -> dict | None:
         return {k: saved[k] for k in saved.files}
 
 
+def n_pseudo(targets: dict | None) -> int:
+    """The pseudo-labelled images every fold of a run adds to its training rows."""
+    return len(targets.get("pseudo_index", [])) if targets else 0
+
+
 def apply_targets(data: FoldData, targets: dict, val_rows: np.ndarray, test_images) -> FoldData:
     """Fold ``data`` with the teacher's targets: soft targets for its training rows (distillation)
     and the pseudo-labelled test images after them, with their loss weight."""
@@ -249,12 +254,10 @@ def test_images_for(run: Run):
 
 def load_test_images(run: Run):
     """All the competition's test images, from the decode cache (no training images decoded)."""
-    from comp.data.images import CACHE_DIR, load_images
+    from comp.data.images import load_test_images as load
     from comp.data.layouts import read_dataset
 
-    competition = run.competition
-    paths = read_dataset(competition).test["path"].tolist()
-    return load_images(paths, tuple(competition.data.image_size), CACHE_DIR / competition.name, "test")
+    return load(run.competition, read_dataset(run.competition))
 
 
 def _names(runs: list[Run]) -> str:
