@@ -193,6 +193,51 @@ def test_offset_lr_scale_multiplies_the_step_of_batch_norm_offsets_only():
     assert OffsetScaledSGD.from_config(config).offset_lr_scale == 8.0
 
 
+def test_muon_orthogonalises_the_conv_kernels_update_and_leaves_other_variables_to_sgd():
+    from comp.tf_quiet import keras
+    from comp.train.optim import ConvMuon, OffsetScaledSGD
+
+    def one_step(opt):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((6, 6, 3)), keras.layers.Conv2D(8, 3, use_bias=False, name="c"),
+                                  keras.layers.BatchNormalization(name="c_bn"), keras.layers.Flatten(),
+                                  keras.layers.Dense(2, name="d")])
+        model.compile(optimizer=opt, loss="mse")
+        name = {v.path: "/".join(v.path.split("/")[-2:]) for v in model.trainable_variables}
+        before = {name[v.path]: v.numpy().copy() for v in model.trainable_variables}
+        x = np.random.default_rng(0).normal(size=(16, 6, 6, 3)).astype("float32")
+        model.train_on_batch(x, np.random.default_rng(1).normal(size=(16, 2)).astype("float32"))
+        return before, {name[v.path]: v.numpy() for v in model.trainable_variables}
+
+    muon_before, muon = one_step(ConvMuon(0.5, 0.6, 5, learning_rate=0.1, momentum=0.0, nesterov=False))
+    _, sgd = one_step(OffsetScaledSGD(learning_rate=0.1, momentum=0.0, nesterov=False))
+    kernel = "c/kernel"
+    for path in muon:  # the head and the batch norm took plain SGD steps
+        if path != kernel:
+            np.testing.assert_allclose(muon[path], sgd[path], rtol=1e-5, atol=1e-7)
+    start = muon_before[kernel] * (8 ** 0.5 / np.linalg.norm(muon_before[kernel]))  # rescaled to norm sqrt(cout)
+    update = (start - muon[kernel]).reshape(-1, 8) / (0.1 * 0.5)  # lr x muon_lr_scale
+    singular = np.linalg.svd(update, compute_uv=False)
+    assert singular.min() > 0.6 and singular.max() < 1.3  # orthogonalised: all directions move about alike
+    plain = np.linalg.svd((sgd[kernel] - muon_before[kernel]).reshape(-1, 8), compute_uv=False)
+    assert plain.max() / plain.min() > 2.5 > singular.max() / singular.min()  # where the gradient does not
+    config = ConvMuon(0.5, 0.7, 4, learning_rate=0.1).get_config()
+    restored = ConvMuon.from_config(config)
+    assert (restored.muon_lr_scale, restored.muon_momentum, restored.ns_steps) == (0.5, 0.7, 4)
+
+
+def test_the_muon_keys_stay_out_of_other_runs_and_an_older_run_reopens():
+    from comp.runs import _changes, recipe_table
+
+    sgd, muon = load_recipe("fast"), load_recipe("fast", ["train.optimizer=muon", "train.muon_lr=0.1"])
+    assert "muon_lr" not in recipe_table(sgd)["train"] and recipe_table(muon)["train"]["muon_lr"] == 0.1
+    older = recipe_table(sgd)
+    older["train"] = {k: v for k, v in older["train"].items() if k not in ("tensorboard", "class_balance")}
+    config = {"run": {"competition": "c"}, "competition": {}, "recipe": recipe_table(sgd)}
+    assert _changes({**config, "recipe": older}, config) == []
+    assert _changes(config, {**config, "recipe": recipe_table(muon)}) != []
+
+
 # --------------------------------------------------------------------------- lookahead
 
 

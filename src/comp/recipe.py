@@ -65,7 +65,10 @@ class AugmentCfg:
 class TrainCfg:
     epochs: int = 30
     batch_size: int = 128
-    optimizer: str = choice_field("sgd", ("sgd", "adamw"))
+    optimizer: str = choice_field("sgd", ("sgd", "adamw", "muon"))  # muon: Muon for conv kernels, sgd for the rest
+    muon_lr: float = 0.24  # muon: the kernels' peak learning rate (a relative step: they are kept at a fixed norm)
+    muon_momentum: float = 0.6  # muon: the kernels' Nesterov momentum
+    muon_ns_steps: int = 3  # muon: Newton-Schulz iterations that orthogonalise each update
     lr: float = 0.1  # peak learning rate
     momentum: float = 0.9
     nesterov: bool = True

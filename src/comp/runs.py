@@ -138,7 +138,7 @@ def run_config(competition: Competition, recipe: Recipe, n_folds: int, val_fract
             "pretrained": uses_pretrained_weights(recipe),
         },
         "competition": to_dict(competition),
-        "recipe": {k: v for k, v in to_dict(recipe).items() if k != "teacher"},  # comp.train.teacher.record
+        "recipe": recipe_table(recipe),
     }
     if subset:  # only where used: full-data runs keep the ids they had before the key existed
         config["run"]["subset"] = subset
@@ -147,6 +147,32 @@ def run_config(competition: Competition, recipe: Recipe, n_folds: int, val_fract
     if split_seed is not None and split_seed != recipe.train.seed:
         config["run"]["split_seed"] = split_seed
     return config
+
+
+MUON_KEYS = ("muon_lr", "muon_momentum", "muon_ns_steps")
+
+
+def recipe_table(recipe: Recipe) -> dict:
+    """The recipe as a run records it: no [teacher] (comp.train.teacher.record adds it for a
+    student), and the muon keys only for ``train.optimizer = "muon"``, so that runs of other
+    optimizers keep the ids they had before the keys existed."""
+    table = {k: v for k, v in to_dict(recipe).items() if k != "teacher"}
+    if recipe.train.optimizer != "muon":
+        table["train"] = {k: v for k, v in table["train"].items() if k not in MUON_KEYS}
+    return table
+
+
+def _as_today(config: dict) -> dict:
+    """A saved config with the recipe keys added since it was written at their defaults
+    (which keep the old behaviour), so an older run reopens without a spurious difference."""
+    try:
+        recipe = recipe_from_dict(config["recipe"], "config.toml [recipe]")
+    except CompError:
+        return config
+    table = recipe_table(recipe)
+    if "teacher" in config["recipe"]:
+        table["teacher"] = config["recipe"]["teacher"]
+    return {**config, "recipe": table}
 
 
 def uses_pretrained_weights(recipe: Recipe) -> bool:
@@ -230,7 +256,7 @@ def config_identity(config: dict) -> dict:
 
 def _changes(saved: dict, new: dict) -> list[str]:
     """What differs between a run's saved config and the one asked for now, in its identity."""
-    return _diff(config_identity(saved), config_identity(new))
+    return _diff(config_identity(_as_today(saved)), config_identity(_as_today(new)))
 
 
 def create_run(config: dict, run_id: str | None, restart: bool, class_names: list[str],

@@ -2,6 +2,7 @@
 
 :class:`WarmupDecay`: linear warm-up, then constant, cosine or linear decay, per step.
 :class:`OffsetScaledSGD`: SGD (Nesterov) whose batch-norm offsets learn faster.
+:class:`ConvMuon`: that SGD, with Muon (orthogonalised momentum) for the convolution kernels.
 :func:`make_optimizer`: the recipe's optimizer, decoupled weight decay off norms and biases.
 """
 
@@ -84,6 +85,56 @@ class OffsetScaledSGD(keras.optimizers.SGD):
         return {**super().get_config(), "offset_lr_scale": self.offset_lr_scale}
 
 
+@keras.saving.register_keras_serializable(package="comp")
+class ConvMuon(OffsetScaledSGD):
+    """Muon for the 2-D convolution kernels, :class:`OffsetScaledSGD` for every other variable.
+
+    After airbench94_muon (Jordan 2024), which reaches airbench94's accuracy in 8 epochs instead
+    of 9.9. A kernel's update is its Nesterov momentum (``muon_momentum``), reshaped to a
+    ``(kh*kw*cin, cout)`` matrix and orthogonalised by Newton-Schulz iterations; the kernel is
+    first rescaled to norm ``sqrt(cout)`` (it feeds a batch norm, so its scale carries nothing and
+    weight decay is not needed), then moves by ``learning_rate * muon_lr_scale`` times the update.
+
+    ``keras.optimizers.Muon`` (Keras 3.15) orthogonalises 2-D variables only and sends
+    convolution kernels, the ones that matter here, to AdamW; its Newton-Schulz iteration is
+    reused as it is (``zeropower_via_newtonschulz5``).
+    """
+
+    zeropower_via_newtonschulz5 = keras.optimizers.Muon.zeropower_via_newtonschulz5
+    transpose_last_axis = keras.optimizers.Muon.transpose_last_axis
+    muon_a, muon_b, muon_c = 3.4445, -4.7750, 2.0315  # Keras' and airbench's quintic coefficients
+
+    def __init__(self, muon_lr_scale: float = 1.0, muon_momentum: float = 0.6, ns_steps: int = 3, **kwargs):
+        super().__init__(**kwargs)
+        self.muon_lr_scale, self.muon_momentum, self.ns_steps = float(muon_lr_scale), float(muon_momentum), int(ns_steps)
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self._muon_flags = [len(v.shape) == 4 for v in variables]
+        self._muon_momentums = [self.add_variable_from_reference(v, "muon_momentum") if flag else None
+                                for v, flag in zip(variables, self._muon_flags)]
+
+    def update_step(self, gradient, variable, learning_rate):
+        if not self._muon_flags[self._get_variable_index(variable)]:
+            return super().update_step(gradient, variable, learning_rate)
+        m = self._muon_momentums[self._get_variable_index(variable)]
+        gradient = keras.ops.cast(gradient, variable.dtype)
+        self.assign(m, m * self.muon_momentum + gradient)
+        step = gradient + self.muon_momentum * m if self.nesterov else m
+        cout = variable.shape[-1]
+        update = self.zeropower_via_newtonschulz5(keras.ops.reshape(step, (-1, cout)), self.ns_steps)
+        norm = keras.ops.sqrt(keras.ops.sum(keras.ops.square(variable)))
+        self.assign(variable, variable * (cout ** 0.5 / (norm + 1e-12)))
+        lr = keras.ops.cast(learning_rate, variable.dtype) * self.muon_lr_scale
+        self.assign_sub(variable, lr * keras.ops.reshape(update, variable.shape))
+
+    def get_config(self):
+        return {**super().get_config(), "muon_lr_scale": self.muon_lr_scale,
+                "muon_momentum": self.muon_momentum, "ns_steps": self.ns_steps}
+
+
 def is_norm_offset(variable) -> bool:
     """Whether a variable is a batch-norm offset (``.../<name>_bn/beta`` or any ``beta``)."""
     return getattr(variable, "path", variable.name).rsplit("/", 1)[-1].split(":")[0] == "beta"
@@ -110,6 +161,9 @@ def make_optimizer(cfg: TrainCfg, steps_per_epoch: int, total_steps=None):
                   gradient_accumulation_steps=cfg.accumulate if cfg.accumulate > 1 else None)
     if cfg.optimizer == "sgd":
         opt = OffsetScaledSGD(cfg.offset_lr_scale, momentum=cfg.momentum, nesterov=cfg.nesterov, **common)
+    elif cfg.optimizer == "muon":  # the kernels' peak lr is train.muon_lr; the schedule's shape is shared
+        opt = ConvMuon(cfg.muon_lr / cfg.lr, cfg.muon_momentum, cfg.muon_ns_steps, offset_lr_scale=cfg.offset_lr_scale,
+                       momentum=cfg.momentum, nesterov=cfg.nesterov, **common)
     else:  # AdamW takes a float (0.0: no decay), where SGD takes None
         opt = keras.optimizers.AdamW(**{**common, "weight_decay": float(cfg.weight_decay)})
     if cfg.weight_decay:
