@@ -80,12 +80,12 @@ def shapes(tmp_path, monkeypatch):
     return tmp_path
 
 
-def oof_accuracy(root, model: str, extra: list[str]) -> float:
+def oof_accuracy(root, model: str, extra: list[str], run: str = "learn") -> float:
     sets = [f"model.name={model}", *LEARN, *MODEL_OPTIONS[model], *extra]  # later --set win
-    args = ["train", "-c", "tiny", "-r", "learn", "--folds", "2", "--executor", "inline", "--run", "learn", "-q"]
+    args = ["train", "-c", "tiny", "-r", "learn", "--folds", "2", "--executor", "inline", "--run", run, "-q"]
     result = CliRunner().invoke(main, args + [a for s in sets for a in ("--set", s)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    summary = json.loads((root / "runs" / "tiny" / "learn" / "metrics.json").read_text())
+    summary = json.loads((root / "runs" / "tiny" / run / "metrics.json").read_text())
     assert summary["oof_rows"] == 3 * 30  # every training image validated once
     return summary["oof_accuracy"]
 
@@ -114,3 +114,13 @@ def test_labels_shuffled_against_the_images_stay_near_chance(shapes):
 def test_a_learning_rate_of_nearly_zero_stays_near_chance(shapes):
     write_shapes(shapes / "data" / "tiny")
     assert oof_accuracy(shapes, "vgg", ["train.lr=1e-9"]) < CHANCE_AT_MOST
+
+
+def test_muon_for_the_conv_kernels_learns_far_above_chance(shapes):
+    write_shapes(shapes / "data" / "tiny")
+    accuracy = oof_accuracy(shapes, "fast", ["train.optimizer=muon", "train.muon_lr=0.1"])
+    print(f"fast with muon: OOF accuracy {accuracy:.3f}")
+    assert accuracy > LEARNED
+    # its kernels' step is muon_lr, not train.lr: with (nearly) none it stays near chance
+    assert oof_accuracy(shapes, "fast", ["train.optimizer=muon", "train.muon_lr=1e-9", "train.lr=1e-9"],
+                        run="still") < CHANCE_AT_MOST
