@@ -428,3 +428,14 @@ def test_out_of_memory_says_which_batch_size_to_try(tiny_competition, monkeypatc
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: fold-0: out of memory on CPU") and "train.batch_size=8" in last
     assert "try --set train.batch_size=4" in last
+
+
+def test_an_atomic_write_gets_the_mode_a_plain_write_would(tmp_path):
+    import os
+
+    from comp.atomic import write_text
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")  # open(): 0o666 less the umask (mkstemp's temporary file starts 0o600)
+    write_text(tmp_path / "atomic.csv", "id,target\n")
+    assert os.stat(tmp_path / "atomic.csv").st_mode & 0o777 == os.stat(plain).st_mode & 0o777 != 0o600

@@ -27,6 +27,8 @@ import numpy as np
 from comp.errors import CompError
 
 TMP_PREFIX = ".tmp-"
+_UMASK = os.umask(0o022)  # read once (os.umask can only be read by setting it) and put back
+os.umask(_UMASK)
 
 
 def fsync_dir(folder: str | Path) -> None:
@@ -63,6 +65,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         fsync_file(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0o600 would hide outputs from the others sharing a folder
         os.replace(tmp, path)
         fsync_dir(path.parent)
     except OSError as e:
