@@ -105,7 +105,8 @@ def fake_run(run_id: str, folds: int, skill: float, seed: int, fold_seed: int = 
     from comp.data.folds import make_folds
     from comp.data.images import test_key
     from comp.data.layouts import read_dataset
-    from comp.runs import create_run, folds_frame, run_config
+    from comp.run_identity import run_config
+    from comp.runs import create_run, folds_frame
     from comp.recipe import load_recipe
     from comp.spec import load_competition
 

@@ -22,8 +22,10 @@ import pytest
 from click.testing import CliRunner
 
 from comp.cli import main
+from comp.ledger import COLUMNS
 from tests.conftest import CLASSES
 
+LEDGER_HEAD = ",".join(COLUMNS)
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 TRAIN = ("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--run", "rep", "--set", "train.epochs=1",
          "--executor", "inline", "-q")
@@ -88,7 +90,7 @@ def test_report_of_a_partial_then_whole_run_renders_in_chromium(tiny_competition
     pred = invoke("predict", "-c", "tiny", "--run", "rep", "--ensemble")
     assert pred.exit_code == 0, pred.output
     csv = pred.stdout.strip()
-    (tiny_competition / "submissions" / "ledger.csv").write_text(f"csv,public_lb,private_lb\n{csv},0.6123,\n")
+    (tiny_competition / "submissions" / "ledger.csv").write_text(f"{LEDGER_HEAD}\nt,tiny,{csv},,rep,accuracy,,,0.6123,,\n")
     whole = invoke("report", "rep", "-c", "tiny")
     assert whole.exit_code == 0, whole.output
     assert whole.stdout.strip() == str(page.relative_to(tiny_competition))
@@ -173,13 +175,15 @@ def test_submissions_take_the_ledger_scores_by_csv_path_or_name(tmp_path, monkey
     assert "tiny-r1-1.csv" in out and "tiny-blend2-2.csv" in out and "tiny-r2-3" not in out
     assert "no leaderboard ledger" in out
     (tmp_path / "submissions" / "ledger.csv").write_text(
-        "csv,public_lb,private_lb,note\nsubmissions/tiny-r1-1.csv,0.71,0.70,x\ntiny-blend2-2.csv,0.74,,<b>\n")
+        f"{LEDGER_HEAD}\nt,tiny,submissions/tiny-r1-1.csv,,r1,accuracy,,,0.71,0.70,x\n"
+        "t,tiny,tiny-blend2-2.csv,,r1 r2,accuracy,,,0.74,,<b>\n")
     out = _submissions(run)
     assert "<td>0.71</td>" not in out  # numbers right-aligned
     assert '<td class="num">0.71</td><td class="num">0.70</td>' in out
     assert '<td class="num">0.74</td><td>-</td>' in out and "no leaderboard ledger" not in out
-    (tmp_path / "submissions" / "ledger.csv").write_text(  # comp.ledger's names for the columns
-        "time,csv,public,private\nt,submissions/tiny-r1-1.csv,0.69,0.68\n")
+    (tmp_path / "submissions" / "ledger.csv").write_text(  # a later row of a CSV wins
+        f"{LEDGER_HEAD}\nt,tiny,submissions/tiny-r1-1.csv,,r1,accuracy,,,0.71,0.70,x\n"
+        "t,tiny,submissions/tiny-r1-1.csv,,r1,accuracy,,,0.69,0.68,y\n")
     assert '<td class="num">0.69</td><td class="num">0.68</td>' in _submissions(run)
     (tmp_path / "submissions" / "ledger.csv").write_text("file,score\nx,1\n")  # not the ledger's columns
-    assert "has no csv column" in _submissions(run)
+    assert "cannot be read" in _submissions(run) and "not a comp ledger" in _submissions(run)

@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from comp.cli import main
 from comp.data.folds import make_folds
 from comp.errors import CompError
-from comp.runs import Run, run_config
+from comp.run_identity import run_config
+from comp.runs import Run
 from comp.seeds import flag_within_spread, plan_seeds, seed_groups, seed_result, spread_note
 
 QUICK = ["-c", "tiny", "-r", "tiny", "--executor", "inline", "-q", "--set", "train.epochs=1"]

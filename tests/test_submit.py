@@ -23,7 +23,7 @@ from comp import upload
 from comp.cli import main
 from comp.errors import CompError
 from comp.ledger import COLUMNS
-from comp.runs import config_hash
+from comp.run_identity import config_hash
 from comp.spec import competition_from_dict
 from comp.submission import write_submission
 

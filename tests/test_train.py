@@ -227,15 +227,15 @@ def test_muon_orthogonalises_the_conv_kernels_update_and_leaves_other_variables_
 
 
 def test_the_muon_keys_stay_out_of_other_runs_and_an_older_run_reopens():
-    from comp.runs import _changes, recipe_table
+    from comp.run_identity import changes, recipe_table
 
     sgd, muon = load_recipe("fast"), load_recipe("fast", ["train.optimizer=muon", "train.muon_lr=0.1"])
     assert "muon_lr" not in recipe_table(sgd)["train"] and recipe_table(muon)["train"]["muon_lr"] == 0.1
     older = recipe_table(sgd)
     older["train"] = {k: v for k, v in older["train"].items() if k not in ("tensorboard", "class_balance")}
     config = {"run": {"competition": "c"}, "competition": {}, "recipe": recipe_table(sgd)}
-    assert _changes({**config, "recipe": older}, config) == []
-    assert _changes(config, {**config, "recipe": recipe_table(muon)}) != []
+    assert changes({**config, "recipe": older}, config) == []
+    assert changes(config, {**config, "recipe": recipe_table(muon)}) != []
 
 
 # --------------------------------------------------------------------------- lookahead

@@ -275,7 +275,7 @@ def test_a_fold_interrupted_at_and_after_the_phase_switch_resumes(tiny_competiti
 
 
 def test_the_pretrained_flag_covers_imagenet_a_local_file_and_the_builders_default(tmp_path):
-    from comp.runs import run_config
+    from comp.run_identity import run_config
 
     competition = load_competition("dacon-cifar10")
     weights_file = tmp_path / "w.h5"
@@ -291,7 +291,8 @@ def test_the_pretrained_flag_covers_imagenet_a_local_file_and_the_builders_defau
 
 
 def test_a_transfer_run_with_imagenet_weights_is_refused_for_dacon_cifar10(tiny_competition):
-    from comp.runs import create_run, folds_frame, run_config
+    from comp.run_identity import run_config
+    from comp.runs import create_run, folds_frame
 
     config = run_config(load_competition("dacon-cifar10"), load_recipe("transfer"), 5, 0.2, [], "transfer")
     create_run(config, "transfer-imagenet", False, ["cat", "dog"],  # no training needed: the guard comes first

@@ -152,7 +152,7 @@ def check_rows(competition: Competition, rows: list[Row]) -> None:
 def train_row(competition: Competition, row: Row, n_folds: int, val_fraction: float, executor: str,
               gpus: list[str] | None, verbose: int, say, subset: int = 0, split_seed: int | None = None):
     """Train (or resume, or reuse) the row's run, as ``comp train`` would; returns (run, its summary)."""
-    from comp.runs import run_config, run_id_for
+    from comp.run_identity import run_config, run_id_for
     from comp.train.kfold import summarise_run, train_folds, training_run
 
     recipe = load_recipe(row.recipe_ref, row.overrides, competition)

@@ -30,14 +30,14 @@ from comp import metrics, report
 from comp.atomic import sweep_temporary, write_text
 from comp.data.demo import ensure_data
 from comp.data.images import data_fingerprint, load_train_images
-from comp.data.layouts import read_csv_str, read_dataset, subset_dataset
+from comp.data.layouts import read_dataset, subset_dataset
 from comp.errors import CompError
+from comp.ledger import ledger_path, read_ledger
 from comp.runs import Run
-from comp.submission import SUBMISSIONS_DIR, manifests_for_run
+from comp.submission import manifests_for_run
 
 MAX_MISTAKES = 24  # thumbnails in the mistakes grid
 THUMB_PX = 128  # larger training images are shrunk to this (the page stays small)
-LEDGER = SUBMISSIONS_DIR / "ledger.csv"  # csv, public_lb, private_lb (or public, private); read only
 NUMBER = re.compile(r"-?\d+(\.\d+)?")  # a formatted number: right-aligned like one
 
 STYLE = """
@@ -230,15 +230,14 @@ def _mistakes(run: Run, rows, labels, probs, say) -> str:
 
 
 def _ledger() -> tuple[dict[str, dict], str]:
-    """Ledger rows by CSV path and by file name; a note where there is none or it cannot be read."""
-    if not LEDGER.is_file():
-        return {}, f"no leaderboard ledger ({LEDGER})"
+    """comp.ledger's rows by CSV path and by file name; a note where there is none or it cannot be read."""
+    path = ledger_path()
+    if not path.is_file():
+        return {}, f"no leaderboard ledger ({path})"
     try:
-        frame = read_csv_str(LEDGER)
+        frame = read_ledger(path)
     except CompError as e:
         return {}, f"the ledger cannot be read: {e}"
-    if "csv" not in frame.columns:
-        return {}, f"{LEDGER} has no csv column"
     out = {}
     for record in frame.to_dict("records"):  # a later row of a CSV wins
         out[record["csv"]] = record
@@ -247,8 +246,8 @@ def _ledger() -> tuple[dict[str, dict], str]:
 
 
 def _score(entry: dict, board: str) -> str:
-    """A ledger row's ``public_lb`` / ``private_lb`` (or ``public`` / ``private``); ``-``: none."""
-    return entry.get(f"{board}_lb") or entry.get(board) or "-"
+    """A ledger row's ``public`` / ``private`` score; ``-``: none."""
+    return entry.get(board) or "-"
 
 
 def _submissions(run: Run) -> str:

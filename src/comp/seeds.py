@@ -29,7 +29,8 @@ import pandas as pd
 
 from comp.errors import CompError
 from comp.paths import check_name
-from comp.runs import Run, config_identity
+from comp.run_identity import config_identity
+from comp.runs import Run
 
 # --------------------------------------------------------------------------- training N seeds
 

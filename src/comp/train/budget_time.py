@@ -188,7 +188,7 @@ def budget_summary(config: dict, per_fold: list[dict]) -> dict:
 
 def check_budget_recipe(recipe) -> None:
     """A budget shortens one schedule; a pretrained backbone's two phases have two."""
-    from comp.runs import uses_pretrained_weights
+    from comp.run_identity import uses_pretrained_weights
 
     if uses_pretrained_weights(recipe):
         raise CompError("--time-budget does not apply to a pretrained backbone's two-phase fine-tuning; "

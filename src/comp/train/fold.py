@@ -28,7 +28,7 @@ from comp.data.stream import is_streamed
 from comp.models import create_model, initialise_model
 from comp.predict import predict_proba
 from comp.recipe import Recipe, TrainCfg
-from comp.runs import uses_pretrained_weights
+from comp.run_identity import uses_pretrained_weights
 from comp.errors import CompError
 from comp.tf_quiet import keras, tf
 from comp.train.budget_fit import attach_plan, fit_to_plan

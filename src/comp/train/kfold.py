@@ -27,7 +27,8 @@ from comp.data.layouts import read_dataset, subset_dataset
 from comp.errors import CompError
 from comp.recipe import Recipe
 from comp.locks import hold
-from comp.runs import Run, create_run, folds_frame, run_config, run_id_for, run_lock
+from comp.run_identity import run_config, run_id_for
+from comp.runs import Run, create_run, folds_frame, run_lock
 from comp.train.budget import check_fold_memory, input_path
 from comp.train.budget_time import budget_summary, fold_share
 from comp.train.callbacks import check_tensorboard

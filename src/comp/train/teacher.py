@@ -82,7 +82,7 @@ def open_teachers(competition: str, distill_ids, pseudo_ids) -> Teachers | None:
 
 
 def record(config: dict, teachers: Teachers, recipe) -> dict:
-    """``config`` (:func:`comp.runs.run_config`'s) for a student: its teachers, the ``[teacher]``
+    """``config`` (:func:`comp.run_identity.run_config`'s) for a student: its teachers, the ``[teacher]``
     keys, whether it trained on test data, and ``pretrained`` where a teacher was."""
     from comp.spec import to_dict
 
