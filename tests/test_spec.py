@@ -286,7 +286,7 @@ def test_set_with_the_wrong_type_is_an_error(workdir):
 
 
 def test_set_outside_choices_is_an_error(workdir):
-    with pytest.raises(CompError, match=r"train\.optimizer must be one of 'sgd', 'adamw'\. "
+    with pytest.raises(CompError, match=r"train\.optimizer must be one of 'sgd', 'adamw', 'muon'\. "
                                         r"Received: train\.optimizer='adam'"):
         load_recipe("vgg-mixup", ["train.optimizer=adam"])
 
