@@ -263,3 +263,28 @@ def test_failed_decode_keeps_an_older_good_cache_untouched(tmp_path, pngs):
 def test_missing_file_in_the_list_is_an_error(tmp_path, pngs):
     with pytest.raises(CompError, match=r"nope\.png: image file not found"):
         load_images(pngs + [str(tmp_path / "nope.png")], (8, 8), tmp_path / "cache", "train")
+
+
+def test_cache_is_rebuilt_when_the_decoder_changes(tmp_path, pngs, monkeypatch):
+    """A cache decoded by another decoder (older code, another Pillow) is not trained on."""
+    cache = tmp_path / "cache"
+    load_images(pngs, (8, 8), cache, "train")
+    monkeypatch.setattr(images_mod, "decoder_identity", lambda: "another decoder")
+    calls = []
+    decode = images_mod.decode_all
+    monkeypatch.setattr(images_mod, "decode_all", lambda *a, **k: (calls.append(a[0]), decode(*a, **k)))
+    again = load_images(pngs, (8, 8), cache, "train")
+    assert calls == [pngs] and [x.mean() for x in again] == [0, 40, 80, 120, 160]
+
+
+def test_the_decoder_identity_names_the_code_and_pillow(monkeypatch):
+    from comp.data import decode
+
+    first = decode.decoder_identity()
+    assert len(first) == 16 and first == decode.decoder_identity()
+    decode.decoder_identity.cache_clear()
+    monkeypatch.setattr(decode.PIL, "__version__", "0.0-other")
+    try:
+        assert decode.decoder_identity() != first
+    finally:
+        decode.decoder_identity.cache_clear()

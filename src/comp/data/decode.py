@@ -17,11 +17,14 @@ Example::
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import PIL
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
@@ -32,6 +35,18 @@ from comp.errors import CompError
 # is left to filter it, and on detailed images the mean difference from a full decode reached
 # 10.8. 4 keeps it under 1.0 everywhere but gains nothing over a full decode at 224 px from 1024.
 DRAFT_OVER = 2
+
+
+@functools.cache
+def decoder_identity() -> str:
+    """What decoded pixels depend on besides the files: this module's code and Pillow's version.
+
+    Part of the decode cache's fingerprint, so that a cache decoded by another decoder (before
+    the JPEG draft, or under another Pillow) is decoded again instead of trained on.
+    """
+    h = hashlib.sha1(Path(__file__).read_bytes())
+    h.update(f"\0Pillow {PIL.__version__}".encode())
+    return h.hexdigest()[:16]
 
 
 def decode_image(path: str | Path, size: tuple[int, int], draft: int = DRAFT_OVER) -> np.ndarray:

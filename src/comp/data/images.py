@@ -3,9 +3,10 @@
 Every image becomes RGB at the spec's size (grayscale, RGBA, palette, 16-bit, any size;
 the decoding itself is in comp.data.decode).
 The cache is one ``.npy`` per competition, split and size, named by a fingerprint of the
-file list (relative paths, sizes, modification times), so it is rebuilt only when the files
-change. It is written to a temporary file and renamed, and checked (shape, count,
-fingerprint) before use; a stale or damaged cache is rebuilt.
+file list (relative paths, sizes, modification times) and of the decoder (its code and Pillow's
+version), so it is rebuilt only when the files or the decoder change. It is written to a
+temporary file and renamed, and checked (shape, count, fingerprint) before use; a stale or
+damaged cache is rebuilt.
 
 Example::
 
@@ -25,14 +26,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from comp.atomic import atomic_path, sweep_temporary, write_json
-from comp.data.decode import decode_all, decode_image  # noqa: F401 (decode_image: imported from here too)
+from comp.data.decode import decode_all, decode_image, decoder_identity  # noqa: F401 (decode_image: imported from here too)
 from comp.errors import CompError
 from comp.locks import hold
 
 
 def fingerprint(paths: list[str], size: tuple[int, int]) -> str:
-    """A hash of the file list (paths, sizes, modification times) and the target size."""
-    h = hashlib.sha1(f"{size[0]}x{size[1]}".encode())
+    """A hash of the file list (paths, sizes, modification times), the target size and the decoder."""
+    h = hashlib.sha1(f"{size[0]}x{size[1]}\0{decoder_identity()}".encode())
     for p in paths:
         try:
             st = os.stat(p)
