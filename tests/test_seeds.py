@@ -165,10 +165,21 @@ def test_seed_groups_gather_runs_that_differ_only_in_the_seed_on_the_same_folds(
     seeds_of = {row[header.index("run")]: row[header.index("seeds")] for row in rows}
     assert seeds_of == {"a": "3", "b": "3", "c": "3", "d": "-", "e": "2", "f": "-", "g": "-",
                                         "h": "2"}
+    overrides_of = {row[header.index("run")]: row[header.index("overrides")] for row in rows}
+    assert overrides_of["a"] == "-" and overrides_of["e"] == "train.seed=4,train.lr=0.5"
     assert listing.stdout.splitlines()[-2:] == [
         f"seed group tiny (runs a, b, c): oof {statistics.mean([0.70, 0.74, 0.75]):.4f} ± "
         f"{statistics.stdev([0.70, 0.74, 0.75]):.4f} (3 seeds)",
         f"seed group tiny (runs e, h): oof 0.6100 ± {statistics.stdev([0.60, 0.62]):.4f} (2 seeds)"]
+
+
+def test_comp_runs_cuts_long_overrides_and_names_none():
+    from comp.cli.listing import OVERRIDES_WIDTH, _overrides_text
+
+    assert _overrides_text([]) == "-"
+    assert _overrides_text(["train.lr=0.5", "train.epochs=3"]) == "train.lr=0.5,train.epochs=3"
+    long = _overrides_text([f"train.lr=0.{i}" for i in range(20)])
+    assert len(long) == OVERRIDES_WIDTH and long.startswith("train.lr=0.0,train.lr=0.1,") and long.endswith("...")
 
 
 # --------------------------------------------------------------------------- compare and sweep

@@ -35,7 +35,9 @@ def recipes():
 @main.command()
 @click.option("--competition", "-c", default=None, help="Only this competition's runs.")
 def runs(competition):
-    """Every run with its recipe, model, pretrained flag, folds, out-of-fold score, time and submissions.
+    """Every run with its recipe, model, pretrained flag, folds, out-of-fold score, time, submissions
+    and the `--set` overrides it was trained with (their first 60 characters; all of them are in
+    the run's config.toml).
 
     Below the table, one line per seed group (finished runs that differ only in the seed, on the
     same folds: `comp train --seeds N`): their out-of-fold mean and standard deviation."""
@@ -59,6 +61,7 @@ def runs(competition):
             "minutes": f"{m['seconds'] / 60:.1f}" if "seconds" in m else "-",
             "submissions": len(manifests_for_run(run.id, run.config["run"]["competition"])),
             "created": run.config.get("created", ""),
+            "overrides": _overrides_text(run.config["run"].get("overrides") or []),
         })
     if not rows:
         say("no runs yet: `comp train` makes one")
@@ -66,6 +69,15 @@ def runs(competition):
     click.echo(pd.DataFrame(rows).to_string(index=False))
     for group in groups:
         click.echo(group_line(group))
+
+
+OVERRIDES_WIDTH = 60
+
+
+def _overrides_text(overrides: list[str]) -> str:
+    """``train.epochs=12,train.lr=0.5``; ``-`` for none; cut to OVERRIDES_WIDTH characters with ``...``."""
+    text = ",".join(overrides) or "-"
+    return text if len(text) <= OVERRIDES_WIDTH else text[:OVERRIDES_WIDTH - 3] + "..."
 
 
 def _taught(run) -> str:
