@@ -271,6 +271,29 @@ def test_lookahead_pulls_the_weights_towards_the_slow_copy_every_few_steps():
     assert look.decay(0) == 0.0 and look.decay(10) == 1.0
 
 
+def test_lookahead_counts_optimizer_updates_under_gradient_accumulation():
+    """With train.accumulate = 2 an update takes 2 batches: the sync comes every 5 updates (10
+    batches), not in the middle of an accumulation every 5 batches."""
+    from comp.tf_quiet import keras
+    from comp.train.callbacks import Lookahead
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, use_bias=False)])
+    kernel = model.layers[0].kernel
+    kernel.assign(np.ones((2, 1), "float32"))
+    look = Lookahead(total_steps=20, every=5, batches_per_update=2)
+    look.set_model(model)
+    look.set_params({"steps": 20})
+    look.on_train_begin()
+    look.on_epoch_begin(0)
+    synced = []
+    for batch in range(20):
+        kernel.assign(np.full((2, 1), 3.0, "float32"))
+        look.on_train_batch_end(batch)
+        synced.append(float(kernel.numpy()[0, 0]) != 3.0)
+    assert [b + 1 for b, s in enumerate(synced) if s] == [10, 20]
+    assert look.decay(10) == pytest.approx(0.95**5 * 0.5**3)  # the decay still counts `every` updates
+
+
 def test_train_fold_with_lookahead_ends_on_the_average(tiny_competition, monkeypatch):
     from comp.train.callbacks import Lookahead
 

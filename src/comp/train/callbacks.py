@@ -25,13 +25,18 @@ class Lookahead(keras.callbacks.Callback):
     statistics are averaged too. Keras' EMA (``train.ema``) only evaluates the average, and
     averages trainable variables alone.
 
+    ``total_steps`` counts batches. Under ``train.accumulate = N`` an optimizer step takes
+    ``batches_per_update`` (N) batches, and ``every`` counts optimizer steps: the sync comes
+    after every ``every * N`` batches, never in the middle of an accumulation.
+
     Resume: the slow copy is not in the backup; a resumed fold restarts it from the weights at
     the epoch boundary (at most ``every - 1`` steps from the last average).
     """
 
-    def __init__(self, total_steps: int, every: int = 5, base: float = 0.95):
+    def __init__(self, total_steps: int, every: int = 5, base: float = 0.95, batches_per_update: int = 1):
         super().__init__()
         self.total_steps, self.every, self.base = int(total_steps), int(every), float(base)
+        self.batches_per_update = int(batches_per_update)
 
     def decay(self, step: int) -> float:
         return 1.0 if step >= self.total_steps else self.base**self.every * (step / self.total_steps) ** 3
@@ -57,7 +62,8 @@ class Lookahead(keras.callbacks.Callback):
         # The step from the epoch and batch numbers, not from the optimizer's counter: reading
         # that is a device sync per step. ``batch`` is the last step of a steps_per_execution chunk.
         step = self._epoch_start + batch + 1
-        if step // self.every > self._synced // self.every or step >= self.total_steps:
+        period = self.every * self.batches_per_update
+        if step // period > self._synced // period or step >= self.total_steps:
             self._update(tf.constant(self.decay(step), tf.float32))
             self._synced = step
 

@@ -133,7 +133,7 @@ class FoldTrainer:
         if cfg.ema:
             callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))  # validate the EMA weights
         if cfg.lookahead:
-            callbacks.append(Lookahead(cfg.epochs * self.steps))
+            callbacks.append(Lookahead(cfg.epochs * self.steps, batches_per_update=cfg.accumulate))
             if self.budget is not None:
                 self.budget.lookahead = callbacks[-1]
         if cfg.tensorboard:
