@@ -80,3 +80,15 @@ def test_a_failed_fold_process_is_named_by_its_fold_and_how_it_ended(monkeypatch
     assert str(e.value).endswith("fold(s) 2 failed (killed by SIGSEGV); re-run the same command to resume")
     with pytest.raises(executors.CompError, match=r"fold\(s\) 3 failed \(exit 3\)"):
         executors.run_folds_in_subprocesses(SimpleNamespace(dir=tmp_path), [3], None)
+
+
+def test_a_ray_task_starts_its_fold_watching_the_worker_that_runs_it(tmp_path):
+    """When the Ray worker goes (its driver, `comp train`, died), the fold's process exits with
+    it instead of training on as an orphan that holds the fold's lock."""
+    import os
+
+    from comp.train.executors import _train_fold_task
+
+    echo = [sys.executable, "-c", "import sys; sys.stderr.write(' '.join(sys.argv[1:]))", "fold"]
+    code, tail = _train_fold_task(echo, str(tmp_path))
+    assert (code, tail) == (0, f"fold --parent-pid {os.getpid()}")

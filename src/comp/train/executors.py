@@ -102,7 +102,9 @@ def exit_status(code: int) -> str:
 
 
 def _train_fold_task(command: list[str], cwd: str) -> tuple[int, str]:
-    proc = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    """A Ray task: the fold's process watches the worker running it (``--parent-pid``), which Ray
+    ends when the driver (`comp train`) dies, so no fold trains on as an orphan."""
+    proc = subprocess.run([*command, "--parent-pid", str(os.getpid())], cwd=cwd, capture_output=True, text=True)
     return proc.returncode, proc.stderr[-2000:]
 
 
