@@ -82,13 +82,15 @@ def test_a_failed_fold_process_is_named_by_its_fold_and_how_it_ended(monkeypatch
         executors.run_folds_in_subprocesses(SimpleNamespace(dir=tmp_path), [3], None)
 
 
-def test_a_ray_task_starts_its_fold_watching_the_worker_that_runs_it(tmp_path):
+def test_a_ray_task_starts_its_fold_watching_the_worker_that_runs_it(tmp_path, monkeypatch):
     """When the Ray worker goes (its driver, `comp train`, died), the fold's process exits with
     it instead of training on as an orphan that holds the fold's lock."""
     import os
 
-    from comp.train.executors import _train_fold_task
+    import comp.train.executors as executors
 
     echo = [sys.executable, "-c", "import sys; sys.stderr.write(' '.join(sys.argv[1:]))", "fold"]
-    code, tail = _train_fold_task(echo, str(tmp_path))
+    real = executors.fold_command
+    monkeypatch.setattr(executors, "fold_command", lambda run_dir, k, parent: [*echo, *real(run_dir, k, parent)[-2:]])
+    code, tail = executors._train_fold_task(str(tmp_path), 1, str(tmp_path))
     assert (code, tail) == (0, f"fold --parent-pid {os.getpid()}")

@@ -101,10 +101,11 @@ def exit_status(code: int) -> str:
         return f"killed by signal {-code}"
 
 
-def _train_fold_task(command: list[str], cwd: str) -> tuple[int, str]:
-    """A Ray task: the fold's process watches the worker running it (``--parent-pid``), which Ray
-    ends when the driver (`comp train`) dies, so no fold trains on as an orphan."""
-    proc = subprocess.run([*command, "--parent-pid", str(os.getpid())], cwd=cwd, capture_output=True, text=True)
+def _train_fold_task(run_dir: str, k: int, cwd: str) -> tuple[int, str]:
+    """A Ray task: fold ``k``'s process watches the worker running it (``fold_command``'s
+    ``parent_pid``), which Ray ends when the driver (`comp train`) dies, so no fold trains on as
+    an orphan."""
+    proc = subprocess.run(fold_command(Path(run_dir), k, os.getpid()), cwd=cwd, capture_output=True, text=True)
     return proc.returncode, proc.stderr[-2000:]
 
 
@@ -122,7 +123,7 @@ def run_folds_ray(run, folds: list[int]) -> None:
         task = ray.remote(num_gpus=1 if gpus else 0, num_cpus=1 if gpus else (os.cpu_count() or 1),
                           max_retries=2)(_train_fold_task)
         cwd = str(Path.cwd().resolve())
-        refs = {k: task.remote(fold_command(run.dir.resolve(), k), cwd) for k in folds}
+        refs = {k: task.remote(str(run.dir.resolve()), k, cwd) for k in folds}
         failed = []
         for k, ref in refs.items():
             code, tail = ray.get(ref)
