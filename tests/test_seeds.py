@@ -173,6 +173,33 @@ def test_seed_groups_gather_runs_that_differ_only_in_the_seed_on_the_same_folds(
         f"seed group tiny (runs e, h): oof 0.6100 ± {statistics.stdev([0.60, 0.62]):.4f} (2 seeds)"]
 
 
+def test_seed_groups_of_runs_on_the_same_folds_with_fold(tiny_competition):
+    """Runs trained with --fold K (one fold of the split) group with runs on the same folds only."""
+    from comp.spec import load_competition
+
+    comp = load_competition("tiny")
+
+    def on_folds(run: Run, folds: list[int]) -> Run:
+        metrics = json.loads((run.dir / "metrics.json").read_text())
+        metrics["per_fold"] = [{"fold": k} for k in folds]
+        (run.dir / "metrics.json").write_text(json.dumps(metrics))
+        return run
+
+    runs = [
+        on_folds(fake_run(tiny_competition, "a", comp, [], score=0.70, finished=1), [1]),
+        on_folds(fake_run(tiny_competition, "b", comp, ["train.seed=2"], split_seed=1, score=0.74, finished=1), [1]),
+        on_folds(fake_run(tiny_competition, "c", comp, ["train.seed=3"], split_seed=1, score=0.99, finished=1), [0]),
+        fake_run(tiny_competition, "d", comp, ["train.seed=4"], split_seed=1, score=0.50),  # every fold
+        fake_run(tiny_competition, "e", comp, ["train.seed=5"], split_seed=1, score=0.90, finished=1),  # folds unknown
+    ]
+    groups = seed_groups(runs)
+    assert [(g.runs, g.folds) for g in groups] == [(["a", "b"], (1,))]
+    listing = invoke("runs", "-c", "tiny")
+    assert listing.exit_code == 0, listing.output
+    assert listing.stdout.splitlines()[-1] == (
+        f"seed group tiny (runs a, b): oof 0.7200 ± {statistics.stdev([0.70, 0.74]):.4f} on fold 1 (2 seeds)")
+
+
 def test_comp_runs_cuts_long_overrides_and_names_none():
     from comp.cli.listing import OVERRIDES_WIDTH, _overrides_text
 

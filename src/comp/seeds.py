@@ -186,6 +186,7 @@ class SeedGroup:
     name: str  # the recipe's name
     runs: list[str]  # the finished runs' ids, oldest first
     scores: list[float]  # their OOF scores
+    folds: tuple[int, ...] = ()  # the folds the scores are on, where not every fold (--fold)
 
     @property
     def mean(self) -> float:
@@ -210,23 +211,31 @@ def group_key(config: dict) -> str:
     return json.dumps(keyed, sort_keys=True)
 
 
-def _finished_score(run: Run) -> float | None:
-    """The OOF score of a run whose every fold is finished; None otherwise."""
+def _scored_folds(run: Run) -> tuple[tuple[int, ...], float] | None:
+    """(the folds its OOF score is on, the score) of a run with a summary; None without one, or
+    where the summary does not say which folds it has (a run's partial score is comparable only
+    with a score on the same folds)."""
     m = run.metrics() or {}
-    if "oof_score" not in m or m.get("finished_folds") != m.get("folds"):
+    if "oof_score" not in m:
         return None
-    return float(m["oof_score"])
+    if m.get("finished_folds") == m.get("folds"):
+        return tuple(range(int(m["folds"]))), float(m["oof_score"])
+    folds = tuple(sorted(int(f["fold"]) for f in m.get("per_fold", [])))
+    return (folds, float(m["oof_score"])) if folds and len(folds) == m.get("finished_folds") else None
 
 
 def seed_groups(runs: list[Run]) -> list[SeedGroup]:
-    """The seed groups of ``runs`` with at least 2 finished runs, in the order of their first run."""
-    by_key: dict[str, SeedGroup] = {}
+    """The seed groups of ``runs`` with at least 2 runs scored on the same folds (every fold, or
+    the same ones with --fold), in the order of their first run."""
+    by_key: dict[tuple, SeedGroup] = {}
     for run in runs:
-        score = _finished_score(run)
-        if score is None:
+        scored = _scored_folds(run)
+        if scored is None:
             continue
-        group = by_key.setdefault(group_key(run.config), SeedGroup(run.config["run"]["competition"],
-                                                                        run.config["run"]["recipe"], [], []))
+        folds, score = scored
+        partial = folds if len(folds) < run.n_folds else ()
+        group = by_key.setdefault((group_key(run.config), folds), SeedGroup(
+            run.config["run"]["competition"], run.config["run"]["recipe"], [], [], partial))
         group.runs.append(run.id)
         group.scores.append(score)
     return [g for g in by_key.values() if g.n >= 2]
@@ -238,5 +247,6 @@ def group_of(groups: list[SeedGroup], competition: str, run_id: str) -> SeedGrou
 
 
 def group_line(group: SeedGroup) -> str:
+    where = f" on fold{'s' if len(group.folds) > 1 else ''} {' '.join(map(str, group.folds))}" if group.folds else ""
     return (f"seed group {group.name} (runs {', '.join(group.runs)}): "
-            f"oof {group.mean:.4f} ± {group.std:.4f} ({group.n} seeds)")
+            f"oof {group.mean:.4f} ± {group.std:.4f}{where} ({group.n} seeds)")

@@ -39,8 +39,9 @@ def runs(competition):
     and the `--set` overrides it was trained with (their first 60 characters; all of them are in
     the run's config.toml).
 
-    Below the table, one line per seed group (finished runs that differ only in the seed, on the
-    same folds: `comp train --seeds N`): their out-of-fold mean and standard deviation."""
+    Below the table, one line per seed group (runs that differ only in the seed, on the same
+    folds, scored on the same finished folds: `comp train --seeds N`, also with --fold): their
+    out-of-fold mean and standard deviation."""
     import pandas as pd
 
     from comp.runs import list_runs
