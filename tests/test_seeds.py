@@ -285,3 +285,25 @@ def test_the_spread_compares_seeds_on_the_folds_they_all_finished(tiny_competiti
     assert table[1].split()[:4] == ["2", "R-seed2", "0", f"{fold0[1]:.4f}"]
     mean, std = statistics.mean(fold0), statistics.stdev(fold0)
     assert f"seed spread: mean {mean:.4f}, std {std:.4f} over 2 seeds" in res.stderr
+
+
+def test_a_seed_group_counts_each_seed_once(tiny_competition):
+    """A rerun of a seed under another run id is not a second seed: the spread is over distinct
+    seeds (each seed's oldest run), and two runs of one seed make no group."""
+    from comp.spec import load_competition
+
+    comp = load_competition("tiny")
+    runs = [
+        fake_run(tiny_competition, "a", comp, [], score=0.70),                               # seed 1
+        fake_run(tiny_competition, "a-again", comp, [], score=0.71),                         # seed 1 again
+        fake_run(tiny_competition, "b", comp, ["train.seed=2"], split_seed=1, score=0.74),   # seed 2
+    ]
+    groups = seed_groups(runs)
+    assert [(g.runs, g.n, g.repeats) for g in groups] == [(["a", "a-again", "b"], 2, ["a-again"])]
+    assert groups[0].mean == pytest.approx(0.72) and groups[0].std == pytest.approx(statistics.stdev([0.70, 0.74]))
+    assert seed_groups(runs[:2]) == []  # one seed twice: no spread to show
+    listing = invoke("runs", "-c", "tiny")
+    assert listing.exit_code == 0, listing.output
+    assert listing.stdout.splitlines()[-1] == (
+        f"seed group tiny (runs a, a-again, b): oof 0.7200 ± {statistics.stdev([0.70, 0.74]):.4f} "
+        f"(2 seeds; a-again repeats seed 1, not counted)")

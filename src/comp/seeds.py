@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -187,18 +187,35 @@ class SeedGroup:
     runs: list[str]  # the finished runs' ids, oldest first
     scores: list[float]  # their OOF scores
     folds: tuple[int, ...] = ()  # the folds the scores are on, where not every fold (--fold)
+    seeds: list[int] = field(default_factory=list)  # each run's train.seed
+
+    @property
+    def seed_scores(self) -> list[float]:
+        """One score per distinct seed, its oldest run's: a rerun of a seed is not a second seed."""
+        first = {}
+        for seed, score in zip(self.seeds or range(len(self.scores)), self.scores):
+            first.setdefault(seed, score)
+        return list(first.values())
+
+    @property
+    def repeats(self) -> list[str]:
+        """The runs whose seed an older run of the group already has (not counted)."""
+        seen, out = set(), []
+        for run, seed in zip(self.runs, self.seeds):
+            (out.append(run) if seed in seen else seen.add(seed))
+        return out
 
     @property
     def mean(self) -> float:
-        return spread(self.scores)[0]
+        return spread(self.seed_scores)[0]
 
     @property
     def std(self) -> float:
-        return spread(self.scores)[1]
+        return spread(self.seed_scores)[1]
 
     @property
     def n(self) -> int:
-        return len(self.scores)
+        return len(self.seed_scores)
 
 
 def group_key(config: dict) -> str:
@@ -225,8 +242,9 @@ def _scored_folds(run: Run) -> tuple[tuple[int, ...], float] | None:
 
 
 def seed_groups(runs: list[Run]) -> list[SeedGroup]:
-    """The seed groups of ``runs`` with at least 2 runs scored on the same folds (every fold, or
-    the same ones with --fold), in the order of their first run."""
+    """The seed groups of ``runs`` with at least 2 seeds scored on the same folds (every fold, or
+    the same ones with --fold), in the order of their first run. A rerun of a seed joins its
+    group without counting as a seed (:attr:`SeedGroup.repeats`)."""
     by_key: dict[tuple, SeedGroup] = {}
     for run in runs:
         scored = _scored_folds(run)
@@ -238,6 +256,7 @@ def seed_groups(runs: list[Run]) -> list[SeedGroup]:
             run.config["run"]["competition"], run.config["run"]["recipe"], [], [], partial))
         group.runs.append(run.id)
         group.scores.append(score)
+        group.seeds.append(int(run.config["run"]["seed"]))
     return [g for g in by_key.values() if g.n >= 2]
 
 
@@ -248,5 +267,7 @@ def group_of(groups: list[SeedGroup], competition: str, run_id: str) -> SeedGrou
 
 def group_line(group: SeedGroup) -> str:
     where = f" on fold{'s' if len(group.folds) > 1 else ''} {' '.join(map(str, group.folds))}" if group.folds else ""
+    repeats = group.repeats
+    again = "".join(f"; {run} repeats seed {group.seeds[group.runs.index(run)]}" for run in repeats)
     return (f"seed group {group.name} (runs {', '.join(group.runs)}): "
-            f"oof {group.mean:.4f} ± {group.std:.4f}{where} ({group.n} seeds)")
+            f"oof {group.mean:.4f} ± {group.std:.4f}{where} ({group.n} seeds{again}{', not counted' if repeats else ''})")
