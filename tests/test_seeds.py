@@ -307,3 +307,38 @@ def test_a_seed_group_counts_each_seed_once(tiny_competition):
     assert listing.stdout.splitlines()[-1] == (
         f"seed group tiny (runs a, a-again, b): oof 0.7200 ± {statistics.stdev([0.70, 0.74]):.4f} "
         f"(2 seeds; a-again repeats seed 1, not counted)")
+
+
+def test_a_run_on_every_fold_joins_the_group_of_fold_runs_with_its_fold_score(tiny_competition):
+    """`--seeds 3 --fold 0 --run R` reuses a finished 5-fold R as its first seed: R joins the
+    fold-0 group of the other seeds with its score on fold 0, and keeps its own group of runs on
+    every fold."""
+    from comp.spec import load_competition
+
+    comp = load_competition("tiny")
+
+    def with_folds(run: Run, fold_scores: dict[int, float]) -> Run:
+        metrics = json.loads((run.dir / "metrics.json").read_text())
+        metrics["per_fold"] = [{"fold": k, "score": s} for k, s in fold_scores.items()]
+        (run.dir / "metrics.json").write_text(json.dumps(metrics))
+        return run
+
+    runs = [
+        with_folds(fake_run(tiny_competition, "R", comp, [], score=0.72), {0: 0.70, 1: 0.74}),
+        with_folds(fake_run(tiny_competition, "R-seed2", comp, ["train.seed=2"], split_seed=1, score=0.76,
+                            finished=1), {0: 0.76}),
+        with_folds(fake_run(tiny_competition, "R-seed3", comp, ["train.seed=3"], split_seed=1, score=0.79,
+                            finished=1), {0: 0.79}),
+        with_folds(fake_run(tiny_competition, "S", comp, ["train.seed=4"], split_seed=1, score=0.80),
+                   {0: 0.78, 1: 0.82}),
+    ]
+    groups = seed_groups(runs)
+    assert [(g.runs, g.folds, g.scores) for g in groups] == [
+        (["R", "S"], (), [0.72, 0.80]),
+        (["R", "R-seed2", "R-seed3", "S"], (0,), [0.70, 0.76, 0.79, 0.78])]
+    assert seed_groups(runs[:1] + runs[3:]) == groups[:1]  # no fold-0 runs: no fold-0 group
+    listing = invoke("runs", "-c", "tiny")
+    assert listing.exit_code == 0, listing.output
+    mean, std = statistics.mean([0.70, 0.76, 0.79, 0.78]), statistics.stdev([0.70, 0.76, 0.79, 0.78])
+    assert listing.stdout.splitlines()[-1] == (
+        f"seed group tiny (runs R, R-seed2, R-seed3, S): oof {mean:.4f} ± {std:.4f} on fold 0 (4 seeds)")

@@ -244,20 +244,29 @@ def _scored_folds(run: Run) -> tuple[tuple[int, ...], float] | None:
 def seed_groups(runs: list[Run]) -> list[SeedGroup]:
     """The seed groups of ``runs`` with at least 2 seeds scored on the same folds (every fold, or
     the same ones with --fold), in the order of their first run. A rerun of a seed joins its
-    group without counting as a seed (:attr:`SeedGroup.repeats`)."""
+    group without counting as a seed (:attr:`SeedGroup.repeats`). A run on every fold also joins
+    the group of ``--fold K`` runs of its config with its fold-K score (``--seeds N --fold K``
+    reuses a finished run as its first seed)."""
+    scored = [(run, group_key(run.config), *s) for run in runs if (s := _scored_folds(run)) is not None]
+    one_fold = {(key, folds) for run, key, folds, _ in scored if len(folds) == 1 < run.n_folds}
     by_key: dict[tuple, SeedGroup] = {}
-    for run in runs:
-        scored = _scored_folds(run)
-        if scored is None:
-            continue
-        folds, score = scored
-        partial = folds if len(folds) < run.n_folds else ()
-        group = by_key.setdefault((group_key(run.config), folds), SeedGroup(
-            run.config["run"]["competition"], run.config["run"]["recipe"], [], [], partial))
-        group.runs.append(run.id)
-        group.scores.append(score)
-        group.seeds.append(int(run.config["run"]["seed"]))
+    for run, key, folds, score in scored:
+        entries = [(folds, score)]
+        if len(folds) == run.n_folds:
+            entries += [((k,), s) for k, s in _fold_scores(run) if (key, (k,)) in one_fold]
+        for folds, score in entries:
+            group = by_key.setdefault((key, folds), SeedGroup(
+                run.config["run"]["competition"], run.config["run"]["recipe"], [], [],
+                folds if len(folds) < run.n_folds else ()))
+            group.runs.append(run.id)
+            group.scores.append(score)
+            group.seeds.append(int(run.config["run"]["seed"]))
     return [g for g in by_key.values() if g.n >= 2]
+
+
+def _fold_scores(run: Run) -> list[tuple[int, float]]:
+    """(fold, score) of each fold in the run's summary (a --fold K run's OOF score is its fold's)."""
+    return [(int(f["fold"]), float(f["score"])) for f in (run.metrics() or {}).get("per_fold", []) if "score" in f]
 
 
 def group_of(groups: list[SeedGroup], competition: str, run_id: str) -> SeedGroup | None:
