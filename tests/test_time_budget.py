@@ -178,7 +178,9 @@ def test_a_budgeted_run_ends_near_its_budget_with_every_schedule_complete(tiny_c
         hist = pd.read_csv(run_dir / f"fold-{fold['fold']}" / "history.csv")
         assert fold["epochs"] == fold["planned_epochs"] == len(hist) < epochs
         assert hist["lr"].iloc[-1] == pytest.approx(0.02 * 0.05, rel=1e-4)  # the schedule ran to its end
-        assert hist["lr"].iloc[len(hist) // 2] > 0.02 * 0.05 * 2  # and decayed on the way, not before
+        # and decayed on the way, not before: the epoch before the middle (with two epochs, the
+        # first: a loaded CPU once fitted only two in the budget, and the second ends the schedule)
+        assert len(hist) >= 2 and hist["lr"].iloc[(len(hist) - 1) // 2] > 0.02 * 0.05 * 2
         assert 0 < fold["time_budget_s"] <= budget
         plan = read_plan(run_dir / f"fold-{fold['fold']}")
         assert plan.planned == fold["epochs"] and plan.done == len(hist)
