@@ -202,7 +202,9 @@ class SeedGroup:
         """The runs whose seed an older run of the group already has (not counted)."""
         seen, out = set(), []
         for run, seed in zip(self.runs, self.seeds):
-            (out.append(run) if seed in seen else seen.add(seed))
+            if seed in seen:
+                out.append(run)
+            seen.add(seed)
         return out
 
     @property
