@@ -193,7 +193,7 @@ class SeedGroup:
     def seed_scores(self) -> list[float]:
         """One score per distinct seed, its oldest run's: a rerun of a seed is not a second seed."""
         first = {}
-        for seed, score in zip(self.seeds or range(len(self.scores)), self.scores):
+        for seed, score in zip(self.seeds, self.scores):
             first.setdefault(seed, score)
         return list(first.values())
 
@@ -279,6 +279,6 @@ def group_of(groups: list[SeedGroup], competition: str, run_id: str) -> SeedGrou
 def group_line(group: SeedGroup) -> str:
     where = f" on fold{'s' if len(group.folds) > 1 else ''} {' '.join(map(str, group.folds))}" if group.folds else ""
     repeats = group.repeats
-    again = "".join(f"; {run} repeats seed {group.seeds[group.runs.index(run)]}" for run in repeats)
+    again = "".join(f"; {run} repeats seed {seed}" for run, seed in zip(group.runs, group.seeds) if run in repeats)
     return (f"seed group {group.name} (runs {', '.join(group.runs)}): "
             f"oof {group.mean:.4f} ± {group.std:.4f}{where} ({group.n} seeds{again}{', not counted' if repeats else ''})")
