@@ -151,6 +151,20 @@ def test_train_fold_writes_every_artifact_with_the_right_shapes(tiny_competition
     np.testing.assert_allclose(predict_proba(model, data.x_val, "flip"), oof, atol=1e-5)
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "muon"])
+def test_a_fold_traces_its_training_step_once(tiny_competition, monkeypatch, optimizer):
+    """The optimizer's variables exist before ``fit``: had the first trace created them,
+    tf.function would trace the whole step a second time (seconds per fold for deep nets)."""
+    from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
+
+    traces = []
+    step = TensorFlowTrainer.train_step
+    monkeypatch.setattr(TensorFlowTrainer, "train_step", lambda self, data: traces.append(1) or step(self, data))
+    recipe = load_recipe("tiny", ["train.epochs=2", f"train.optimizer={optimizer}"])
+    train_fold(recipe, fold_data(), tiny_competition / "fold-0", verbose=0)
+    assert len(traces) == 1
+
+
 def test_train_fold_with_xla_on_cpu(tiny_competition, capsys):
     recipe = load_recipe("tiny", ["train.epochs=1", "train.jit_compile=on", "augment.preset=none"])
     fold_dir = tiny_competition / "fold-xla"

@@ -57,7 +57,7 @@ def fine_tune(model, cfg: TrainCfg, compile_phase, fit, initial_epoch: int, back
         return
     trainable, weighted = unfreeze_top(backbone, cfg.unfreeze_fraction)
     phase = dataclasses.replace(cfg, epochs=cfg.epochs - freeze, lr=cfg.lr * cfg.finetune_lr_factor)
-    compile_phase(phase, build=True)
+    compile_phase(phase)
     log(f"phase 2: epochs {freeze + 1}-{cfg.epochs} fine-tune {trainable} of the backbone's {weighted} layers "
         f"with weights (the top {cfg.unfreeze_fraction:.0%}, batch norm frozen), peak lr {phase.lr:g}")
     if 0 < freeze and initial_epoch <= freeze:

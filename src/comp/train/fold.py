@@ -113,7 +113,7 @@ class FoldTrainer:
             initialise_model(recipe.model_name, self.model, data.x_train)  # e.g. fast's whitening layer
         return self.model
 
-    def compile_phase(self, phase: TrainCfg, build: bool = False) -> None:
+    def compile_phase(self, phase: TrainCfg) -> None:
         cfg = self.recipe.train
         names = {self.data.metric, self.monitor.removeprefix("val_")}
         with self.scope():
@@ -124,8 +124,9 @@ class FoldTrainer:
                 jit_compile=self.setup.jit_compile,
                 steps_per_execution=cfg.steps_per_execution,
             )
-            if build:  # its variables now, under the strategy, for a backup written before fit
-                self.model.optimizer.build(self.model.trainable_variables)
+            # its variables now, under the strategy: a backup written before fit holds them, and the
+            # training step is traced once (a first trace that creates variables is traced again)
+            self.model.optimizer.build(self.model.trainable_variables)
 
     def callbacks(self) -> list:
         cfg = self.recipe.train
