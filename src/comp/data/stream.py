@@ -119,6 +119,7 @@ def row_batches(x, batch_size: int):
         stop = min(int(start) + batch_size, n)
         return np.array(x[int(start):stop], dtype=np.uint8)  # a copy: never a view into the map
 
+    @tf.autograph.experimental.do_not_convert  # a NumPy call: nothing for autograph to convert
     def read(start):
         batch = tf.numpy_function(load, [start], tf.uint8, stateful=False)
         batch.set_shape((None, *shape))

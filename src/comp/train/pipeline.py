@@ -21,6 +21,11 @@ from comp.train.balance import sample_weights, sampled_order, sampling_cdf
 from comp.train.budget import STREAM_WINDOW_BYTES
 from comp.tf_quiet import tf
 
+# The dataset functions are traced as they are: autograph's source-to-source conversion of them
+# and of the augmentation they call cost ~2.5 s a fold, and none branches or loops on a tensor.
+plain_graph = tf.autograph.experimental.do_not_convert
+
+
 def epoch_order(seed: int, epoch, n: int):
     """The training rows' order in ``epoch``: a function of (seed, epoch) only."""
     return tf.argsort(tf.random.stateless_uniform([n], tf.stack([tf.cast(seed, tf.int64), epoch])))
@@ -53,8 +58,9 @@ def train_dataset(x, y: np.ndarray, recipe: Recipe, num_classes: int, batch_size
     def epoch_batches(epoch):
         order = epoch_order(seed, epoch, n) if cdf is None else sampled_order(seed, epoch, cdf)
         idx = tf.reshape(order[: steps * batch_size], [steps, batch_size])
-        return tf.data.Dataset.from_tensor_slices(idx).enumerate().map(lambda s, i: (epoch, s, i))
+        return tf.data.Dataset.from_tensor_slices(idx).enumerate().map(plain_graph(lambda s, i: (epoch, s, i)))
 
+    @plain_graph
     def load(epoch, step, idx):
         batch_weights = None if row_weights is None else tf.gather(row_weights, idx)
         return transform(gather(idx), tf.gather(labels, idx), epoch, step, idx, batch_weights)
@@ -62,7 +68,7 @@ def train_dataset(x, y: np.ndarray, recipe: Recipe, num_classes: int, batch_size
     # Epochs past the planned number repeat the last one's schedule of draws (BackupAndRestore
     # restarts a fold mid-way; fit stops at recipe.train.epochs anyway).
     ds = (tf.data.Dataset.range(initial_epoch, recipe.train.epochs + 1).repeat()
-          .flat_map(epoch_batches)
+          .flat_map(plain_graph(epoch_batches))
           .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
           .prefetch(tf.data.AUTOTUNE))
     return ds.with_options(_bounded()) if is_streamed(x) else ds
@@ -98,5 +104,5 @@ def eval_dataset(x, y: np.ndarray, num_classes: int, batch_size: int, crop: floa
     the centre crop that prediction sees (``predict.crop``), so the best epoch is chosen on it."""
     with tf.device("/CPU:0"):
         targets = tf.data.Dataset.from_tensor_slices(tf.one_hot(np.asarray(y, dtype=np.int32), num_classes))
-    images = row_batches(x, batch_size).map(lambda a: centre_crop(a, crop))
+    images = row_batches(x, batch_size).map(plain_graph(lambda a: centre_crop(a, crop)))
     return tf.data.Dataset.zip((images, targets.batch(batch_size))).prefetch(tf.data.AUTOTUNE)
