@@ -1,6 +1,6 @@
 """Training learns: on generated shapes (3 classes, chance 1/3), a short run without augmentation
-of each registered from-scratch model reaches an out-of-fold accuracy far above chance, through
-the CLI as a user runs it. Two controls show the check can fail: labels shuffled against the
+of each registered from-scratch model reaches a validation accuracy far above chance on the first
+of two folds (45 images), through the CLI as a user runs it. Two controls show the check can fail: labels shuffled against the
 images, and a learning rate of (nearly) zero, each stay near chance."""
 
 from __future__ import annotations
@@ -82,11 +82,13 @@ def shapes(tmp_path, monkeypatch):
 
 def oof_accuracy(root, model: str, extra: list[str], run: str = "learn") -> float:
     sets = [f"model.name={model}", *LEARN, *MODEL_OPTIONS[model], *extra]  # later --set win
-    args = ["train", "-c", "tiny", "-r", "learn", "--folds", "2", "--executor", "inline", "--run", run, "-q"]
+    # one fold of two: the second would double the time (mostly tracing and checkpoints) and prove the same
+    args = ["train", "-c", "tiny", "-r", "learn", "--folds", "2", "--fold", "0", "--executor", "inline", "--run", run,
+            "-q"]
     result = CliRunner().invoke(main, args + [a for s in sets for a in ("--set", s)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     summary = json.loads((root / "runs" / "tiny" / run / "metrics.json").read_text())
-    assert summary["oof_rows"] == 3 * 30  # every training image validated once
+    assert summary["finished_folds"] == 1 and summary["oof_rows"] == 3 * 30 // 2  # half the images, each class's half
     return summary["oof_accuracy"]
 
 
