@@ -29,13 +29,12 @@ def predict_proba(model, images: np.ndarray, tta: str = "none", batch_size: int 
     ``images``: an array, a memory map or :class:`comp.data.stream.Rows`; ``crop``: every view sees
     the centre crop of that fraction of each side, resized back (``predict.crop``).
     """
-    from comp.tf_quiet import tf
+    from comp.tf_quiet import plain_graph, tf
 
-    plain = tf.autograph.experimental.do_not_convert  # the views need no autograph conversion
     total = None
     for view, weight in tta_views(tta, crop):
         ds = (row_batches(images, batch_size)  # a batch at a time: the test set may not fit in memory
-              .map(plain(lambda x, v=view: v(tf.cast(x, tf.float32))), num_parallel_calls=tf.data.AUTOTUNE)
+              .map(plain_graph(lambda x, v=view: v(tf.cast(x, tf.float32))), num_parallel_calls=tf.data.AUTOTUNE)
               .prefetch(tf.data.AUTOTUNE))
         logits = model.predict(ds, verbose=0)
         probs = weight * tf.nn.softmax(tf.cast(logits, tf.float32)).numpy()

@@ -110,7 +110,7 @@ def row_batches(x, batch_size: int):
     and only the batches in flight (tf.data's few) are ever copied, where ``from_tensor_slices``
     would copy the whole set into a tensor first.
     """
-    from comp.tf_quiet import tf
+    from comp.tf_quiet import plain_graph, tf
 
     n = len(x)
     shape = tuple(x.shape[1:])
@@ -119,7 +119,7 @@ def row_batches(x, batch_size: int):
         stop = min(int(start) + batch_size, n)
         return np.array(x[int(start):stop], dtype=np.uint8)  # a copy: never a view into the map
 
-    @tf.autograph.experimental.do_not_convert  # a NumPy call: nothing for autograph to convert
+    @plain_graph
     def read(start):
         batch = tf.numpy_function(load, [start], tf.uint8, stateful=False)
         batch.set_shape((None, *shape))

@@ -19,11 +19,7 @@ from comp.data.stream import is_streamed, row_batches
 from comp.recipe import Recipe
 from comp.train.balance import sample_weights, sampled_order, sampling_cdf
 from comp.train.budget import STREAM_WINDOW_BYTES
-from comp.tf_quiet import tf
-
-# The dataset functions are traced as they are: autograph's source-to-source conversion of them
-# and of the augmentation they call cost ~2.5 s a fold, and none branches or loops on a tensor.
-plain_graph = tf.autograph.experimental.do_not_convert
+from comp.tf_quiet import plain_graph, tf
 
 
 def epoch_order(seed: int, epoch, n: int):
@@ -55,6 +51,7 @@ def train_dataset(x, y: np.ndarray, recipe: Recipe, num_classes: int, batch_size
     gather = _stream_gather(x) if is_streamed(x) else _memory_gather(x)
     transform = make_train_transform(recipe.augment, num_classes, seed, mix_epochs or recipe.train.epochs)
 
+    @plain_graph
     def epoch_batches(epoch):
         order = epoch_order(seed, epoch, n) if cdf is None else sampled_order(seed, epoch, cdf)
         idx = tf.reshape(order[: steps * batch_size], [steps, batch_size])
@@ -68,7 +65,7 @@ def train_dataset(x, y: np.ndarray, recipe: Recipe, num_classes: int, batch_size
     # Epochs past the planned number repeat the last one's schedule of draws (BackupAndRestore
     # restarts a fold mid-way; fit stops at recipe.train.epochs anyway).
     ds = (tf.data.Dataset.range(initial_epoch, recipe.train.epochs + 1).repeat()
-          .flat_map(plain_graph(epoch_batches))
+          .flat_map(epoch_batches)
           .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
           .prefetch(tf.data.AUTOTUNE))
     return ds.with_options(_bounded()) if is_streamed(x) else ds
