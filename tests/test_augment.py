@@ -1,16 +1,16 @@
-"""comp.augment: presets by name, per-batch seeding, in-graph ops, mixup/cutmix soft targets."""
+"""comp.augment.transform: presets by name, per-batch seeding, in-graph ops, mixup/cutmix soft targets."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from comp.augment import (BatchAugmenter, alternating_flip, create_preset, cutmix, list_presets, make_train_transform,
+from comp.augment.transform import (BatchAugmenter, alternating_flip, create_preset, cutmix, list_presets, make_train_transform,
                           mixup, random_cutout, random_flip, random_translate)
-from comp.augment_ops import (adjust_color, affine_transform, centre_crop, random_affine, random_color_jitter,
+from comp.augment.ops import (adjust_color, affine_transform, centre_crop, random_affine, random_color_jitter,
                               random_erase, random_resized_crop, resized_crop, sample_boxes)
 from comp.errors import CompError
-from comp.recipe import AugmentCfg, load_recipe
+from comp.config.recipe import AugmentCfg, load_recipe
 from comp.tf_quiet import tf
 
 

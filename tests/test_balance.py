@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from comp.errors import CompError
-from comp.recipe import load_recipe
+from comp.config.recipe import load_recipe
 from comp.train.balance import class_weights, sample_weights, sampled_order, sampling_cdf
 from comp.train.pipeline import train_dataset
 

@@ -1,4 +1,4 @@
-"""comp.blend and ``comp predict --weights oof``: weights fitted on out-of-fold predictions never
+"""comp.predict.blend and ``comp predict --weights oof``: weights fitted on out-of-fold predictions never
 score worse than the better run alone, runs on other folds are refused, the manifest says it all.
 
 The runs here are generated (fold predictions written straight into run folders), so no model
@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from comp import metrics
-from comp.blend import blend, choose_weights, fit_weights
+from comp.predict.blend import blend, choose_weights, fit_weights
 from comp.cli import main
 from comp.errors import CompError
 
@@ -101,14 +101,14 @@ def test_a_run_alone_is_kept_when_the_log_loss_optimum_loses_on_accuracy():
 
 def fake_run(run_id: str, folds: int, skill: float, seed: int, fold_seed: int = 42):
     """A finished run of the tiny competition whose fold predictions are generated, not trained."""
-    from comp.atomic import save_npy, write_json
+    from comp.files.atomic import save_npy, write_json
     from comp.data.folds import make_folds
     from comp.data.images import test_key
     from comp.data.layouts import read_dataset
-    from comp.run_identity import run_config
-    from comp.runs import create_run, folds_frame
-    from comp.recipe import load_recipe
-    from comp.spec import load_competition
+    from comp.runs.identity import run_config
+    from comp.runs.run import create_run, folds_frame
+    from comp.config.recipe import load_recipe
+    from comp.config.spec import load_competition
 
     competition, recipe = load_competition("tiny"), load_recipe("tiny")
     dataset = read_dataset(competition)
@@ -180,7 +180,7 @@ def test_runs_on_different_folds_cannot_be_blended_with_oof_weights(tiny_competi
 
 
 def test_fold_check_is_a_comp_error_in_the_library(tiny_competition):
-    from comp.blend import check_same_folds
+    from comp.predict.blend import check_same_folds
 
     with pytest.raises(CompError, match="were made on different folds"):
         check_same_folds([fake_run("a", 2, 1.0, 1), fake_run("b", 3, 1.0, 2)])

@@ -89,7 +89,7 @@ def test_subset_trains_on_n_images_per_class_without_the_test_set(tiny_competiti
     assert (cache / "train-subset5-12x12.npy").is_file()
 
     # the same draw in a fold subprocess (read back from the run's config)
-    from comp.runs import open_run
+    from comp.runs.run import open_run
     from comp.train.kfold import train_fold_in_run
     reopened = open_run("tiny", "sub")
     assert reopened.subset == 5

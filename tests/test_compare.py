@@ -1,4 +1,4 @@
-"""comp.compare through ``comp compare`` and ``comp sweep``: every row is a real run, the table is
+"""comp.train.compare through ``comp compare`` and ``comp sweep``: every row is a real run, the table is
 written as Markdown and CSV (best first) with a bar chart, and bad rows fail before any training."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from comp.cli import main
-from comp.compare import grid_rows, parse_grid, sort_best_first, split_list, split_values
-from comp.report import markdown_table
+from comp.train.compare import grid_rows, parse_grid, sort_best_first, split_list, split_values
+from comp.report.plots import markdown_table
 from comp.errors import CompError
-from comp.predict import load_model
+from comp.predict.probs import load_model
 from comp.tf_quiet import keras
 
 TABLE_COLUMNS = ["model", "params", "oof_accuracy", "oof_log_loss", "train_seconds", "images_per_second", "run"]

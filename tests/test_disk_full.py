@@ -6,7 +6,7 @@ import errno
 
 from click.testing import CliRunner
 
-import comp.atomic
+import comp.files.atomic
 import comp.data.images
 from comp.cli import main
 
@@ -24,7 +24,7 @@ def test_submission_write_on_a_full_disk(tiny_competition, monkeypatch):
     trained = runner.invoke(main, ["train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--run", "d",
                                    "--executor", "inline", "-q", "--set", "train.epochs=1"])
     assert trained.exit_code == 0, trained.output
-    monkeypatch.setattr(comp.atomic.os, "fsync", _enospc)
+    monkeypatch.setattr(comp.files.atomic.os, "fsync", _enospc)
     res = runner.invoke(main, ["predict", "-c", "tiny", "--ensemble"])
     assert res.exit_code == 2
     lines = res.stderr.strip().splitlines()

@@ -22,7 +22,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from comp.data.folds import FoldData
-    from comp.recipe import load_recipe
+    from comp.config.recipe import load_recipe
     from comp.train.fold import train_fold
     recipe = load_recipe("tiny", [f"train.strategy={sys.argv[1]}", "train.epochs=2"])
     rng = np.random.default_rng(0)

@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from comp.cli import main
-from comp.ledger import COLUMNS
+from comp.submit.ledger import COLUMNS
 from tests.conftest import CLASSES
 
 LEDGER_HEAD = ",".join(COLUMNS)
@@ -133,7 +133,7 @@ def test_an_unknown_run_is_named(tmp_path, monkeypatch):
 
 
 def test_cells_are_escaped():
-    from comp.html_report import _table
+    from comp.report.page import _table
 
     out = _table("t", ["<h>"], [["<script>alert(1)</script>"], ["a & b"]])
     assert "<script>" not in out and "&lt;script&gt;" in out and "a &amp; b" in out and "&lt;h&gt;" in out
@@ -144,7 +144,7 @@ def test_per_class_f1_where_the_metric_is_macro_f1():
 
     from sklearn.metrics import f1_score
 
-    from comp.html_report import _per_class
+    from comp.report.page import _per_class
 
     labels = np.array([0, 0, 1, 1, 2, 2])
     probs = np.eye(3)[[0, 1, 1, 1, 0, 2]]
@@ -160,7 +160,7 @@ def test_per_class_f1_where_the_metric_is_macro_f1():
 def test_submissions_take_the_ledger_scores_by_csv_path_or_name(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from comp.html_report import _submissions
+    from comp.report.page import _submissions
 
     monkeypatch.chdir(tmp_path)
     run = SimpleNamespace(id="r1", config={"run": {"competition": "tiny"}},

@@ -17,10 +17,10 @@ from typing import Callable
 import pandas as pd
 import pytest
 
-from comp import submission
+from comp.submit import submission
 from comp.data.layouts import read_dataset
 from comp.errors import CompError
-from comp.spec import load_competition
+from comp.config.spec import load_competition
 from tests.conftest import TINY_SPEC, make_image
 from tests.test_cli_errors import data, error_line, invoke
 from tests.test_cli_errors_layouts import csv_competition  # noqa: F401 (a fixture)

@@ -13,7 +13,7 @@ from PIL import Image
 from comp.data.images import load_images
 from comp.data.layouts import read_dataset
 from comp.errors import CompError
-from comp.spec import competition_from_dict, load_competition
+from comp.config.spec import competition_from_dict, load_competition
 
 
 def save_png(path: Path, value: int = 100, size: int = 8) -> None:

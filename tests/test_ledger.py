@@ -1,4 +1,4 @@
-"""The submission ledger (comp.ledger) and CV against the leaderboard (comp.leaderboard):
+"""The submission ledger (comp.submit.ledger) and CV against the leaderboard (comp.submit.leaderboard):
 comp lb, comp lb add, comp lb fetch (a fake Kaggle client)."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 import pandas as pd
 import pytest
 
-from comp import upload
-from comp.leaderboard import lb_warnings
-from comp.ledger import COLUMNS, scores_frame
+from comp.submit import upload
+from comp.submit.leaderboard import lb_warnings
+from comp.submit.ledger import COLUMNS, scores_frame
 from tests.test_submit import DACON, error_line, invoke, write_csv, write_run, write_spec
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from comp.errors import CompError
 from comp.models import check_options, create_model, list_models, model_info
-from comp.predict import load_model
+from comp.predict.probs import load_model
 
 INPUT = (16, 16, 3)
 CLASSES = 5

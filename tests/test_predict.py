@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from comp.errors import CompError
-from comp.predict import predict_proba
-from comp.recipe import load_recipe
-from comp.tta import TTA_LEVELS, tta_views
+from comp.predict.probs import predict_proba
+from comp.config.recipe import load_recipe
+from comp.predict.tta import TTA_LEVELS, tta_views
 
 
 def images(n=3, h=5, w=6):

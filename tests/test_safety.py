@@ -58,7 +58,7 @@ def _hold_in_another_process(path: Path):
     import sys
     import time
 
-    code = ("import sys, time\nfrom comp.locks import hold\n"
+    code = ("import sys, time\nfrom comp.files.locks import hold\n"
             "with hold(sys.argv[1], 'x', 'held'):\n    print('held', flush=True)\n    time.sleep(600)\n")
     proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "held"
@@ -97,13 +97,13 @@ def test_a_stray_train_fold_on_a_fold_in_training_stops(tiny_competition):
 
 
 def test_a_run_interrupted_while_it_is_created_is_created_again(tiny_competition, monkeypatch):
-    import comp.runs
+    import comp.runs.run
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
     with monkeypatch.context() as m:
-        m.setattr(comp.runs, "write_json", killed)  # classes.json, after config.toml
+        m.setattr(comp.runs.run, "write_json", killed)  # classes.json, after config.toml
         assert invoke(*TRAIN, "--folds", "2", "--run", "c", "--set", "train.epochs=1").exit_code == 130
     again = invoke(*TRAIN, "--folds", "2", "--run", "c", "--set", "train.epochs=1")
     assert again.exit_code == 0, again.output
@@ -132,7 +132,7 @@ def test_the_backup_names_no_epoch_whose_weights_were_not_saved(tmp_path, monkey
     import json
     import os
 
-    import comp.atomic
+    import comp.files.atomic
     from comp.tf_quiet import keras
     from comp.train.callbacks import AtomicBackupAndRestore
 
@@ -148,7 +148,7 @@ def test_the_backup_names_no_epoch_whose_weights_were_not_saved(tmp_path, monkey
             raise OSError(28, "No space left on device")
         return real_replace(src, dst)
 
-    monkeypatch.setattr(comp.atomic.os, "replace", weights_fail)
+    monkeypatch.setattr(comp.files.atomic.os, "replace", weights_fail)
     backup._current_epoch = 2
     with pytest.raises(Exception):
         backup._save_model()
@@ -158,7 +158,7 @@ def test_the_backup_names_no_epoch_whose_weights_were_not_saved(tmp_path, monkey
 def test_a_planted_symlink_at_a_temporary_name_is_not_followed(tmp_path):
     import os
 
-    from comp.atomic import write_json
+    from comp.files.atomic import write_json
 
     victim = tmp_path / "victim.txt"
     victim.write_text("keep")
@@ -174,7 +174,7 @@ def test_a_written_file_and_its_folder_are_synced(tmp_path, monkeypatch):
     import os
     import stat
 
-    import comp.atomic
+    import comp.files.atomic
 
     synced = []
     real_fsync = os.fsync
@@ -183,8 +183,8 @@ def test_a_written_file_and_its_folder_are_synced(tmp_path, monkeypatch):
         synced.append(stat.S_ISDIR(os.fstat(fd).st_mode))
         return real_fsync(fd)
 
-    monkeypatch.setattr(comp.atomic.os, "fsync", record)
-    comp.atomic.write_json(tmp_path / "m.json", {"a": 1})
+    monkeypatch.setattr(comp.files.atomic.os, "fsync", record)
+    comp.files.atomic.write_json(tmp_path / "m.json", {"a": 1})
     assert False in synced and True in synced  # the file, then the folder that holds its new name
 
 
@@ -320,9 +320,9 @@ def test_folds_are_launched_without_preexec_fn_and_watch_their_parent(tiny_compe
 
 
 def test_a_fold_that_cannot_fit_in_memory_is_refused_before_training(tiny_competition, monkeypatch):
-    import comp.train.budget
+    import comp.train.memory_budget
 
-    monkeypatch.setattr(comp.train.budget, "available_memory", lambda: 2**30)  # 1 GiB free
+    monkeypatch.setattr(comp.train.memory_budget, "available_memory", lambda: 2**30)  # 1 GiB free
     result = invoke(*TRAIN, "--folds", "2", "--run", "m")
     line = error_line(result, "a fold needs about 1.5 GiB of memory", "but 1.0 GiB is available",
                       "lower data.image_size", only_line=False)
@@ -331,7 +331,7 @@ def test_a_fold_that_cannot_fit_in_memory_is_refused_before_training(tiny_compet
 
 
 def test_the_estimate_grows_with_the_image_size():
-    from comp.train.budget import check_fold_memory, fold_memory
+    from comp.train.memory_budget import check_fold_memory, fold_memory
 
     small, large = fold_memory(40_000, 10_000, 10_000, (32, 32)), fold_memory(40_000, 10_000, 10_000, (512, 512))
     assert large - small == (512 * 512 - 32 * 32) * 3 * 90_000  # training rows twice, validation once
@@ -402,7 +402,7 @@ def test_the_test_key_changes_with_the_order_and_the_files(tiny_competition):
 
     from comp.data.images import test_key
     from comp.data.layouts import read_dataset
-    from comp.spec import load_competition
+    from comp.config.spec import load_competition
 
     competition = load_competition("tiny")
     dataset = read_dataset(competition)
@@ -433,7 +433,7 @@ def test_out_of_memory_says_which_batch_size_to_try(tiny_competition, monkeypatc
 def test_an_atomic_write_gets_the_mode_a_plain_write_would(tmp_path):
     import os
 
-    from comp.atomic import write_text
+    from comp.files.atomic import write_text
 
     plain = tmp_path / "plain.txt"
     plain.write_text("x")  # open(): 0o666 less the umask (mkstemp's temporary file starts 0o600)

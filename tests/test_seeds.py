@@ -1,4 +1,4 @@
-"""Seed ensembles and the seed spread (comp.seeds): ``--seeds N`` trains N runs on the same folds,
+"""Seed ensembles and the seed spread (comp.runs.seeds): ``--seeds N`` trains N runs on the same folds,
 ``comp runs`` lists their seed groups, and ``comp compare`` / ``comp sweep`` flag rows the seed
 cannot tell apart."""
 
@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from comp.cli import main
 from comp.data.folds import make_folds
 from comp.errors import CompError
-from comp.run_identity import run_config
-from comp.runs import Run
-from comp.seeds import flag_within_spread, plan_seeds, seed_groups, seed_result, spread_note
+from comp.runs.identity import run_config
+from comp.runs.run import Run
+from comp.runs.seeds import flag_within_spread, plan_seeds, seed_groups, seed_result, spread_note
 
 QUICK = ["-c", "tiny", "-r", "tiny", "--executor", "inline", "-q", "--set", "train.epochs=1"]
 
@@ -86,7 +86,7 @@ def test_seeds_with_a_run_id_make_r_and_r_seed43_and_print_the_spread(tiny_compe
 
     # a fold subprocess (comp train-fold) reads the run's split seed for its --subset draw:
     # seed 43's own draw would be other images, refused as "the training images changed"
-    from comp.runs import open_run
+    from comp.runs.run import open_run
     from comp.train.kfold import train_fold_in_run
 
     import shutil
@@ -124,7 +124,7 @@ def test_bad_seeds_and_run_ids_are_refused_before_anything_trains(tiny_competiti
 def fake_run(root: Path, run_id: str, competition, recipe_overrides: list[str], split_seed=None,
              score: float | None = 0.5, finished: int = 2) -> Run:
     """A run folder with config.toml and metrics.json only: what seed_groups and comp runs read."""
-    from comp.recipe import load_recipe
+    from comp.config.recipe import load_recipe
 
     recipe = load_recipe("tiny", recipe_overrides, competition)
     config = run_config(competition, recipe, 2, 0.2, recipe_overrides, "tiny", split_seed=split_seed)
@@ -139,7 +139,7 @@ def fake_run(root: Path, run_id: str, competition, recipe_overrides: list[str], 
 
 
 def test_seed_groups_gather_runs_that_differ_only_in_the_seed_on_the_same_folds(tiny_competition):
-    from comp.spec import load_competition
+    from comp.config.spec import load_competition
 
     comp = load_competition("tiny")
     runs = [
@@ -175,7 +175,7 @@ def test_seed_groups_gather_runs_that_differ_only_in_the_seed_on_the_same_folds(
 
 def test_seed_groups_of_runs_on_the_same_folds_with_fold(tiny_competition):
     """Runs trained with --fold K (one fold of the split) group with runs on the same folds only."""
-    from comp.spec import load_competition
+    from comp.config.spec import load_competition
 
     comp = load_competition("tiny")
 
@@ -290,7 +290,7 @@ def test_the_spread_compares_seeds_on_the_folds_they_all_finished(tiny_competiti
 def test_a_seed_group_counts_each_seed_once(tiny_competition):
     """A rerun of a seed under another run id is not a second seed: the spread is over distinct
     seeds (each seed's oldest run), and two runs of one seed make no group."""
-    from comp.spec import load_competition
+    from comp.config.spec import load_competition
 
     comp = load_competition("tiny")
     runs = [
@@ -313,7 +313,7 @@ def test_a_run_on_every_fold_joins_the_group_of_fold_runs_with_its_fold_score(ti
     """`--seeds 3 --fold 0 --run R` reuses a finished 5-fold R as its first seed: R joins the
     fold-0 group of the other seeds with its score on fold 0, and keeps its own group of runs on
     every fold."""
-    from comp.spec import load_competition
+    from comp.config.spec import load_competition
 
     comp = load_competition("tiny")
 

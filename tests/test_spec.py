@@ -1,4 +1,4 @@
-"""comp.spec: shipped specs load; bad keys, types, choices and TOML give clear errors; --set parses."""
+"""comp.config.spec: shipped specs load; bad keys, types, choices and TOML give clear errors; --set parses."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from comp.errors import CompError
-from comp.recipe import load_recipe, merge_overrides, parse_override
-from comp.spec import SHIPPED_DIR, load_competition, resolve
+from comp.config.recipe import load_recipe, merge_overrides, parse_override
+from comp.config.spec import SHIPPED_DIR, load_competition, resolve
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import pytest
 
 from comp.data.folds import split_fold
 from comp.data.stream import Rows, row_batches
-from comp.recipe import AugmentCfg, Recipe, TrainCfg
-from comp.train.budget import check_fold_memory, fold_memory, input_path
+from comp.config.recipe import AugmentCfg, Recipe, TrainCfg
+from comp.train.memory_budget import check_fold_memory, fold_memory, input_path
 from comp.train.pipeline import eval_dataset, train_dataset
 from tests.test_cli_errors import TRAIN, invoke
 
@@ -126,7 +126,7 @@ GROWTH = textwrap.dedent("""
     import json, sys
     import numpy as np
     from comp.data.stream import Rows
-    from comp.recipe import AugmentCfg, Recipe, TrainCfg
+    from comp.config.recipe import AugmentCfg, Recipe, TrainCfg
     from comp.train.pipeline import train_dataset
 
     def anon():

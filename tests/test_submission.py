@@ -1,4 +1,4 @@
-"""comp.submission: the CSV is checked against the sample submission; the rule guard; scoring."""
+"""comp.submit.submission: the CSV is checked against the sample submission; the rule guard; scoring."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from comp.errors import CompError
-from comp.spec import competition_from_dict
-from comp.submission import (check_rules, make_frame, score_csv, validate_csv, validate_frame,
+from comp.config.spec import competition_from_dict
+from comp.submit.submission import (check_rules, make_frame, score_csv, validate_csv, validate_frame,
                              write_submission)
 
 IDS = ["00042", "00043", "00044"]

@@ -1,4 +1,4 @@
-"""comp submit (comp.upload): the checks before any upload, the dry run, the Kaggle and Dacon
+"""comp submit (comp.submit.upload): the checks before any upload, the dry run, the Kaggle and Dacon
 clients at their boundary, and the ledger row a sent CSV gets; the spec's [platform] table.
 
 Runs and manifests are written by hand (config.toml, metrics.json, a CSV through
@@ -19,13 +19,13 @@ import pytest
 import tomli_w
 from click.testing import CliRunner
 
-from comp import upload
+from comp.submit import upload
 from comp.cli import main
 from comp.errors import CompError
-from comp.ledger import COLUMNS
-from comp.run_identity import config_hash
-from comp.spec import competition_from_dict
-from comp.submission import write_submission
+from comp.submit.ledger import COLUMNS
+from comp.runs.identity import config_hash
+from comp.config.spec import competition_from_dict
+from comp.submit.submission import write_submission
 
 SPEC = """\
 name = "zoo"

@@ -9,7 +9,7 @@ import pytest
 
 from comp.data.folds import FoldData
 from comp.data.stream import Rows, Stacked, is_streamed
-from comp.recipe import TeacherCfg, load_recipe, recipe_from_dict
+from comp.config.recipe import TeacherCfg, load_recipe, recipe_from_dict
 from comp.errors import CompError
 from comp.train.teacher import apply_targets, distill_targets, pseudo_targets, select_confident, soften
 

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from comp.errors import CompError
-from comp.train.budget_time import (TimePlan, epoch_estimate, estimate_known, first_step_cost, fold_share,
+from comp.train.time_budget import (TimePlan, epoch_estimate, estimate_known, first_step_cost, fold_share,
                                     parse_duration, plan_epochs, read_plan, start_plan)
 
 # --------------------------------------------------------------------------- the parser
@@ -92,7 +92,7 @@ def test_the_first_step_cost_is_the_first_step_less_the_median_step():
 
 
 def _run(tmp_path, budget, n_folds, done=None, planned=None):
-    """A stand-in for comp.runs.Run: finished folds with their budget_used_s, planned folds with a share."""
+    """A stand-in for comp.runs.run.Run: finished folds with their budget_used_s, planned folds with a share."""
     done, planned = done or {}, planned or {}
     for k, share in planned.items():
         (tmp_path / f"fold-{k}").mkdir(parents=True, exist_ok=True)
@@ -189,8 +189,8 @@ def test_a_budgeted_run_ends_near_its_budget_with_every_schedule_complete(tiny_c
 
 
 def test_a_budget_refuses_two_phase_fine_tuning():
-    from comp.recipe import load_recipe
-    from comp.train.budget_time import check_budget_recipe
+    from comp.config.recipe import load_recipe
+    from comp.train.time_budget import check_budget_recipe
 
     with pytest.raises(CompError, match="does not apply to a pretrained backbone"):
         check_budget_recipe(load_recipe("transfer"))
@@ -202,13 +202,13 @@ def test_the_callback_moves_the_schedule_lookahead_and_mixing_with_the_plan(tmp_
     schedule's total and Lookahead's follow the plan; the fit call ends where the next epoch's
     mixing changes (mix_off_epochs 2: after epoch 11) and where the plan ends (epoch 13)."""
     from comp.tf_quiet import tf
-    from comp.train import budget_fit
+    from comp.train import time_budget_fit
 
     clock = [0.0]
     monkeypatch.setattr(budget_fit, "now", lambda: clock[0])
     plan = start_plan(tmp_path, 100.0, 20, [])
     total = tf.Variable(0.0)
-    callback = budget_fit.TimeBudget(plan, tmp_path, steps=10, updates=5, total_steps=total, mix_off=2, started=0.0)
+    callback = time_budget_fit.TimeBudget(plan, tmp_path, steps=10, updates=5, total_steps=total, mix_off=2, started=0.0)
     callback.lookahead = SimpleNamespace(total_steps=0)
     callback.set_model(SimpleNamespace(stop_training=False))
     stops = []

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from comp.predict import load_model, predict_proba
+from comp.predict.probs import load_model, predict_proba
 from comp.data.folds import FoldData
-from comp.recipe import load_recipe
+from comp.config.recipe import load_recipe
 from comp.train.devices import choose_jit, choose_precision, cpu_has_amx
 from comp.train.fold import train_fold
 from comp.train.optim import WarmupDecay
@@ -263,7 +263,7 @@ def test_muon_orthogonalises_the_conv_kernels_update_and_leaves_other_variables_
 
 
 def test_the_muon_keys_stay_out_of_other_runs_and_an_older_run_reopens():
-    from comp.run_identity import changes, recipe_table
+    from comp.runs.identity import changes, recipe_table
 
     sgd, muon = load_recipe("fast"), load_recipe("fast", ["train.optimizer=muon", "train.muon_lr=0.1"])
     assert "muon_lr" not in recipe_table(sgd)["train"] and recipe_table(muon)["train"]["muon_lr"] == 0.1

@@ -18,9 +18,9 @@ from comp.cli import main
 from comp.errors import CompError
 from comp.models import check_options, create_model
 from comp.models.transfer import BACKBONES, BackbonePreprocess, list_backbones
-from comp.predict import load_model
-from comp.recipe import load_recipe
-from comp.spec import load_competition
+from comp.predict.probs import load_model
+from comp.config.recipe import load_recipe
+from comp.config.spec import load_competition
 from comp.tf_quiet import keras
 from comp.data.folds import FoldData
 from comp.train.callbacks import EpochTimer
@@ -275,7 +275,7 @@ def test_a_fold_interrupted_at_and_after_the_phase_switch_resumes(tiny_competiti
 
 
 def test_the_pretrained_flag_covers_imagenet_a_local_file_and_the_builders_default(tmp_path):
-    from comp.run_identity import run_config
+    from comp.runs.identity import run_config
 
     competition = load_competition("dacon-cifar10")
     weights_file = tmp_path / "w.h5"
@@ -291,8 +291,8 @@ def test_the_pretrained_flag_covers_imagenet_a_local_file_and_the_builders_defau
 
 
 def test_a_transfer_run_with_imagenet_weights_is_refused_for_dacon_cifar10(tiny_competition):
-    from comp.run_identity import run_config
-    from comp.runs import create_run, folds_frame
+    from comp.runs.identity import run_config
+    from comp.runs.run import create_run, folds_frame
 
     config = run_config(load_competition("dacon-cifar10"), load_recipe("transfer"), 5, 0.2, [], "transfer")
     create_run(config, "transfer-imagenet", False, ["cat", "dog"],  # no training needed: the guard comes first

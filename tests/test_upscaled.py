@@ -15,7 +15,7 @@ from comp.data.demo import ensure_data
 from comp.data.layouts import read_dataset
 from comp.data.upscaled import build_upscaled_cifar10, read_record
 from comp.errors import CompError
-from comp.spec import load_competition
+from comp.config.spec import load_competition
 
 CLASSES = ["airplane", "bird", "cat"]
 PER_CLASS = 6

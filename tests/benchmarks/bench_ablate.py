@@ -29,8 +29,8 @@ from comp.data.folds import FoldData
 from comp.data.images import load_competition_images
 from comp.train.fold import train_fold
 from comp.data.layouts import read_dataset
-from comp.recipe import load_recipe
-from comp.spec import load_competition
+from comp.config.recipe import load_recipe
+from comp.config.spec import load_competition
 
 
 def parse_trial(text: str) -> tuple[str, list[str]]:

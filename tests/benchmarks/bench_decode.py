@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from comp.atomic import write_json
+from comp.files.atomic import write_json
 from comp.data.decode import decode_all, decode_image, default_workers
 
 CIFAR = Path("data/dacon-cifar10/train")

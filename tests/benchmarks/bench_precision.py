@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from comp.tf_quiet import keras
-from comp.atomic import write_json
+from comp.files.atomic import write_json
 from comp.models import create_model
-from comp.recipe import load_recipe
+from comp.config.recipe import load_recipe
 from comp.train.devices import setup_devices
 from comp.train.optim import make_optimizer
 

@@ -125,7 +125,7 @@ def competition_for(size: int, args) -> tuple[str, int]:
 def build(spec: str, args) -> dict:
     """Build the spec's data unless its folder holds this build already; the build's record and seconds."""
     from comp.data.upscaled import build_upscaled_cifar10, read_record
-    from comp.spec import load_competition
+    from comp.config.spec import load_competition
 
     competition = load_competition(spec)
     record = read_record(competition.root)
@@ -152,8 +152,8 @@ def decode(spec: str, subset: int, cold: bool, seed: int) -> dict:
     """Decode the training split (then the test one) into the competition's cache; seconds and images/s."""
     from comp.data.images import CACHE_DIR, load_images
     from comp.data.layouts import read_dataset, subset_dataset
-    from comp.locks import hold
-    from comp.spec import load_competition
+    from comp.files.locks import hold
+    from comp.config.spec import load_competition
 
     competition = load_competition(spec)
     dataset = read_dataset(competition)
@@ -234,7 +234,7 @@ def batch_sets(size: int, args) -> list[str]:
     holds at most PIXELS_PER_BATCH pixels (the activations of a 224-px batch of 512 need about
     23 GiB: 1 KB per pixel of each image with fast at widths [16,32,64], measured at 32 and
     64 px); a lowered batch gets a proportionally lower train.lr."""
-    from comp.recipe import load_recipe
+    from comp.config.recipe import load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)
     batch = args.batch_size or min(recipe.train.batch_size, 2 ** int(np.log2(max(1, PIXELS_PER_BATCH // size**2))))
@@ -307,8 +307,8 @@ def predict_only(run_dir: str) -> None:
     """The body of the prediction subprocess: prints one JSON line."""
     from comp.data.images import load_competition_images
     from comp.data.layouts import read_dataset, subset_dataset
-    from comp.predict import load_model, predict_proba
-    from comp.runs import open_run
+    from comp.predict.probs import load_model, predict_proba
+    from comp.runs.run import open_run
 
     run = open_run(Path(run_dir).parent.name, Path(run_dir).name)
     dataset = read_dataset(run.competition)
@@ -375,7 +375,7 @@ def run_size(size: int, args, log_dir: Path) -> dict:
     if result["build"].get("built_now"):
         print(f"  built {result['build']['n_train']} + {result['build']['n_test']} images in "
               f"{result['build']['seconds']} s", flush=True)
-    from comp.recipe import load_recipe
+    from comp.config.recipe import load_recipe
 
     seed = load_recipe(args.recipe, args.overrides).train.seed
     result["decode"] = decode(spec, subset, cold=not args.warm, seed=seed)
@@ -403,7 +403,7 @@ def main(argv=None) -> None:
         print(f"size {size}:", flush=True)
         report["results"].append(run_size(size, args, log_dir))
     report["stream_over_memory"] = ratios(report["results"])
-    from comp.atomic import write_json
+    from comp.files.atomic import write_json
 
     out = BENCH_DIR / f"bench-scale-{stamp}.json"
     write_json(out, report)

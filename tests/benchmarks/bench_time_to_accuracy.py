@@ -18,9 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from comp.train.kfold import train_folds, training_run
-from comp.atomic import write_json
-from comp.recipe import load_recipe
-from comp.spec import load_competition
+from comp.files.atomic import write_json
+from comp.config.recipe import load_recipe
+from comp.config.spec import load_competition
 
 
 def main() -> None:

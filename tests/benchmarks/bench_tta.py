@@ -1,7 +1,7 @@
 """TTA benchmark: a trained fold's validation accuracy at every TTA level, and what each costs.
 
 Loads fold ``--fold`` of run ``--run`` (default: the competition's latest), predicts its
-validation images at each level of comp.tta.TTA_LEVELS and prints a table (level, views,
+validation images at each level of comp.predict.tta.TTA_LEVELS and prints a table (level, views,
 accuracy, log loss, seconds); saves it as JSON under runs/bench/.
 
     python -m tests.benchmarks.bench_tta --competition dacon-cifar10 --run fast-5f-fcda51
@@ -16,11 +16,11 @@ from pathlib import Path
 import pandas as pd
 
 from comp import metrics
-from comp.atomic import write_json
-from comp.predict import load_model, predict_proba
-from comp.tta import TTA_LEVELS, tta_views
-from comp.runs import latest_run, open_run
-from comp.spec import load_competition
+from comp.files.atomic import write_json
+from comp.predict.probs import load_model, predict_proba
+from comp.predict.tta import TTA_LEVELS, tta_views
+from comp.runs.run import latest_run, open_run
+from comp.config.spec import load_competition
 from comp.train.kfold import load_fold
 
 

@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from comp.atomic import write_json
+from comp.files.atomic import write_json
 from comp.data.demo import ensure_data
 from comp.data.folds import FoldData, make_folds, split_fold
 from comp.data.images import load_competition_images
 from comp.data.layouts import read_dataset
-from comp.recipe import load_recipe
-from comp.spec import load_competition
+from comp.config.recipe import load_recipe
+from comp.config.spec import load_competition
 from comp.train.devices import setup_devices
 from comp.train.fold import FoldTrainer
 from comp.train.kfold import train_folds, training_run

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from comp.errors import CompError
-from comp.tta import TTA_LEVELS
+from comp.predict.tta import TTA_LEVELS
 from comp.train.executors import EXECUTORS
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

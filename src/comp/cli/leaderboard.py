@@ -16,8 +16,8 @@ spec_option = click.option("--competition", "-c", "competition_ref", default=Non
 
 def _spec(competition_ref: str | None, name: str):
     """The spec ``-c`` names, or the one named ``name`` (checked as a plain name first)."""
-    from comp.paths import check_name
-    from comp.spec import load_competition
+    from comp.files.paths import check_name
+    from comp.config.spec import load_competition
 
     return load_competition(competition_ref or check_name(name, "competition"))
 
@@ -35,8 +35,8 @@ def submit(csv, message, dry_run, competition_ref):
     comp predict wrote it, when a run it was made from is gone or breaks the rules now, or when the
     spec has no [platform] table. A sent CSV gets a row in submissions/ledger.csv.
     """
-    from comp.ledger import append_row, ledger_path, ledger_row
-    from comp.upload import plan_upload, read_manifest, send
+    from comp.submit.ledger import append_row, ledger_path, ledger_row
+    from comp.submit.upload import plan_upload, read_manifest, send
 
     competition = _spec(competition_ref, read_manifest(csv)["competition"])
     upload = plan_upload(csv, competition, message)
@@ -72,8 +72,8 @@ def lb(ctx, competition_ref):
     if ctx.invoked_subcommand is not None:
         return
     from comp.errors import CompError
-    from comp.leaderboard import correlation_line, lb_table, lb_warnings, plot_lb
-    from comp.ledger import ledger_path, read_ledger, scores_frame
+    from comp.submit.leaderboard import correlation_line, lb_table, lb_warnings, plot_lb
+    from comp.submit.ledger import ledger_path, read_ledger, scores_frame
 
     ledger = read_ledger()
     if ledger.empty:
@@ -104,7 +104,7 @@ def lb_add(csv, public, private, message):
     """Record a submission's public (and private) leaderboard score.
 
     A CSV not in the ledger yet (submitted by hand) is added from its manifest."""
-    from comp.ledger import ledger_path, record_scores
+    from comp.submit.ledger import ledger_path, record_scores
 
     row, added = record_scores(csv, public, private, message)
     scores = f"public {row['public']}" + (f", private {row['private']}" if row["private"] else "")
@@ -119,8 +119,8 @@ def lb_fetch(competition_ref):
     A ledger row matches the submission with its CSV's file name (of several: the same message,
     then the nearest time)."""
     from comp.errors import CompError
-    from comp.ledger import fetch_scores, ledger_path, read_ledger
-    from comp.upload import kaggle_api, platform_of
+    from comp.submit.ledger import fetch_scores, ledger_path, read_ledger
+    from comp.submit.upload import kaggle_api, platform_of
 
     ledger = read_ledger()
     if ledger.empty and not competition_ref:

@@ -25,7 +25,7 @@ def models():
 @main.command()
 def recipes():
     """List the recipes (competition/recipes/*.toml)."""
-    from comp.recipe import list_recipes, load_recipe
+    from comp.config.recipe import list_recipes, load_recipe
 
     for name in list_recipes():
         r = load_recipe(name)
@@ -44,9 +44,9 @@ def runs(competition):
     out-of-fold mean and standard deviation."""
     import pandas as pd
 
-    from comp.runs import list_runs
-    from comp.seeds import group_line, group_of, seed_groups
-    from comp.submission import manifests_for_run
+    from comp.runs.run import list_runs
+    from comp.runs.seeds import group_line, group_of, seed_groups
+    from comp.submit.submission import manifests_for_run
 
     rows, all_runs = [], list_runs(competition)
     groups = seed_groups(all_runs)

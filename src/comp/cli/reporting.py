@@ -11,12 +11,12 @@ def _run_for(run_id: str, competition_ref: str | None):
     """The run ``run_id`` of the competition named (a name or a spec's path), or of the one
     competition under runs/ that has a run of that id."""
     from comp.errors import CompError
-    from comp.paths import check_name
-    from comp.runs import RUNS_DIR, open_run
+    from comp.files.paths import check_name
+    from comp.runs.run import RUNS_DIR, open_run
 
     if competition_ref is not None:
         if competition_ref.endswith(".toml") or "/" in competition_ref:
-            from comp.spec import load_competition
+            from comp.config.spec import load_competition
 
             competition_ref = load_competition(competition_ref).name
         return open_run(competition_ref, run_id)
@@ -41,7 +41,7 @@ def report(run_id, competition_ref, data):
     mistakes as images, and the submissions made from the run with their leaderboard scores
     where submissions/ledger.csv has them. A partial run reports its finished folds.
     --data: where the training images lie now, if not at the run's data.root."""
-    from comp.html_report import write_report
+    from comp.report.page import write_report
 
     run = _run_for(run_id, competition_ref)
     if data is not None:  # the images of the mistakes grid: read from there (the run's config is not changed)

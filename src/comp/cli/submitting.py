@@ -29,8 +29,8 @@ def predict(competition_ref, run_ids, ensemble, tta, tta_level, allow_partial, b
 
     Prints the CSV's path on stdout; a JSON manifest lies beside it.
     """
-    from comp.spec import load_competition
-    from comp.submission import check_out_path, make_submission
+    from comp.config.spec import load_competition
+    from comp.submit.submission import check_out_path, make_submission
 
     competition = load_competition(competition_ref, data)
     if out is not None:
@@ -48,8 +48,8 @@ def validate(csv, competition_ref, data):
     """Check a submission CSV against the competition's sample submission and classes."""
     from comp.data.demo import ensure_data
     from comp.data.layouts import read_dataset
-    from comp.spec import load_competition
-    from comp.submission import validate_csv
+    from comp.config.spec import load_competition
+    from comp.submit.submission import validate_csv
 
     competition = load_competition(competition_ref, data)
     ensure_data(competition)
@@ -64,8 +64,8 @@ def validate(csv, competition_ref, data):
 @competition_option
 def score(csv, answers, competition_ref):
     """Print the competition's metric of a submission against known answers."""
-    from comp.spec import load_competition
-    from comp.submission import score_csv
+    from comp.config.spec import load_competition
+    from comp.submit.submission import score_csv
 
     competition = load_competition(competition_ref)
     value = score_csv(csv, answers, competition)

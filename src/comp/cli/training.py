@@ -53,13 +53,13 @@ def train(competition_ref, recipe_ref, n_folds, val_fraction, run_id, fold, over
 
     With --seeds N, N runs one after another (train.seed, +1, ...; with --run R: R, R-seed<S>),
     all on the folds of the first seed; then a table of the seeds and their spread."""
-    from comp.recipe import load_recipe
-    from comp.seeds import plan_seeds, train_seeds
-    from comp.spec import load_competition
+    from comp.config.recipe import load_recipe
+    from comp.runs.seeds import plan_seeds, train_seeds
+    from comp.config.spec import load_competition
 
     if fold is not None and n_folds >= 1 and not 0 <= fold < n_folds:  # before any decoding or run folder
         raise CompError(f"--fold must be in [0, {n_folds - 1}] with --folds {n_folds}. Received: --fold={fold}")
-    from comp.train.budget_time import check_budget_recipe, parse_duration
+    from comp.train.time_budget import check_budget_recipe, parse_duration
 
     budget = parse_duration(time_budget) if time_budget is not None else None
     gpu_ids = gpu_list(gpus)
@@ -71,7 +71,7 @@ def train(competition_ref, recipe_ref, n_folds, val_fraction, run_id, fold, over
         check_budget_recipe(recipe)
     plans = plan_seeds(recipe.train.seed, seeds, run_id)  # every seed's run id checked before any training
     teachers = _teachers(competition, distill_ids, pseudo_ids)
-    from comp import report
+    from comp.report import plots
     from comp.metrics import per_class_f1_text
     from comp.train.kfold import summarise_run, train_folds, training_run
 
@@ -87,7 +87,7 @@ def train(competition_ref, recipe_ref, n_folds, val_fraction, run_id, fold, over
             train_folds(run, folds, images, dataset, executor, gpu_ids, keras_verbosity(quiet), say)
             if run.finished_folds():
                 summary = summarise_run(run)
-                say("\n" + report.fold_table(summary))
+                say("\n" + plots.fold_table(summary))
                 if summary.get("per_class_f1"):
                     say(per_class_f1_text(summary["per_class_f1"]))
                 say(f"out-of-fold {summary['metric']}: {summary['oof_score']:.4f} "
@@ -120,8 +120,8 @@ def train_fold_cmd(run_dir: Path, fold: int, parent_pid: int | None):
 
     if parent_pid:
         watch_parent(parent_pid)
-    from comp.paths import inside
-    from comp.runs import RUNS_DIR, open_run
+    from comp.files.paths import inside
+    from comp.runs.run import RUNS_DIR, open_run
     from comp.train.kfold import train_fold_in_run
 
     run = open_run(run_dir.parent.name, run_dir.name)
@@ -157,10 +157,10 @@ def comparison_options(fn):
 
 def _comparison(kind, competition_ref, rows_for, n_folds, val_fraction, overrides, data, executor, gpus, subset,
                 quiet, header, seeds=1):
-    from comp.compare import run_comparison
-    from comp.report import markdown_table
-    from comp.seeds import spread_note
-    from comp.spec import load_competition
+    from comp.train.compare import run_comparison
+    from comp.report.plots import markdown_table
+    from comp.runs.seeds import spread_note
+    from comp.config.spec import load_competition
 
     gpu_ids = gpu_list(gpus)
     competition = load_competition(competition_ref, data)
@@ -194,7 +194,7 @@ def compare(backbones, recipes, transfer_recipe, competition_ref, n_folds, val_f
     them cannot be submitted (comp predict refuses them). Each row is a normal run.
       comp compare --backbones MobileNetV2,ResNet50V2 --recipes fast --set train.epochs=5
     """
-    from comp.compare import backbone_rows, recipe_rows, split_list
+    from comp.train.compare import backbone_rows, recipe_rows, split_list
 
     def rows_for(competition):
         return (backbone_rows(split_list(backbones), list(overrides), transfer_recipe)
@@ -220,7 +220,7 @@ def sweep(recipe_ref, grids, competition_ref, n_folds, val_fraction, overrides, 
     \b
       comp sweep -r fast --grid train.batch_size=256,512 --grid train.epochs=10,20
     """
-    from comp.compare import grid_rows
+    from comp.train.compare import grid_rows
 
     header = (f"`comp sweep --recipe {recipe_ref}" + "".join(f" --grid {g}" for g in grids) + f" --folds {n_folds}"
               + "".join(f" --set {o}" for o in overrides) + "`")

@@ -18,9 +18,9 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from comp.atomic import atomic_dir, sweep_temporary
+from comp.files.atomic import atomic_dir, sweep_temporary
 from comp.errors import CompError
-from comp.spec import Competition
+from comp.config.spec import Competition
 
 
 def build_sklearn_digits(root: Path, test_fraction: float = 0.2, seed: int = 0) -> None:

@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from comp.atomic import atomic_path, sweep_temporary, write_json
+from comp.files.atomic import atomic_path, sweep_temporary, write_json
 from comp.data.decode import decode_all, decode_image, decoder_identity  # noqa: F401 (decode_image: imported from here too)
 from comp.errors import CompError
-from comp.locks import hold
+from comp.files.locks import hold
 
 
 def fingerprint(paths: list[str], size: tuple[int, int]) -> str:

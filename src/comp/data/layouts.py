@@ -30,7 +30,7 @@ from comp.data.checks import (FOLDER, IGNORED, IMAGE_EXTENSIONS, by_stem, check_
                               check_class_names, check_list_entry, check_sample, check_unique, entries, entry_kind,
                               list_images, warn_skipped)
 from comp.errors import CompError
-from comp.spec import Competition
+from comp.config.spec import Competition
 
 
 @dataclass

@@ -36,11 +36,11 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from comp.atomic import atomic_dir, sweep_temporary, write_json
+from comp.files.atomic import atomic_dir, sweep_temporary, write_json
 from comp.data.layouts import Dataset, read_class_folders, read_csv_str
 from comp.errors import CompError
-from comp.locks import hold
-from comp.spec import Competition, DataSpec
+from comp.files.locks import hold
+from comp.config.spec import Competition, DataSpec
 
 SOURCE = Path("data") / "dacon-cifar10"  # relative to the current directory, as data.root is
 TARBALL = Path("..") / "shared" / "datasets" / "dacon-cifar10" / "open.tar.gz"

@@ -6,7 +6,7 @@
   Nesterov momentum (batch-norm offsets at a scaled rate) or AdamW, decoupled weight decay;
 - :mod:`~comp.train.callbacks`: Lookahead, per-epoch timing, an atomic BackupAndRestore;
 - :mod:`~comp.train.pipeline`: uint8 index batches gathered from memory, augmented per batch
-  (:mod:`comp.augment`), a pure function of (seed, epoch, step);
+  (:mod:`comp.augment.transform`), a pure function of (seed, epoch, step);
 - :mod:`~comp.train.fold`: one fold: ``model.fit`` with resume, the best checkpoint by the
   competition's metric, then out-of-fold and test probabilities with TTA;
 - :mod:`~comp.train.finetune`: the two phases of a model with a pretrained ``backbone``;

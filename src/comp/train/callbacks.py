@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from comp import metrics
-from comp.atomic import atomic_path
+from comp.files.atomic import atomic_path
 from comp.errors import CompError
 from comp.tf_quiet import keras, tf
 

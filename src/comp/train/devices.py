@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 
 from comp.errors import CompError
-from comp.recipe import TrainCfg
+from comp.config.recipe import TrainCfg
 from comp.tf_quiet import keras, quiet_stderr, tf
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from comp.recipe import TrainCfg
+from comp.config.recipe import TrainCfg
 from comp.tf_quiet import keras
 from comp.train.callbacks import AtomicBackupAndRestore
 
@@ -35,7 +35,7 @@ def unfreeze_top(backbone, fraction: float) -> tuple[int, int]:
 
 
 def fine_tune(model, cfg: TrainCfg, compile_phase, fit, initial_epoch: int, backup_dir: Path, log) -> None:
-    """Two-phase training of a model with a ``backbone`` layer (keys in :class:`~comp.recipe.TrainCfg`).
+    """Two-phase training of a model with a ``backbone`` layer (keys in :class:`~comp.config.recipe.TrainCfg`).
 
     Phase 1, epochs [0, F) with F = train.freeze_epochs: the backbone frozen, the head trains
     at train.lr. Phase 2, epochs [F, train.epochs): the top train.unfreeze_fraction of the

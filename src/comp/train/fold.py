@@ -22,17 +22,17 @@ from pathlib import Path
 import numpy as np
 
 from comp import metrics
-from comp.atomic import atomic_path, save_npy, write_json
+from comp.files.atomic import atomic_path, save_npy, write_json
 from comp.data.folds import FoldData
 from comp.data.stream import is_streamed
 from comp.models import create_model, initialise_model
-from comp.predict import predict_proba
-from comp.recipe import Recipe, TrainCfg
-from comp.run_identity import uses_pretrained_weights
+from comp.predict.probs import predict_proba
+from comp.config.recipe import Recipe, TrainCfg
+from comp.runs.identity import uses_pretrained_weights
 from comp.errors import CompError
 from comp.tf_quiet import keras, tf
-from comp.train.budget_fit import attach_plan, fit_to_plan
-from comp.train.budget_time import plan_record
+from comp.train.time_budget_fit import attach_plan, fit_to_plan
+from comp.train.time_budget import plan_record
 from comp.train.callbacks import (AtomicBackupAndRestore, EpochTimer, Lookahead, StopOnDivergence, history_best,
                                   loadable_h5, tensorboard_callback)
 from comp.train.devices import make_strategy, setup_devices
@@ -97,7 +97,7 @@ class FoldTrainer:
         self.backup_dir = fold_dir / "backup"
         self.history_path = fold_dir / "history.csv"
         self.best_path = fold_dir / "best.weights.h5"
-        # a time budget (comp.train.budget_fit.attach_plan): its plan, the schedule's total-steps
+        # a time budget (comp.train.time_budget_fit.attach_plan): its plan, the schedule's total-steps
         # variable, the callback, and the planned epochs the training dataset mixes for
         self.plan = self.total_steps = self.budget = None
         self.mix_epochs = cfg.epochs
@@ -200,7 +200,7 @@ def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2,
     """Train one fold into ``fold_dir``; returns its metrics (also written to metrics.json).
 
     Resumes from ``fold_dir/backup`` if an earlier attempt was interrupted. ``time_budget_s``:
-    the fold's share of a time budget (:mod:`comp.train.budget_time`; a resumed fold keeps the
+    the fold's share of a time budget (:mod:`comp.train.time_budget`; a resumed fold keeps the
     share of its saved plan).
     """
     cfg, started = recipe.train, time.perf_counter()
@@ -234,7 +234,7 @@ def train_fold(recipe: Recipe, data: FoldData, fold_dir: Path, verbose: int = 2,
 
 def finish_fold(model, recipe: Recipe, data: FoldData, fold_dir: Path, monitor: str, plan=None) -> dict:
     """Save the model and the fold's probabilities; metrics.json last, as the 'done' mark.
-    ``plan``: a time budget's (:class:`comp.train.budget_time.TimePlan`), recorded there too."""
+    ``plan``: a time budget's (:class:`comp.train.time_budget.TimePlan`), recorded there too."""
     import pandas as pd
 
     start = time.perf_counter()

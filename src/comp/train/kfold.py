@@ -8,7 +8,7 @@ calls::
         summary = summarise_run(run)
 
 The run is locked for the ``with`` block (one process trains a run at a time), and each fold
-while it trains (:mod:`comp.locks`).
+while it trains (:mod:`comp.files.locks`).
 
 A fold that is finished (its metrics.json exists) is never trained again; an interrupted
 one resumes (:mod:`comp.train.fold`).
@@ -18,19 +18,20 @@ from __future__ import annotations
 
 import contextlib
 
-from comp import metrics, report
-from comp.atomic import write_json
+from comp import metrics
+from comp.report import plots
+from comp.files.atomic import write_json
 from comp.data.demo import ensure_data
 from comp.data.folds import FoldData, make_folds, split_fold
 from comp.data.images import data_fingerprint, load_competition_images, test_key
 from comp.data.layouts import read_dataset, subset_dataset
 from comp.errors import CompError
-from comp.recipe import Recipe
-from comp.locks import hold
-from comp.run_identity import run_config, run_id_for
-from comp.runs import Run, create_run, folds_frame, run_lock
-from comp.train.budget import check_fold_memory, input_path
-from comp.train.budget_time import budget_summary, fold_share
+from comp.config.recipe import Recipe
+from comp.files.locks import hold
+from comp.runs.identity import run_config, run_id_for
+from comp.runs.run import Run, create_run, folds_frame, run_lock
+from comp.train.memory_budget import check_fold_memory, input_path
+from comp.train.time_budget import budget_summary, fold_share
 from comp.train.callbacks import check_tensorboard
 from comp.train.executors import run_folds
 from comp.train.fold import train_fold
@@ -41,9 +42,9 @@ from comp.train.teacher import (TARGETS_FILE, Teachers, apply_targets, load_targ
 def check_recipe(recipe: Recipe) -> None:
     """Fail before any work on an unknown model, model option, augmentation preset or TTA level
     (or train.tensorboard without its package)."""
-    from comp.augment import create_preset
+    from comp.augment.transform import create_preset
     from comp.models import check_options
-    from comp.tta import check_tta
+    from comp.predict.tta import check_tta
 
     check_options(recipe.model_name, recipe.model_options)
     create_preset(recipe.augment.preset)
@@ -223,6 +224,6 @@ def summarise_run(run: Run) -> dict:
         "per_fold": per_fold,
     }
     write_json(run.dir / "metrics.json", summary)
-    report.plot_curves(run, run.dir / "plots" / "curves.png")
-    report.plot_confusion(labels, probs.argmax(1), run.class_names, run.dir / "plots" / "confusion.png")
+    plots.plot_curves(run, run.dir / "plots" / "curves.png")
+    plots.plot_confusion(labels, probs.argmax(1), run.class_names, run.dir / "plots" / "confusion.png")
     return summary

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from comp.recipe import TrainCfg
+from comp.config.recipe import TrainCfg
 from comp.tf_quiet import keras, tf
 
 
@@ -23,7 +23,7 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
     """
 
     def __init__(self, peak, total_steps, warmup_steps, start_fraction=0.1, final_fraction=0.0, kind="linear"):
-        # total_steps: a number, or a tf.Variable a time budget re-plans (comp.train.budget_fit)
+        # total_steps: a number, or a tf.Variable a time budget re-plans (comp.train.time_budget_fit)
         planned = isinstance(total_steps, tf.Variable)
         self.peak, self.warmup_steps = float(peak), int(warmup_steps)
         self.total_steps = total_steps if planned else int(total_steps)

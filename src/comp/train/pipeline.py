@@ -6,19 +6,19 @@ batches it would have seen, and the in-memory and streaming paths see the same b
 Two paths, one order: the **memory** path gathers each batch from one tensor holding the
 fold's training rows; the **stream** path reads each batch's rows from the memory-mapped
 decode cache (:mod:`comp.data.stream`), so a fold holds a few batches in memory whatever the
-data set's size. ``train.pipeline`` picks one (``auto``: :func:`comp.train.budget.input_path`).
+data set's size. ``train.pipeline`` picks one (``auto``: :func:`comp.train.memory_budget.input_path`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from comp.augment import make_train_transform
-from comp.augment_ops import centre_crop
+from comp.augment.transform import make_train_transform
+from comp.augment.ops import centre_crop
 from comp.data.stream import is_streamed, row_batches
-from comp.recipe import Recipe
+from comp.config.recipe import Recipe
 from comp.train.balance import sample_weights, sampled_order, sampling_cdf
-from comp.train.budget import STREAM_WINDOW_BYTES
+from comp.train.memory_budget import STREAM_WINDOW_BYTES
 from comp.tf_quiet import plain_graph, tf
 
 

@@ -30,12 +30,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from comp.atomic import atomic_path
+from comp.files.atomic import atomic_path
 from comp.data.folds import FoldData
 from comp.data.stream import Rows, Stacked, is_streamed
 from comp.errors import CompError
-from comp.recipe import TeacherCfg
-from comp.runs import Run, open_run
+from comp.config.recipe import TeacherCfg
+from comp.runs.run import Run, open_run
 
 TARGETS_FILE = "teacher.npz"
 
@@ -82,9 +82,9 @@ def open_teachers(competition: str, distill_ids, pseudo_ids) -> Teachers | None:
 
 
 def record(config: dict, teachers: Teachers, recipe) -> dict:
-    """``config`` (:func:`comp.run_identity.run_config`'s) for a student: its teachers, the ``[teacher]``
+    """``config`` (:func:`comp.runs.identity.run_config`'s) for a student: its teachers, the ``[teacher]``
     keys, whether it trained on test data, and ``pretrained`` where a teacher was."""
-    from comp.spec import to_dict
+    from comp.config.spec import to_dict
 
     run = {**config["run"], "teacher": teachers.record(), "test_data": teachers.test_data,
            "pretrained": config["run"]["pretrained"] or teachers.pretrained}
@@ -229,7 +229,7 @@ def teacher_test_probs(run: Run, runs: list[Run], say) -> np.ndarray:
     """The mean of the teachers' fold-ensemble test probabilities, each at its recipe's TTA level."""
     from comp.data.images import test_key
     from comp.data.layouts import read_dataset
-    from comp.predict import ensemble_test_probs
+    from comp.predict.probs import ensemble_test_probs
 
     competition = run.competition
     full = read_dataset(competition)  # all the test images, also for a --subset student

@@ -7,7 +7,7 @@ finished folds, and shows in ``comp runs``. The table, best first, goes to
 chart ``chart.png``. Its columns: the row, the model, parameters, out-of-fold accuracy and log
 loss (and the competition's metric where it is neither), train seconds (every attempt,
 prediction included) and training images per second of epoch time. With ``seeds`` > 1 each row
-is that many runs on the same folds (:mod:`comp.seeds`): the score columns are their means, and
+is that many runs on the same folds (:mod:`comp.runs.seeds`): the score columns are their means, and
 ``oof_mean``, ``oof_std``, ``seeds`` and ``within_spread`` tell which rows the seed cannot tell apart.
 
 Example::
@@ -26,12 +26,12 @@ from pathlib import Path
 import pandas as pd
 
 from comp import metrics
-from comp.atomic import write_text
+from comp.files.atomic import write_text
 from comp.errors import CompError
-from comp.recipe import load_recipe, parse_override
-from comp.seeds import (check_seeds, flag_within_spread, group_of, plan_seeds, seed_groups, seed_result,
+from comp.config.recipe import load_recipe, parse_override
+from comp.runs.seeds import (check_seeds, flag_within_spread, group_of, plan_seeds, seed_groups, seed_result,
                         spread_note)
-from comp.spec import Competition
+from comp.config.spec import Competition
 
 # --------------------------------------------------------------------------- rows
 
@@ -152,7 +152,7 @@ def check_rows(competition: Competition, rows: list[Row]) -> None:
 def train_row(competition: Competition, row: Row, n_folds: int, val_fraction: float, executor: str,
               gpus: list[str] | None, verbose: int, say, subset: int = 0, split_seed: int | None = None):
     """Train (or resume, or reuse) the row's run, as ``comp train`` would; returns (run, its summary)."""
-    from comp.run_identity import run_config, run_id_for
+    from comp.runs.identity import run_config, run_id_for
     from comp.train.kfold import summarise_run, train_folds, training_run
 
     recipe = load_recipe(row.recipe_ref, row.overrides, competition)
@@ -208,8 +208,8 @@ def sort_best_first(table: pd.DataFrame, metric: str) -> pd.DataFrame:
 def write_outputs(table: pd.DataFrame, kind: str, competition: Competition, n_folds: int, header: str,
                   footer: str = "") -> Path:
     """table.md, table.csv and chart.png in runs/<competition>/<kind>-<stamp>/ (each written atomically)."""
-    from comp.report import markdown_table, plot_comparison
-    from comp.runs import RUNS_DIR
+    from comp.report.plots import markdown_table, plot_comparison
+    from comp.runs.run import RUNS_DIR
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     out_dir, n = RUNS_DIR / competition.name / f"{kind}-{stamp}", 2
@@ -230,11 +230,11 @@ def run_comparison(kind: str, competition: Competition, rows: list[Row], n_folds
     """Check every row, train each in turn, write the table and chart; returns (folder, table).
 
     ``subset``: every row trains on the same at most ``subset`` images per class. ``seeds``: each
-    row trained with that many seeds on the same folds (:mod:`comp.seeds`); where a row's seed
+    row trained with that many seeds on the same folds (:mod:`comp.runs.seeds`); where a row's seed
     spread is known (N >= 2, or its run's seed group in ``comp runs``) the table gets oof_mean,
     oof_std, seeds and within_spread columns, and a line naming the rows within the spread of the best.
     """
-    from comp.runs import list_runs
+    from comp.runs.run import list_runs
 
     check_rows(competition, rows)
     check_seeds(seeds)

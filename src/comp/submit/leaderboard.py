@@ -1,4 +1,4 @@
-"""CV against the leaderboard, from the ledger (:mod:`comp.ledger`): ``comp lb``.
+"""CV against the leaderboard, from the ledger (:mod:`comp.submit.ledger`): ``comp lb``.
 
 - :func:`lb_table`: one line per submission: its number, time, CSV, OOF score and seed spread,
   public and private scores, message.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from comp.atomic import atomic_path
+from comp.files.atomic import atomic_path
 from comp.metrics import METRICS, higher_is_better
 
 
@@ -33,7 +33,7 @@ def better_sign(metric: str) -> int:
 
 
 def lb_table(frame: pd.DataFrame) -> str:
-    """The ledger's rows (:func:`comp.ledger.scores_frame`) as a text table; ``-`` for unknown."""
+    """The ledger's rows (:func:`comp.submit.ledger.scores_frame`) as a text table; ``-`` for unknown."""
     def scores(column: str) -> list[str]:
         return ["-" if pd.isna(v) else f"{v:.4f}" for v in frame[column]]
 

@@ -2,7 +2,7 @@
 
 Precedence is dataclass defaults < recipe TOML < the competition's ``[recipe]`` keys <
 ``--set key=value`` overrides. Unknown keys, wrong types and values outside a field's choices
-raise :class:`~comp.errors.CompError` naming the file and key (see :mod:`comp.spec`).
+raise :class:`~comp.errors.CompError` naming the file and key (see :mod:`comp.config.spec`).
 
 Example::
 
@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from comp.errors import CompError
-from comp.recipe_parts import PredictCfg, TeacherCfg
-from comp.spec import Competition, choice_field, available, build_dataclass, read_toml, resolve
+from comp.config.recipe_parts import PredictCfg, TeacherCfg
+from comp.config.spec import Competition, choice_field, available, build_dataclass, read_toml, resolve
 
 
 @dataclass
 class AugmentCfg:
-    preset: str = "heavy"  # albumentations preset: none | light | heavy (see comp.augment)
+    preset: str = "heavy"  # albumentations preset: none | light | heavy (see comp.augment.transform)
     flip: bool = False  # in-graph per-sample horizontal flip
     alternate_flip: bool = False  # with flip: each image flipped one way in even epochs, the other in odd
     translate: int = 0  # in-graph per-sample random translation, in pixels
@@ -35,7 +35,7 @@ class AugmentCfg:
     mix_prob: float = 1.0  # probability that a batch is mixed at all
     switch_prob: float = 0.5  # with both on: probability of cutmix rather than mixup for a batch
     mix_off_epochs: int = 0  # no mixing in the last N epochs (train on clean images to finish)
-    # for large images (comp.augment_ops), in the graph, all off by default:
+    # for large images (comp.augment.ops), in the graph, all off by default:
     crop_scale: list[float] = field(default_factory=lambda: [1.0, 1.0])  # random resized crop: area fraction range; [1, 1] = off
     crop_ratio: list[float] = field(default_factory=lambda: [0.75, 4 / 3])  # its aspect (width / height) range, log-uniform
     rotate: float = 0.0  # rotation uniform in [-rotate, rotate] degrees, mirrored border; 0 = off

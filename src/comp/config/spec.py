@@ -1,9 +1,9 @@
-"""Competition specs: typed dataclasses loaded from TOML (recipes: :mod:`comp.recipe`).
+"""Competition specs: typed dataclasses loaded from TOML (recipes: :mod:`comp.config.recipe`).
 
 Values are dataclass defaults, then the TOML file's; ``--data`` replaces ``data.root``. Unknown
 keys, wrong types and values outside a field's choices raise :class:`~comp.errors.CompError`
 with a message that names the file and key, says what is allowed and shows what was received
-(:func:`build_dataclass`, shared with :mod:`comp.recipe`).
+(:func:`build_dataclass`, shared with :mod:`comp.config.recipe`).
 
 Example::
 
@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from comp.errors import CompError, coerce, unknown_key_error, unknown_name_error
-from comp.paths import check_name
+from comp.files.paths import check_name
 
 # An editable install (what the Makefile does) runs from the repository, whose competition/
 # folder holds the shipped specs and recipes.
-SHIPPED_DIR = Path(__file__).resolve().parents[2] / "competition"
+SHIPPED_DIR = Path(__file__).resolve().parents[3] / "competition"
 
 LAYOUTS = ("class-folders", "csv-labels", "meta-lists")
 METRICS = ("accuracy", "macro_f1", "log_loss")

@@ -1,7 +1,7 @@
 """Test-time augmentation: the named levels and their views.
 
 A level is an ordered list of (view, weight) pairs (as in cifar10-airbench); a prediction at
-that level is the weighted mean of the softmax over its views (:func:`comp.predict.predict_proba`).
+that level is the weighted mean of the softmax over its views (:func:`comp.predict.probs.predict_proba`).
 
 - ``none``: the image as is.
 - ``flip``: the image and its mirror (the largest single TTA effect on CIFAR-10).
@@ -17,7 +17,7 @@ that level is the weighted mean of the softmax over its views (:func:`comp.predi
 each side, resized back (timm's ``crop_pct``); a zoomed view then crops once, by the product
 of both fractions. 1, the default, is the whole image: what a model trained with crops of
 scale up to 1 expects. The crops resample as the training crops do
-(:func:`comp.augment_ops.resized_crop`).
+(:func:`comp.augment.ops.resized_crop`).
 
 Views are functions of a float32 batch (N, H, W, C). This module imports TensorFlow only
 when a view runs, so specs and the CLI can name the levels without loading it.
@@ -65,7 +65,7 @@ def mirrored(view):
 def zoomed(keep: float, mirror: bool = False):
     """A view of the centre ``keep`` of each side (of the mirror image if ``mirror``), resized back."""
     def view(x):
-        from comp.augment_ops import centre_crop
+        from comp.augment.ops import centre_crop
 
         return centre_crop(flip(x) if mirror else x, keep)
     view.keep, view.mirror = keep, mirror

@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 
 from comp.errors import CompError
-from comp.paths import check_name
-from comp.run_identity import config_identity
-from comp.runs import Run
+from comp.files.paths import check_name
+from comp.runs.identity import config_identity
+from comp.runs.run import Run
 
 # --------------------------------------------------------------------------- training N seeds
 
@@ -157,7 +157,7 @@ def spread_note(table: pd.DataFrame) -> str:
 
 
 def seed_result(seeded: list[dict], column: str, group: SeedGroup | None = None) -> dict:
-    """A comparison table's line (:mod:`comp.compare`) for a row trained with one or more seeds:
+    """A comparison table's line (:mod:`comp.train.compare`) for a row trained with one or more seeds:
     the oof_ columns and images_per_second averaged over the seeds, train_seconds summed, every
     seed's run id; and oof_mean, oof_std, seeds from the seeds' scores in ``column`` (the
     competition's metric), or for one seed from its seed group (seeds another command trained

@@ -4,10 +4,10 @@ leaderboard scores, for ``comp submit``, ``comp lb add`` and ``comp lb fetch``.
 Columns (:data:`COLUMNS`): ``time`` (UTC, ISO 8601), ``competition``, ``csv`` (its path, relative
 to the working folder where it lies under it), ``sha256``, ``runs`` (run ids, space-separated),
 ``metric``, ``oof`` (the out-of-fold score where the manifest knows it), ``oof_std`` (the largest
-seed spread of its runs' seed groups, :mod:`comp.seeds`), ``public``, ``private`` (leaderboard
+seed spread of its runs' seed groups, :mod:`comp.runs.seeds`), ``public``, ``private`` (leaderboard
 scores) and ``message``. Unknown values are blank.
 
-Every change reads the ledger, changes it and writes it whole (:func:`comp.atomic.write_text`)
+Every change reads the ledger, changes it and writes it whole (:func:`comp.files.atomic.write_text`)
 under a lock, so two commands at once lose no row.
 
 Example::
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from comp.atomic import write_text
+from comp.files.atomic import write_text
 from comp.errors import CompError
-from comp.locks import hold
-from comp.submission import SUBMISSIONS_DIR
-from comp.upload import check_unchanged, manifest_oof, read_manifest
+from comp.files.locks import hold
+from comp.submit.submission import SUBMISSIONS_DIR
+from comp.submit.upload import check_unchanged, manifest_oof, read_manifest
 
 COLUMNS = ["time", "competition", "csv", "sha256", "runs", "metric", "oof", "oof_std", "public", "private",
            "message"]
@@ -117,8 +117,8 @@ def append_row(row: dict) -> pd.DataFrame:
 
 def seed_spread(manifest: dict) -> float | None:
     """The largest seed spread (standard deviation) among the seed groups of the submission's runs."""
-    from comp.runs import list_runs
-    from comp.seeds import group_of, seed_groups
+    from comp.runs.run import list_runs
+    from comp.runs.seeds import group_of, seed_groups
 
     competition = manifest["competition"]
     groups = seed_groups(list_runs(competition))

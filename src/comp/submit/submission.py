@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from comp import __version__
-from comp.atomic import sweep_temporary, write_json, write_text
+from comp.files.atomic import sweep_temporary, write_json, write_text
 from comp.data.layouts import read_csv_str
 from comp.errors import CompError
-from comp.spec import Competition
+from comp.config.spec import Competition
 
 SUBMISSIONS_DIR = Path("submissions")
 
@@ -221,7 +221,7 @@ def run_weights(runs, weights: str, metric: str, say):
         raise CompError(f"weights must be 'equal' or 'oof'. Received: weights={weights!r}")
     if weights == "equal":
         return [1.0 / len(runs)] * len(runs), None
-    from comp.blend import fit_oof_blend
+    from comp.predict.blend import fit_oof_blend
 
     blended = fit_oof_blend(runs, metric)
     for line in blended.lines():
@@ -235,13 +235,13 @@ def make_submission(competition: Competition, run_ids: list[str], ensemble: bool
     """Everything ``comp predict`` does: checks, test probabilities, CSV, manifest and score.
 
     ``weights``: how the runs are blended, ``equal`` or ``oof`` (fitted on their out-of-fold
-    predictions by :mod:`comp.blend`, before any test prediction is made).
+    predictions by :mod:`comp.predict.blend`, before any test prediction is made).
     """
-    from comp import predict
+    from comp.predict import probs as predict
     from comp.data.demo import ensure_data
     from comp.data.images import load_competition_images, test_key
     from comp.data.layouts import read_dataset
-    from comp.runs import latest_run, open_run
+    from comp.runs.run import latest_run, open_run
 
     runs = [open_run(competition.name, r) for r in run_ids] or [latest_run(competition.name)]
     rule_check = check_rules(competition, runs)  # before any work

@@ -26,15 +26,16 @@ import pandas as pd
 from PIL import Image
 from sklearn.metrics import precision_recall_fscore_support
 
-from comp import metrics, report
-from comp.atomic import sweep_temporary, write_text
+from comp import metrics
+from comp.report import plots
+from comp.files.atomic import sweep_temporary, write_text
 from comp.data.demo import ensure_data
 from comp.data.images import data_fingerprint, load_train_images
 from comp.data.layouts import read_dataset, subset_dataset
 from comp.errors import CompError
-from comp.ledger import ledger_path, read_ledger
-from comp.runs import Run
-from comp.submission import manifests_for_run
+from comp.submit.ledger import ledger_path, read_ledger
+from comp.runs.run import Run
+from comp.submit.submission import manifests_for_run
 
 MAX_MISTAKES = 24  # thumbnails in the mistakes grid
 THUMB_PX = 128  # larger training images are shrunk to this (the page stays small)
@@ -144,7 +145,7 @@ def _curves(run: Run, finished: list[int]) -> str:
     if not folds:
         return "<h2>Learning curves</h2>\n<p>No fold has a history.csv.</p>"
     labels = {k: f"fold {k} (unfinished)" for k in folds if k not in finished}
-    figure = _png(report.png_bytes(report.curves_figure(run, folds, labels)), "learning curves", "figure")
+    figure = _png(plots.png_bytes(plots.curves_figure(run, folds, labels)), "learning curves", "figure")
     return f'<h2>Learning curves</h2>\n<div id="curves">{figure}</div>'
 
 
@@ -167,8 +168,8 @@ def _fold_table(run: Run, finished: list[int], labels, probs) -> str:
 
 
 def _confusion(run: Run, labels, probs) -> str:
-    figure = report.confusion_figure(labels, probs.argmax(1), run.class_names)
-    image = _png(report.png_bytes(figure), "confusion matrix", "figure")
+    figure = plots.confusion_figure(labels, probs.argmax(1), run.class_names)
+    image = _png(plots.png_bytes(figure), "confusion matrix", "figure")
     return f'<h2>Out-of-fold confusion</h2>\n<div id="confusion">{image}</div>'
 
 
@@ -230,7 +231,7 @@ def _mistakes(run: Run, rows, labels, probs, say) -> str:
 
 
 def _ledger() -> tuple[dict[str, dict], str]:
-    """comp.ledger's rows by CSV path and by file name; a note where there is none or it cannot be read."""
+    """comp.submit.ledger's rows by CSV path and by file name; a note where there is none or it cannot be read."""
     path = ledger_path()
     if not path.is_file():
         return {}, f"no leaderboard ledger ({path})"

@@ -4,7 +4,7 @@ table names, Kaggle (the ``kaggle`` package) or Dacon (Dacon's ``dacon_submit_ap
 Everything is checked again before any network call (:func:`plan_upload`): the spec names a
 platform; the CSV has its manifest (``<csv>.json``, written by ``comp predict``); the CSV's
 sha256 is still the manifest's; and every run the manifest names still exists and passes
-:func:`comp.submission.check_rules` against the spec as it is now. A run deleted since, or a
+:func:`comp.submit.submission.check_rules` against the spec as it is now. A run deleted since, or a
 rule changed since, refuses the upload.
 
 The clients are imported only in :func:`kaggle_api` and :func:`dacon_client`, the boundaries that
@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from comp.errors import CompError
-from comp.paths import check_name
-from comp.spec import Competition
-from comp.submission import check_rules
+from comp.files.paths import check_name
+from comp.config.spec import Competition
+from comp.submit.submission import check_rules
 
 KAGGLE_CREDENTIALS = (
     "Kaggle credentials not found: comp submit looks for an API token in KAGGLE_API_TOKEN or "
@@ -111,8 +111,8 @@ def check_unchanged(csv: Path, manifest: dict) -> None:
 
 
 def manifest_runs(manifest: dict, competition: Competition, where: str) -> list:
-    """The runs the manifest names, opened now (ids checked as plain names by :func:`comp.runs.open_run`)."""
-    from comp.runs import open_run
+    """The runs the manifest names, opened now (ids checked as plain names by :func:`comp.runs.run.open_run`)."""
+    from comp.runs.run import open_run
 
     if manifest["competition"] != competition.name:
         raise CompError(f"{where}: the submission is for competition '{manifest['competition']}', "

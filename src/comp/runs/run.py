@@ -29,13 +29,13 @@ import tomli_w
 import numpy as np
 
 from comp import __version__
-from comp.atomic import atomic_dir, sweep_temporary, write_json, write_text
+from comp.files.atomic import atomic_dir, sweep_temporary, write_json, write_text
 from comp.errors import CompError
-from comp.paths import check_name, inside
-from comp.recipe import Recipe, recipe_from_dict
-from comp.run_identity import changes as config_changes
-from comp.run_identity import run_id_for
-from comp.spec import Competition, competition_from_dict
+from comp.files.paths import check_name, inside
+from comp.config.recipe import Recipe, recipe_from_dict
+from comp.runs.identity import changes as config_changes
+from comp.runs.identity import run_id_for
+from comp.config.spec import Competition, competition_from_dict
 
 RUNS_DIR = Path("runs")
 

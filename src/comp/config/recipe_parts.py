@@ -1,17 +1,17 @@
-"""Recipe sections that live apart from :mod:`comp.recipe` (which imports them back): the
-``[predict]`` and ``[teacher]`` tables. ``from comp.recipe import PredictCfg, TeacherCfg`` still works."""
+"""Recipe sections that live apart from :mod:`comp.config.recipe` (which imports them back): the
+``[predict]`` and ``[teacher]`` tables. ``from comp.config.recipe import PredictCfg, TeacherCfg`` still works."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from comp.spec import choice_field
-from comp.tta import TTA_LEVELS
+from comp.config.spec import choice_field
+from comp.predict.tta import TTA_LEVELS
 
 
 @dataclass
 class PredictCfg:
-    tta: str = choice_field("flip", TTA_LEVELS)  # see comp.tta
+    tta: str = choice_field("flip", TTA_LEVELS)  # see comp.predict.tta
     batch_size: int = 512
     crop: float = 1.0  # every TTA view sees the centre crop of this fraction of each side, resized back; 1 = the image
 

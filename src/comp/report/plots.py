@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
 from comp import metrics  # noqa: E402
-from comp.atomic import atomic_path  # noqa: E402
+from comp.files.atomic import atomic_path  # noqa: E402
 
 
 def _save(fig, path: Path) -> None:

@@ -35,7 +35,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from comp.atomic import write_json
+from comp.files.atomic import write_json
 from comp.errors import CompError
 
 PLAN_FILE = "time_budget.json"
@@ -188,7 +188,7 @@ def budget_summary(config: dict, per_fold: list[dict]) -> dict:
 
 def check_budget_recipe(recipe) -> None:
     """A budget shortens one schedule; a pretrained backbone's two phases have two."""
-    from comp.run_identity import uses_pretrained_weights
+    from comp.runs.identity import uses_pretrained_weights
 
     if uses_pretrained_weights(recipe):
         raise CompError("--time-budget does not apply to a pretrained backbone's two-phase fine-tuning; "

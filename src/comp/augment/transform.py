@@ -7,7 +7,7 @@ Three layers, applied to training batches only (never to validation or test):
    expensive part), with the batch's RNG reseeded from (seed, epoch, step) so that parallel
    tf.data workers and resumed runs see the same stream. ``strict=True`` makes a stale
    argument name an error instead of a silent fallback to defaults.
-2. **Vectorised per-sample ops** (:mod:`comp.augment_ops`: random resized crop, rotation and
+2. **Vectorised per-sample ops** (:mod:`comp.augment.ops`: random resized crop, rotation and
    scale, flip, translate, colour jitter, random erasing, cutout) as stateless TensorFlow ops
    on the whole batch: cheap on any device, and deterministic for the same seed.
 3. **Batch mixing** as pure functions returning soft targets:
@@ -34,11 +34,11 @@ import cv2
 import numpy as np
 from comp.tf_quiet import tf
 
-# The in-graph per-sample ops live in comp.augment_ops; the older ones are still importable from here.
-from comp.augment_ops import (_box_mask, alternating_flip, random_affine, random_color_jitter,  # noqa: F401
+# The in-graph per-sample ops live in comp.augment.ops; the older ones are still importable from here.
+from comp.augment.ops import (_box_mask, alternating_flip, random_affine, random_color_jitter,  # noqa: F401
                               random_cutout, random_erase, random_flip, random_resized_crop, random_translate)
 from comp.errors import unknown_name_error
-from comp.recipe import AugmentCfg
+from comp.config.recipe import AugmentCfg
 
 # OpenCV's own thread pool (under albumentations) fights TensorFlow's for the same cores; the
 # parallelism comes from tf.data's calls instead.

@@ -13,8 +13,8 @@ import hashlib
 import json
 
 from comp.errors import CompError
-from comp.recipe import Recipe, recipe_from_dict
-from comp.spec import Competition, to_dict
+from comp.config.recipe import Recipe, recipe_from_dict
+from comp.config.spec import Competition, to_dict
 
 
 def run_config(competition: Competition, recipe: Recipe, n_folds: int, val_fraction: float,

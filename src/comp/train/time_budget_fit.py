@@ -1,4 +1,4 @@
-"""A fold under a time budget (:mod:`comp.train.budget_time`): the callback that re-plans after
+"""A fold under a time budget (:mod:`comp.train.time_budget`): the callback that re-plans after
 every epoch, and the ``fit`` loop that follows the plan.
 
 The schedule reads its total steps from a variable (:class:`comp.train.optim.WarmupDecay`), set
@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from comp.tf_quiet import keras, tf
-from comp.train.budget_time import (TimePlan, epoch_estimate, estimate_known, first_step_cost, now, plan_epochs,
+from comp.train.time_budget import (TimePlan, epoch_estimate, estimate_known, first_step_cost, now, plan_epochs,
                                     start_plan)
 
 
@@ -144,7 +144,7 @@ def history_seconds(path: Path) -> list[float]:
 def attach_plan(trainer, share: float, log, started: float | None = None) -> TimePlan:
     """Give ``trainer`` (a :class:`comp.train.fold.FoldTrainer`) its plan: the total-steps
     variable its schedule reads, the epochs its dataset mixes for, and the callback."""
-    from comp.tta import tta_views
+    from comp.predict.tta import tta_views
 
     cfg, predict = trainer.recipe.train, trainer.recipe.predict
     plan = start_plan(trainer.fold_dir, share, cfg.epochs, history_seconds(trainer.history_path))

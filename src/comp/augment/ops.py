@@ -3,14 +3,14 @@
 Every op takes a batch (B, H, W, C), uint8 or float, and returns one of the same H x W; the
 random ones take a stateless ``seed`` (a (2,) int64 tensor), so the same seed gives the same
 output on any device, in any order of tf.data's parallel calls and after a resume.
-:func:`comp.augment.make_train_transform` draws the seeds from (seed, epoch, step).
+:func:`comp.augment.transform.make_train_transform` draws the seeds from (seed, epoch, step).
 
 - flip, alternating flip, translate, cutout: exact, keep the dtype (the small-image ops);
 - random resized crop (torchvision/timm semantics), rotation/scale, colour jitter: they
   interpolate, and return float32 in 0-255;
 - random erasing (Zhong et al. 2017, https://arxiv.org/abs/1708.04896): keeps the dtype.
 
-:func:`resized_crop` is also the centre crop of prediction (:mod:`comp.tta`), so training
+:func:`resized_crop` is also the centre crop of prediction (:mod:`comp.predict.tta`), so training
 crops and test crops resample alike: the crop of a box whose pixel centres run from (top, left)
 to (top + h - 1, left + w - 1), in pixels, is sampled bilinearly on an H x W grid
 (``tf.image.crop_and_resize``; the whole box is the identity).

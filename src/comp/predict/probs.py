@@ -1,8 +1,8 @@
 """Prediction: class probabilities with test-time augmentation, from fold models, fold
 ensembles and blends of runs.
 
-The TTA levels and their views are in :mod:`comp.tta`; turning probabilities into a checked
-CSV is :mod:`comp.submission`'s work.
+The TTA levels and their views are in :mod:`comp.predict.tta`; turning probabilities into a checked
+CSV is :mod:`comp.submit.submission`'s work.
 
 Example::
 
@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from comp import metrics
-from comp.blend import blend
+from comp.predict.blend import blend
 from comp.data.stream import row_batches
 from comp.errors import CompError
-from comp.tta import tta_views
+from comp.predict.tta import tta_views
 
 
 def predict_proba(model, images: np.ndarray, tta: str = "none", batch_size: int = 512, crop: float = 1.0) -> np.ndarray:

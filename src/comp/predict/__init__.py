@@ -1,0 +1,1 @@
+"""Prediction: probabilities with test-time augmentation (``probs``, ``tta``) and blends of runs (``blend``)."""
