@@ -205,7 +205,7 @@ def test_the_callback_moves_the_schedule_lookahead_and_mixing_with_the_plan(tmp_
     from comp.train import time_budget_fit
 
     clock = [0.0]
-    monkeypatch.setattr(budget_fit, "now", lambda: clock[0])
+    monkeypatch.setattr(time_budget_fit, "now", lambda: clock[0])
     plan = start_plan(tmp_path, 100.0, 20, [])
     total = tf.Variable(0.0)
     callback = time_budget_fit.TimeBudget(plan, tmp_path, steps=10, updates=5, total_steps=total, mix_off=2, started=0.0)
