@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from comp.errors import CompError
 from comp.config.recipe import load_recipe
@@ -93,14 +92,12 @@ def test_a_bad_class_balance_is_refused():
 # --------------------------------------------------------------------------- per-class F1
 
 
-def test_a_macro_f1_competition_reports_per_class_f1(tiny_competition):
-    from comp.cli import main
-
+def test_a_macro_f1_competition_reports_per_class_f1(tiny_competition, cli):
     spec = tiny_competition / "competition" / "tiny.toml"
     spec.write_text(spec.read_text().replace('metric = "accuracy"', 'metric = "macro_f1"'))
-    res = CliRunner().invoke(main, ["train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--run", "f1",
-                                    "--executor", "inline", "-q", "--set", "train.epochs=2",
-                                    "--set", "train.class_balance=weights"])
+    res = cli("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--run", "f1",
+              "--executor", "inline", "-q", "--set", "train.epochs=2",
+              "--set", "train.class_balance=weights", catch=True)
     assert res.exit_code == 0, res.output
     run_dir = tiny_competition / "runs/tiny/f1"
     fold = json.loads((run_dir / "fold-0" / "metrics.json").read_text())

@@ -12,16 +12,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 from comp import metrics
 from comp.predict.blend import blend, choose_weights, fit_weights
-from comp.cli import main
 from comp.errors import CompError
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def predictions(labels: np.ndarray, classes: int, skill: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -105,7 +99,7 @@ def fake_run(run_id: str, folds: int, skill: float, seed: int, fold_seed: int = 
     from comp.data.folds import make_folds
     from comp.data.images import test_key
     from comp.data.layouts import read_dataset
-    from comp.runs.identity import run_config
+    from comp.runs.config import build_run_config
     from comp.runs.run import create_run, folds_frame
     from comp.config.recipe import load_recipe
     from comp.config.spec import load_competition
@@ -113,7 +107,7 @@ def fake_run(run_id: str, folds: int, skill: float, seed: int, fold_seed: int = 
     competition, recipe = load_competition("tiny"), load_recipe("tiny")
     dataset = read_dataset(competition)
     fold_ids = make_folds(dataset.labels, folds, fold_seed, 0.2)
-    run, _ = create_run(run_config(competition, recipe, folds, 0.2, [], "tiny"), run_id, False, dataset.class_names,
+    run, _ = create_run(build_run_config(competition, recipe, "tiny", [], folds), run_id, False, dataset.class_names,
                         folds_frame(dataset.train["id"], dataset.train["label"], fold_ids))
     rng = np.random.default_rng(seed)
     test_labels = np.arange(len(dataset.test)) % 3
@@ -128,10 +122,10 @@ def fake_run(run_id: str, folds: int, skill: float, seed: int, fold_seed: int = 
     return run
 
 
-def test_predict_blends_runs_with_oof_weights_and_writes_them_to_the_manifest(tiny_competition):
+def test_predict_blends_runs_with_oof_weights_and_writes_them_to_the_manifest(tiny_competition, cli):
     fake_run("a", 3, skill=1.5, seed=1)
     fake_run("b", 3, skill=1.0, seed=2)
-    res = invoke("predict", "-c", "tiny", "--ensemble", "--run", "a", "--run", "b", "--weights", "oof")
+    res = cli("predict", "-c", "tiny", "--ensemble", "--run", "a", "--run", "b", "--weights", "oof")
     assert res.exit_code == 0, res.output
     assert "OOF blend weights fitted on 36 out-of-fold rows" in res.stderr
     assert "run a: weight" in res.stderr and "blend: OOF accuracy" in res.stderr
@@ -153,10 +147,10 @@ def test_predict_blends_runs_with_oof_weights_and_writes_them_to_the_manifest(ti
     assert pd.read_csv(csv)["target"].tolist() == [classes[i] for i in expected]
 
 
-def test_equal_weights_stay_the_default(tiny_competition):
+def test_equal_weights_stay_the_default(tiny_competition, cli):
     fake_run("a", 2, skill=1.5, seed=1)
     fake_run("b", 2, skill=1.0, seed=2)
-    res = invoke("predict", "-c", "tiny", "--ensemble", "--run", "a", "--run", "b")
+    res = cli("predict", "-c", "tiny", "--ensemble", "--run", "a", "--run", "b")
     assert res.exit_code == 0, res.output
     manifest = json.loads((tiny_competition / res.stdout.strip()).with_suffix(".json").read_text())
     assert manifest["weights"] == [0.5, 0.5] and manifest["weights_mode"] == "equal" and "blend" not in manifest
@@ -166,10 +160,10 @@ def test_equal_weights_stay_the_default(tiny_competition):
     (dict(folds=3), "2 and 3 folds"),
     (dict(folds=2, fold_seed=7), "rows in another fold"),
 ])
-def test_runs_on_different_folds_cannot_be_blended_with_oof_weights(tiny_competition, other, detail):
+def test_runs_on_different_folds_cannot_be_blended_with_oof_weights(tiny_competition, other, detail, cli):
     fake_run("a", 2, skill=1.5, seed=1)
     fake_run("b", skill=1.0, seed=2, **other)
-    res = invoke("predict", "-c", "tiny", "--ensemble", "--run", "a", "--run", "b", "--weights", "oof")
+    res = cli("predict", "-c", "tiny", "--ensemble", "--run", "a", "--run", "b", "--weights", "oof")
     assert res.exit_code == 2
     msg = res.stderr.strip()
     assert msg.startswith("error: runs 'a' and 'b' were made on different folds (runs/tiny/a/folds.csv and "

@@ -7,18 +7,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
-
-from comp.cli import main
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 @pytest.mark.slow
-def test_train_predict_validate_score_end_to_end(tiny_competition):
-    result = invoke("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--run", "e2e", "-q")
+def test_train_predict_validate_score_end_to_end(tiny_competition, cli):
+    result = cli("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--run", "e2e", "-q")
     assert result.exit_code == 0, result.output
     run_dir = tiny_competition / "runs" / "tiny" / "e2e"
     assert result.stdout.strip().endswith(str(run_dir.relative_to(tiny_competition)))
@@ -42,11 +35,11 @@ def test_train_predict_validate_score_end_to_end(tiny_competition):
     assert list(folds.columns) == ["id", "label", "fold"] and len(folds) == 36
     assert "OOF" in result.stderr  # the fold table
 
-    again = invoke("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--run", "e2e", "-q")
+    again = cli("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--run", "e2e", "-q")
     assert again.exit_code == 0
     assert "nothing to train" in again.stderr
 
-    pred = invoke("predict", "-c", "tiny", "--ensemble")
+    pred = cli("predict", "-c", "tiny", "--ensemble")
     assert pred.exit_code == 0, pred.output
     csv = tiny_competition / pred.stdout.strip()
     sub = pd.read_csv(csv, dtype=str)
@@ -58,25 +51,25 @@ def test_train_predict_validate_score_end_to_end(tiny_competition):
     assert manifest["rule_check"]["passed"] is True
     assert "test accuracy" in pred.stderr
 
-    ok = invoke("validate", str(csv), "-c", "tiny")
+    ok = cli("validate", str(csv), "-c", "tiny")
     assert ok.exit_code == 0 and "valid" in ok.stdout
-    scored = invoke("score", str(csv), "--answers", "data/tiny/answers.csv", "-c", "tiny")
+    scored = cli("score", str(csv), "--answers", "data/tiny/answers.csv", "-c", "tiny")
     assert scored.exit_code == 0
     answers = pd.read_csv(tiny_competition / "data" / "tiny" / "answers.csv", dtype=str)
     assert float(scored.stdout.strip()) == pytest.approx(float(np.mean(sub["target"] == answers["target"])), abs=1e-4)
 
-    listing = invoke("runs", "-c", "tiny")
+    listing = cli("runs", "-c", "tiny")
     assert "e2e" in listing.stdout and "2/2" in listing.stdout
 
 
 @pytest.mark.slow
-def test_subset_trains_on_n_images_per_class_without_the_test_set(tiny_competition):
-    full = invoke("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--fold", "0", "--run", "full", "-q")
+def test_subset_trains_on_n_images_per_class_without_the_test_set(tiny_competition, cli):
+    full = cli("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--fold", "0", "--run", "full", "-q")
     assert full.exit_code == 0, full.output
     cache = tiny_competition / "data" / ".cache" / "tiny"
     full_cache = (cache / "train-12x12.npy").read_bytes()
-    result = invoke("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--subset", "5", "--run", "sub",
-                    "--executor", "inline", "-q")
+    result = cli("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--subset", "5", "--run", "sub",
+                 "--executor", "inline", "-q")
     assert result.exit_code == 0, result.output
     run = tiny_competition / "runs" / "tiny" / "sub"
     folds = pd.read_csv(run / "folds.csv", dtype=str)
@@ -98,7 +91,7 @@ def test_subset_trains_on_n_images_per_class_without_the_test_set(tiny_competiti
     train_fold_in_run(reopened, 1, verbose=0)
     assert (run / "fold-1" / "metrics.json").is_file()
 
-    pred = invoke("predict", "-c", "tiny", "--run", "sub", "--ensemble")  # the test set decoded on demand
+    pred = cli("predict", "-c", "tiny", "--run", "sub", "--ensemble")  # the test set decoded on demand
     assert pred.exit_code == 0, pred.output
     assert len(pd.read_csv(tiny_competition / pred.stdout.strip())) == 9
 
@@ -115,12 +108,12 @@ def test_subset_of_zero_images_is_refused():
 
 
 @pytest.mark.slow
-def test_predict_from_a_partial_run_reports_the_finished_folds_oof_score(tiny_competition):
-    result = invoke("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--fold", "0", "--run", "half", "-q")
+def test_predict_from_a_partial_run_reports_the_finished_folds_oof_score(tiny_competition, cli):
+    result = cli("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--fold", "0", "--run", "half", "-q")
     assert result.exit_code == 0, result.output
-    refused = CliRunner().invoke(main, ["predict", "-c", "tiny", "--run", "half", "--ensemble"])
+    refused = cli("predict", "-c", "tiny", "--run", "half", "--ensemble", catch=True)
     assert refused.exit_code == 2 and "allow-partial" in refused.output
-    pred = invoke("predict", "-c", "tiny", "--run", "half", "--ensemble", "--allow-partial")
+    pred = cli("predict", "-c", "tiny", "--run", "half", "--ensemble", "--allow-partial")
     assert pred.exit_code == 0, pred.output
     fold = json.loads((tiny_competition / "runs" / "tiny" / "half" / "fold-0" / "metrics.json").read_text())
     assert f"OOF accuracy {fold['accuracy']:.4f} (the 18 rows of folds [0])" in pred.stderr
@@ -129,11 +122,11 @@ def test_predict_from_a_partial_run_reports_the_finished_folds_oof_score(tiny_co
     assert manifest["runs"][0]["oof_score"] == pytest.approx(fold["accuracy"], abs=1e-4)
 
 
-def test_models_lists_every_model_with_its_options_and_the_transfer_backbones():
+def test_models_lists_every_model_with_its_options_and_the_transfer_backbones(cli):
     from comp.models import list_models
     from comp.models.transfer import list_backbones
 
-    result = invoke("models")
+    result = cli("models")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert [ln.split()[0] for ln in lines if ln and not ln.startswith(" ") and not ln.startswith("backbones")] == list_models()

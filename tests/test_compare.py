@@ -6,9 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-from comp.cli import main
 from comp.train.compare import grid_rows, parse_grid, sort_best_first, split_list, split_values
 from comp.report.plots import markdown_table
 from comp.errors import CompError
@@ -16,10 +14,6 @@ from comp.predict.probs import load_model
 from comp.tf_quiet import keras
 
 TABLE_COLUMNS = ["model", "params", "oof_accuracy", "oof_log_loss", "train_seconds", "images_per_second", "run"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def written(tiny_competition, result) -> tuple:
@@ -33,11 +27,11 @@ def written(tiny_competition, result) -> tuple:
 
 
 @pytest.mark.slow
-def test_compare_trains_a_backbone_and_a_recipe_and_writes_the_table_and_chart(tiny_competition):
+def test_compare_trains_a_backbone_and_a_recipe_and_writes_the_table_and_chart(tiny_competition, cli):
     args = ["compare", "-c", "tiny", "--backbones", "MobileNetV2", "--recipes", "tiny", "--folds", "1",
             "--executor", "inline", "-q", "--set", "model.weights=none", "--set", "model.input_size=32",
             "--set", "train.epochs=1", "--set", "train.batch_size=8", "--set", "predict.batch_size=32"]
-    res = invoke(*args)
+    res = cli(*args)
     assert res.exit_code == 0, res.output
     assert "recipe tiny: model.weights=none, model.input_size=32 not applied (its model has no such option)" \
         in res.stderr
@@ -64,7 +58,7 @@ def test_compare_trains_a_backbone_and_a_recipe_and_writes_the_table_and_chart(t
     assert "| row | model | params |" in markdown and "| MobileNetV2 | transfer:MobileNetV2 |" in markdown
     assert "| row | model | params |" in res.stderr  # printed too
 
-    again = invoke(*args)  # every row finished: reused, not retrained
+    again = cli(*args)  # every row finished: reused, not retrained
     assert again.exit_code == 0
     assert again.stderr.count("nothing to train: every requested fold is finished") == 2
     _, table_again = written(tiny_competition, again)
@@ -72,9 +66,9 @@ def test_compare_trains_a_backbone_and_a_recipe_and_writes_the_table_and_chart(t
 
 
 @pytest.mark.slow
-def test_sweep_over_a_2x2_grid_writes_a_table_best_first(tiny_competition):
-    res = invoke("sweep", "-c", "tiny", "-r", "tiny", "--grid", "train.batch_size=4,8", "--grid", "train.lr=0.01,0.05",
-                 "--folds", "1", "--executor", "inline", "-q", "--set", "train.epochs=1")
+def test_sweep_over_a_2x2_grid_writes_a_table_best_first(tiny_competition, cli):
+    res = cli("sweep", "-c", "tiny", "-r", "tiny", "--grid", "train.batch_size=4,8", "--grid", "train.lr=0.01,0.05",
+              "--folds", "1", "--executor", "inline", "-q", "--set", "train.epochs=1")
     assert res.exit_code == 0, res.output
     _, table = written(tiny_competition, res)
     assert list(table.columns) == ["row", "train.batch_size", "train.lr", *TABLE_COLUMNS]
@@ -98,8 +92,8 @@ def test_sweep_over_a_2x2_grid_writes_a_table_best_first(tiny_competition):
     (["sweep", "-r", "tiny", "--grid", "train.epochs"], "--grid expects key=value1,value2,..."),
     (["sweep", "-r", "tiny", "--grid", "train.epochs=1,2", "--grid", "train.epochs=3"], "--grid names train.epochs twice"),
 ])
-def test_bad_rows_fail_before_anything_trains(tiny_competition, args, message):
-    res = invoke(*args, "-c", "tiny")
+def test_bad_rows_fail_before_anything_trains(tiny_competition, args, message, cli):
+    res = cli(*args, "-c", "tiny")
     assert res.exit_code == 2
     assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert not (tiny_competition / "runs").exists()

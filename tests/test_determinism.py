@@ -5,22 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
-
-from comp.cli import main
 
 
-def _train(run: str, seed: int) -> None:
-    res = CliRunner().invoke(main, ["train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--fold", "0",
-                                    "--run", run, "--executor", "inline", "-q", "--set", f"train.seed={seed}"])
+def _train(cli, run: str, seed: int) -> None:
+    res = cli("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--fold", "0",
+              "--run", run, "--executor", "inline", "-q", "--set", f"train.seed={seed}", catch=True)
     assert res.exit_code == 0, res.output
 
 
 @pytest.mark.slow
-def test_same_seed_same_folds_and_oof_predictions(tiny_competition):
-    _train("a", 7)
-    _train("b", 7)
-    _train("c", 8)
+def test_same_seed_same_folds_and_oof_predictions(tiny_competition, cli):
+    _train(cli, "a", 7)
+    _train(cli, "b", 7)
+    _train(cli, "c", 8)
     runs = tiny_competition / "runs" / "tiny"
     folds = {r: pd.read_csv(runs / r / "folds.csv", dtype=str) for r in "abc"}
     pd.testing.assert_frame_equal(folds["a"], folds["b"])

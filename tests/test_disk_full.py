@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import errno
 
-from click.testing import CliRunner
-
 import comp.files.atomic
 import comp.data.images
-from comp.cli import main
 
 
 def _enospc(*args, **kwargs):
@@ -19,13 +16,12 @@ def _leftovers(root):
     return [p for p in root.rglob("*") if p.name.startswith(".tmp-") or p.name.endswith(".tmp")]
 
 
-def test_submission_write_on_a_full_disk(tiny_competition, monkeypatch):
-    runner = CliRunner()
-    trained = runner.invoke(main, ["train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--run", "d",
-                                   "--executor", "inline", "-q", "--set", "train.epochs=1"])
+def test_submission_write_on_a_full_disk(tiny_competition, monkeypatch, cli):
+    trained = cli("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--run", "d",
+                  "--executor", "inline", "-q", "--set", "train.epochs=1", catch=True)
     assert trained.exit_code == 0, trained.output
     monkeypatch.setattr(comp.files.atomic.os, "fsync", _enospc)
-    res = runner.invoke(main, ["predict", "-c", "tiny", "--ensemble"])
+    res = cli("predict", "-c", "tiny", "--ensemble", catch=True)
     assert res.exit_code == 2
     lines = res.stderr.strip().splitlines()
     assert lines[-1].startswith("error: submissions/tiny-d-") and "No space left on device" in lines[-1]
@@ -35,9 +31,9 @@ def test_submission_write_on_a_full_disk(tiny_competition, monkeypatch):
     assert not _leftovers(tiny_competition)
 
 
-def test_decode_cache_on_a_full_disk(tiny_competition, monkeypatch):
+def test_decode_cache_on_a_full_disk(tiny_competition, monkeypatch, cli):
     monkeypatch.setattr(comp.data.images.np.lib.format, "open_memmap", _enospc)
-    res = CliRunner().invoke(main, ["train", "-c", "tiny", "-r", "tiny", "--folds", "2", "-q"])
+    res = cli("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "-q", catch=True)
     assert res.exit_code == 2
     assert res.stderr.strip() == ("error: data/.cache/tiny: cannot write the decode cache "
                                   "(No space left on device)")

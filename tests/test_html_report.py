@@ -19,11 +19,8 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-from comp.cli import main
 from comp.submit.ledger import COLUMNS
-from tests.conftest import CLASSES
 
 LEDGER_HEAD = ",".join(COLUMNS)
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
@@ -46,10 +43,6 @@ window.addEventListener("load", () => {
 </script>"""
 
 
-def invoke(*args):
-    return CliRunner().invoke(main, list(args))
-
-
 def render(page, tmp_path) -> dict:
     """What Chromium shows of ``page``: the probe's JSON from the DOM after the load event."""
     probed = page.with_name("probed.html")  # beside the page: the same folder, as a reader opens it
@@ -64,34 +57,34 @@ def render(page, tmp_path) -> dict:
     return json.loads(html.unescape(found.group(1)))
 
 
-def expected_mistakes(run_dir) -> int:
+def expected_mistakes(run_dir, classes: list[str]) -> int:
     table = pd.read_csv(run_dir / "folds.csv", dtype={"id": str, "label": str})
     rows = np.concatenate([np.flatnonzero(table["fold"] == k) for k in (0, 1)])
     probs = np.concatenate([np.load(run_dir / f"fold-{k}" / "oof.npy") for k in (0, 1)])
-    truth = table["label"].map(CLASSES.index).to_numpy()[rows]
+    truth = table["label"].map(classes.index).to_numpy()[rows]
     return min(24, int((probs.argmax(1) != truth).sum()))
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (apt-get install chromium chromium-driver; "
                                               ".ci/run installs it)")
-def test_report_of_a_partial_then_whole_run_renders_in_chromium(tiny_competition, tmp_path):
-    first = invoke(*TRAIN, "--fold", "0")
+def test_report_of_a_partial_then_whole_run_renders_in_chromium(tiny_competition, tmp_path, cli, tiny_classes):
+    first = cli(*TRAIN, "--fold", "0", catch=True)
     assert first.exit_code == 0, first.output
     run_dir = tiny_competition / "runs" / "tiny" / "rep"
-    partial = invoke("report", "rep")  # the competition found from the run id
+    partial = cli("report", "rep", catch=True)  # the competition found from the run id
     assert partial.exit_code == 0, partial.output
     page = tiny_competition / partial.stdout.strip()
     assert page == run_dir / "report" / "index.html"
     assert 'id="missing-folds"' in page.read_text() and "fold(s) 1" in page.read_text()
 
-    second = invoke(*TRAIN)
+    second = cli(*TRAIN, catch=True)
     assert second.exit_code == 0, second.output
-    pred = invoke("predict", "-c", "tiny", "--run", "rep", "--ensemble")
+    pred = cli("predict", "-c", "tiny", "--run", "rep", "--ensemble", catch=True)
     assert pred.exit_code == 0, pred.output
     csv = pred.stdout.strip()
     (tiny_competition / "submissions" / "ledger.csv").write_text(f"{LEDGER_HEAD}\nt,tiny,{csv},,rep,accuracy,,,0.6123,,\n")
-    whole = invoke("report", "rep", "-c", "tiny")
+    whole = cli("report", "rep", "-c", "tiny", catch=True)
     assert whole.exit_code == 0, whole.output
     assert whole.stdout.strip() == str(page.relative_to(tiny_competition))
     assert "missing-folds" not in page.read_text()
@@ -107,28 +100,35 @@ def test_report_of_a_partial_then_whole_run_renders_in_chromium(tiny_competition
     summary = json.loads((run_dir / "metrics.json").read_text())
     assert folds[3][1] == f"{summary['oof_score']:.4f}" and folds[3][5] == "36"
     per_class = shown["tables"]["per-class"]
-    assert [r[0] for r in per_class[1:]] == CLASSES and sum(int(r[1]) for r in per_class[1:]) == 36
-    n = expected_mistakes(run_dir)
+    assert [r[0] for r in per_class[1:]] == tiny_classes and sum(int(r[1]) for r in per_class[1:]) == 36
+    n = expected_mistakes(run_dir, tiny_classes)
     assert shown["shown"] == n
     assert shown["images"] == 2 + n and shown["decoded"] == shown["images"]  # curves, confusion, thumbnails
     (submission,) = shown["tables"]["submissions"][1:]
     assert submission[0] == csv and submission[1] == "rep" and submission[5:] == ["0.6123", "-"]
 
 
-def test_a_run_with_no_finished_folds_is_one_error_line(tiny_competition):
+def test_a_run_with_no_finished_folds_is_one_error_line(tiny_competition, cli):
+    import tomli_w
+
+    from comp.config.recipe import load_recipe
+    from comp.config.spec import load_competition
+    from comp.runs.config import build_run_config
+
     run_dir = tiny_competition / "runs" / "tiny" / "empty"
     run_dir.mkdir(parents=True)
-    (run_dir / "config.toml").write_text('[run]\ncompetition = "tiny"\nrecipe = "tiny"\nfolds = 2\nseed = 1\n')
-    result = invoke("report", "empty", "-c", "tiny")
+    config = build_run_config(load_competition("tiny"), load_recipe("tiny"), "tiny", [], 2)
+    (run_dir / "config.toml").write_text(tomli_w.dumps(config.to_table()))
+    result = cli("report", "empty", "-c", "tiny", catch=True)
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
         "error: run 'empty' has no finished folds (0 of 2): nothing to report yet"]
     assert not (run_dir / "report").exists()
 
 
-def test_an_unknown_run_is_named(tmp_path, monkeypatch):
+def test_an_unknown_run_is_named(tmp_path, monkeypatch, cli):
     monkeypatch.chdir(tmp_path)
-    result = invoke("report", "nope")
+    result = cli("report", "nope", catch=True)
     assert result.exit_code == 2 and "no run 'nope'" in result.output
 
 
@@ -157,20 +157,21 @@ def test_per_class_f1_where_the_metric_is_macro_f1():
     assert "F1" not in _per_class(run, labels, probs)
 
 
-def test_submissions_take_the_ledger_scores_by_csv_path_or_name(tmp_path, monkeypatch):
+def test_submissions_take_the_ledger_scores_by_csv_path_or_name(tmp_path, monkeypatch, a_manifest):
     from types import SimpleNamespace
 
+    from pathlib import Path
+
     from comp.report.page import _submissions
+    from comp.submit.submission import write_submission
 
     monkeypatch.chdir(tmp_path)
-    run = SimpleNamespace(id="r1", config={"run": {"competition": "tiny"}},
-                          competition=SimpleNamespace(metric="accuracy"))
+    run = SimpleNamespace(id="r1", competition_name="tiny", competition=SimpleNamespace(metric="accuracy"))
     assert 'id="no-submissions"' in _submissions(run)
     (tmp_path / "submissions").mkdir()
     for name, runs in (("tiny-r1-1", ["r1"]), ("tiny-blend2-2", ["r1", "r2"]), ("tiny-r2-3", ["r2"])):
-        manifest = {"csv": f"submissions/{name}.csv", "ensemble": "mean of fold probabilities", "tta": "flip",
-                    "runs": [{"run": r, "oof_score": 0.5} for r in runs]}
-        (tmp_path / "submissions" / f"{name}.json").write_text(json.dumps(manifest))
+        write_submission(pd.DataFrame({"id": ["1"], "target": ["a"]}), Path("submissions") / f"{name}.csv",
+                         a_manifest(runs, oof=0.5))
     out = _submissions(run)  # no ledger: the submissions, without leaderboard scores
     assert "tiny-r1-1.csv" in out and "tiny-blend2-2.csv" in out and "tiny-r2-3" not in out
     assert "no leaderboard ledger" in out

@@ -21,15 +21,17 @@ from comp.submit import submission
 from comp.data.layouts import read_dataset
 from comp.errors import CompError
 from comp.config.spec import load_competition
-from tests.conftest import TINY_SPEC, make_image
-from tests.test_cli_errors import data, error_line, invoke
-from tests.test_cli_errors_layouts import csv_competition  # noqa: F401 (a fixture)
 
 TEST_IDS = [f"TEST_{i:03d}" for i in range(9)]
 
 
-def predict(*args):
-    return invoke("predict", "-c", "tiny", "--no-tta", *args)
+@pytest.fixture
+def predict(cli):
+    """``predict(*args)``: ``comp predict -c tiny --no-tta *args``."""
+    def run(*args):
+        return cli("predict", "-c", "tiny", "--no-tta", *args)
+
+    return run
 
 
 # --------------------------------------------------------------------------- A. comp predict --out
@@ -37,13 +39,13 @@ def predict(*args):
 
 def _answers_outside_the_root(root: Path) -> str:
     spec = root / "competition" / "tiny.toml"
-    spec.write_text(TINY_SPEC.replace('answers = "answers.csv"', 'answers = "../tiny-answers.csv"'))
+    spec.write_text(spec.read_text().replace('answers = "answers.csv"', 'answers = "../tiny-answers.csv"'))
     (root / "data" / "tiny-answers.csv").write_text("id,target\n")
     return "data/tiny-answers.csv"
 
 
 def _link_to_the_answers(root: Path) -> str:
-    (root / "sub.csv").symlink_to(data(root) / "answers.csv")
+    (root / "sub.csv").symlink_to(root / "data" / "tiny" / "answers.csv")
     return "sub.csv"
 
 
@@ -51,28 +53,28 @@ def _link_to_the_answers(root: Path) -> str:
     "data/tiny/sample_submission.csv", "data/tiny/answers.csv", "data/tiny/train/circle/new.csv",
     "./data/../data/tiny/answers.csv", _answers_outside_the_root, _link_to_the_answers,
 ])
-def test_predict_out_never_writes_into_the_competitions_data(tiny_competition, out):
+def test_predict_out_never_writes_into_the_competitions_data(tiny_competition, out, predict, error_line):
     out = out(tiny_competition) if callable(out) else out
-    before = {p: p.read_bytes() for p in data(tiny_competition).parent.rglob("*") if p.is_file()}
+    before = {p: p.read_bytes() for p in (tiny_competition / "data").rglob("*") if p.is_file()}
     error_line(predict("--out", out, "--force"), "--out", Path(out).name, "competition's data")
-    after = {p: p.read_bytes() for p in data(tiny_competition).parent.rglob("*") if p.is_file()}
+    after = {p: p.read_bytes() for p in (tiny_competition / "data").rglob("*") if p.is_file()}
     assert after == before
 
 
-def test_predict_out_never_writes_over_the_labels_csv(csv_competition):  # noqa: F811
-    labels = data(csv_competition) / "labels.csv"
+def test_predict_out_never_writes_over_the_labels_csv(csv_competition, predict, error_line):
+    labels = csv_competition / "data" / "tiny" / "labels.csv"
     text = labels.read_text()
     error_line(predict("--out", "data/tiny/labels.csv", "--force"), "data/tiny/labels.csv", "data.labels")
     assert labels.read_text() == text
 
 
 @pytest.mark.parametrize("out", ["sub.json", "sub", "sub.csv.json", "sub.txt"])
-def test_predict_out_must_end_in_csv(tiny_competition, out):
+def test_predict_out_must_end_in_csv(tiny_competition, out, predict, error_line):
     error_line(predict("--out", out), f"--out {out}", "must end in .csv")
 
 
 @pytest.mark.parametrize("existing", ["sub.csv", "sub.json", "SUB.json"])
-def test_predict_out_replaces_a_file_only_with_force(tiny_competition, existing):
+def test_predict_out_replaces_a_file_only_with_force(tiny_competition, existing, predict, error_line):
     out = "SUB.CSV" if existing.startswith("SUB") else "sub.csv"  # upper case: .CSV is a CSV too
     (tiny_competition / existing).write_text("keep me\n")
     error_line(predict("--out", out), existing, "already exists", "--force")
@@ -82,7 +84,7 @@ def test_predict_out_replaces_a_file_only_with_force(tiny_competition, existing)
     assert "--out" not in line
 
 
-def test_predict_out_that_is_a_folder(tiny_competition):
+def test_predict_out_that_is_a_folder(tiny_competition, predict, error_line):
     (tiny_competition / "old.csv").mkdir()
     error_line(predict("--out", "old.csv", "--force"), "--out old.csv", "is a folder")
 
@@ -112,11 +114,11 @@ def test_write_submission_refuses_a_name_its_manifest_would_overwrite(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_predict_with_a_trained_run_keeps_every_file_it_must_not_touch(tiny_competition):
-    trained = invoke("train", "-c", "tiny", "-r", "tiny", "--executor", "inline", "-q", "--folds", "2",
-                     "--fold", "0", "--set", "train.epochs=1")
+def test_predict_with_a_trained_run_keeps_every_file_it_must_not_touch(tiny_competition, cli, predict, error_line):
+    trained = cli("train", "-c", "tiny", "-r", "tiny", "--executor", "inline", "-q", "--folds", "2",
+                  "--fold", "0", "--set", "train.epochs=1")
     assert trained.exit_code == 0, trained.output
-    answers = data(tiny_competition) / "answers.csv"
+    answers = tiny_competition / "data" / "tiny" / "answers.csv"
     truth = answers.read_bytes()
     error_line(predict("--out", str(answers)), "answers.csv", "competition's data")  # no --force
     error_line(predict("--out", "data/tiny/answers.csv", "--force"), "answers.csv", "competition's data")
@@ -148,7 +150,7 @@ image_size = [12, 12]
 
 
 @pytest.fixture
-def food(tiny_competition) -> Path:
+def food(tiny_competition, shape_image) -> Path:
     """data/food/images/<class>/<name>.png, meta/{classes,train,test}.txt, and data/food/secret.png
     beside the images folder (what an entry must not reach)."""
     import numpy as np
@@ -160,9 +162,9 @@ def food(tiny_competition) -> Path:
     for cls in ("circle", "square"):
         (root / "images" / cls).mkdir(parents=True)
         for n in range(4):
-            Image.fromarray(make_image(cls, rng)).save(root / "images" / cls / f"{n}.png")
+            Image.fromarray(shape_image(cls, rng)).save(root / "images" / cls / f"{n}.png")
             lists["train" if n < 3 else "test"].append(f"{cls}/{n}")
-    Image.fromarray(make_image("stripe", rng)).save(root / "secret.png")
+    Image.fromarray(shape_image("stripe", rng)).save(root / "secret.png")
     (root / "meta").mkdir()
     (root / "meta" / "classes.txt").write_text("circle\nsquare\n")
     for name, entries in lists.items():
@@ -188,28 +190,28 @@ def test_meta_lists_reads(food):
     ("circle/\x000", "holds a backslash or NUL"),
 ])
 @pytest.mark.parametrize("list_name", ["train", "test"])
-def test_meta_lists_entry_that_leaves_the_images_folder(food, entry, fragment, list_name):
+def test_meta_lists_entry_that_leaves_the_images_folder(food, entry, fragment, list_name, cli, error_line):
     listed = food / "meta" / f"{list_name}.txt"
     lines = listed.read_text().splitlines()
     listed.write_text("\n".join(lines[:1] + ["", entry] + lines[1:]) + "\n")  # line 3, after a blank line
-    error_line(invoke("validate", "probe.csv", "-c", "tiny"),
+    error_line(cli("validate", "probe.csv", "-c", "tiny"),
                f"meta/{list_name}.txt: line 3: entry {entry!r}", fragment)
 
 
 @pytest.mark.parametrize("cls", ["..", ".", "/etc", "circle/..", "a\\b", "a\x00b"])
-def test_meta_lists_class_that_is_not_a_folder_name(food, cls):
+def test_meta_lists_class_that_is_not_a_folder_name(food, cls, cli, error_line):
     """A class of '..' would make '../secret' an image of the list (the old hole)."""
     (food / "meta" / "classes.txt").write_text(f"circle\nsquare\n{cls}\n")
     with open(food / "meta" / "train.txt", "a") as f:
         f.write(f"{cls}/secret\n")
-    error_line(invoke("validate", "probe.csv", "-c", "tiny"),
+    error_line(cli("validate", "probe.csv", "-c", "tiny"),
                f"meta/classes.txt: line 3: class {cls!r}", "is not a folder name")
 
 
-def test_meta_lists_duplicate_entry_names_its_line(food):
+def test_meta_lists_duplicate_entry_names_its_line(food, cli, error_line):
     with open(food / "meta" / "train.txt", "a") as f:
         f.write("\n\ncircle/0\n")
-    error_line(invoke("validate", "probe.csv", "-c", "tiny"), "train.txt", "duplicate id 'circle/0' (line 9")
+    error_line(cli("validate", "probe.csv", "-c", "tiny"), "train.txt", "duplicate id 'circle/0' (line 9")
 
 
 # --------------------------------------------------------------------------- C. a messy data folder
@@ -372,7 +374,7 @@ def _params(cells: dict[str, Cell]) -> list:
 
 def _prepare(request, cell: Cell) -> Path:
     root = request.getfixturevalue("csv_competition" if cell.layout == "csv" else "tiny_competition")
-    cell.change(data(root))
+    cell.change(root / "data" / "tiny")
     return root
 
 
@@ -384,17 +386,17 @@ def _read_recording_warnings():
 
 
 @pytest.mark.parametrize("name", _params(ERROR_CELLS))
-def test_messy_data_folder_refused_in_one_line(request, name):
+def test_messy_data_folder_refused_in_one_line(request, name, cli, error_line):
     cell = ERROR_CELLS[name]
     _prepare(request, cell)
-    error_line(invoke("validate", "probe.csv", "-c", "tiny"), *cell.error)
+    error_line(cli("validate", "probe.csv", "-c", "tiny"), *cell.error)
     with pytest.raises(CompError) as e:
         read_dataset(load_competition("tiny"))
     assert all(fragment in str(e.value) for fragment in cell.error), str(e.value)
 
 
 @pytest.mark.parametrize("name", _params(READ_CELLS))
-def test_messy_data_folder_reads(request, name):
+def test_messy_data_folder_reads(request, name, cli):
     cell = READ_CELLS[name]
     root = _prepare(request, cell)
     ds, warned = _read_recording_warnings()
@@ -404,7 +406,7 @@ def test_messy_data_folder_reads(request, name):
         assert warned == []
     assert cell.check(ds) is not False
     pd.DataFrame({"id": ds.test["id"], "target": ds.class_names[0]}).to_csv(root / "probe.csv", index=False)
-    result = invoke("validate", "probe.csv", "-c", "tiny")
+    result = cli("validate", "probe.csv", "-c", "tiny")
     assert result.exit_code == 0, result.output
     lines = result.stderr.strip("\n").splitlines()
     assert lines == ([f"warning: {warned[0]}"] if cell.warned else []), result.stderr

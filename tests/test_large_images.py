@@ -7,8 +7,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.test_cli_errors import invoke
-
 pytestmark = pytest.mark.slow
 
 SMALL = {
@@ -18,18 +16,18 @@ SMALL = {
 
 
 @pytest.mark.parametrize("recipe", sorted(SMALL))
-def test_a_large_image_recipe_trains_and_writes_a_checked_submission(tiny_competition, recipe):
+def test_a_large_image_recipe_trains_and_writes_a_checked_submission(tiny_competition, recipe, cli):
     spec = tiny_competition / "competition" / "tiny.toml"
     spec.write_text(spec.read_text().replace("image_size = [12, 12]", "image_size = [128, 128]"))
     sets = [a for s in [*SMALL[recipe], "train.epochs=1"] for a in ("--set", s)]
-    trained = invoke("train", "-c", "tiny", "-r", recipe, "--folds", "2", "--run", recipe, "--executor",
-                     "inline", "-q", *sets)
+    trained = cli("train", "-c", "tiny", "-r", recipe, "--folds", "2", "--run", recipe, "--executor",
+                  "inline", "-q", *sets)
     assert trained.exit_code == 0, trained.output
     out = tiny_competition / "submissions" / f"{recipe}.csv"
-    predicted = invoke("predict", "-c", "tiny", "--run", recipe, "--ensemble", "--out", str(out))
+    predicted = cli("predict", "-c", "tiny", "--run", recipe, "--ensemble", "--out", str(out))
     assert predicted.exit_code == 0, predicted.output
     csv = pd.read_csv(out)
     sample = pd.read_csv(tiny_competition / "data" / "tiny" / "sample_submission.csv")
     assert csv["id"].tolist() == sample["id"].tolist()
     assert set(csv["target"]) <= {"circle", "square", "stripe"}
-    assert invoke("validate", str(out), "-c", "tiny").exit_code == 0
+    assert cli("validate", str(out), "-c", "tiny").exit_code == 0

@@ -10,12 +10,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from comp.cli import main
 from comp.models import list_models, model_info
-from tests.conftest import CLASSES, TINY_SPEC, make_image
 
 pytestmark = pytest.mark.slow
 
@@ -53,39 +50,45 @@ def from_scratch_models() -> list[str]:
     return [m for m in list_models() if "weights" not in model_info(m)["options"]]
 
 
-def write_shapes(root, per_class: int = 30, shuffled: bool = False, seed: int = 0) -> None:
-    """Shapes under train/<class>/; ``shuffled``: each image lands in a random class's folder."""
-    rng = np.random.default_rng(seed)
-    for cls in CLASSES:
-        (root / "train" / cls).mkdir(parents=True)
-    kinds = [c for c in CLASSES for _ in range(per_class)]
-    folders = rng.permutation(kinds) if shuffled else kinds
-    for i, (kind, folder) in enumerate(zip(kinds, folders)):
-        Image.fromarray(make_image(kind, rng)).save(root / "train" / folder / f"{i:04d}.png")
-    (root / "test").mkdir()
-    Image.fromarray(make_image(CLASSES[0], rng)).save(root / "test" / "TEST_000.png")
-    pd.DataFrame({"id": ["TEST_000"], "target": [CLASSES[0]]}).to_csv(root / "sample_submission.csv", index=False)
-    pd.DataFrame({"id": ["TEST_000"], "target": [CLASSES[0]]}).to_csv(root / "answers.csv", index=False)
+@pytest.fixture
+def write_shapes(tiny_classes, shape_image):
+    """``write_shapes(root, per_class=30, shuffled=False, seed=0)``: shapes under train/<class>/;
+    ``shuffled``: each image lands in a random class's folder."""
+    def write(root, per_class: int = 30, shuffled: bool = False, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        for cls in tiny_classes:
+            (root / "train" / cls).mkdir(parents=True)
+        kinds = [c for c in tiny_classes for _ in range(per_class)]
+        folders = rng.permutation(kinds) if shuffled else kinds
+        for i, (kind, folder) in enumerate(zip(kinds, folders)):
+            Image.fromarray(shape_image(kind, rng)).save(root / "train" / folder / f"{i:04d}.png")
+        (root / "test").mkdir()
+        Image.fromarray(shape_image(tiny_classes[0], rng)).save(root / "test" / "TEST_000.png")
+        first = pd.DataFrame({"id": ["TEST_000"], "target": [tiny_classes[0]]})
+        first.to_csv(root / "sample_submission.csv", index=False)
+        first.to_csv(root / "answers.csv", index=False)
+
+    return write
 
 
 @pytest.fixture
-def shapes(tmp_path, monkeypatch):
+def shapes(tmp_path, monkeypatch, tiny_spec):
     """A working directory with competition/tiny.toml; the caller writes data/tiny/."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "competition" / "recipes").mkdir(parents=True)
-    (tmp_path / "competition" / "tiny.toml").write_text(TINY_SPEC)
+    (tmp_path / "competition" / "tiny.toml").write_text(tiny_spec)
     # the defaults of every key but the model's name and the seed; the test's --set do the rest
     (tmp_path / "competition" / "recipes" / "learn.toml").write_text(
         'name = "learn"\n[model]\nname = "vgg"\n[train]\nseed = 1\n')
     return tmp_path
 
 
-def oof_accuracy(root, model: str, extra: list[str], run: str = "learn") -> float:
+def oof_accuracy(cli, root, model: str, extra: list[str], run: str = "learn") -> float:
     sets = [f"model.name={model}", *LEARN, *MODEL_OPTIONS[model], *extra]  # later --set win
     # one fold of two: the second would double the time (mostly tracing and checkpoints) and prove the same
     args = ["train", "-c", "tiny", "-r", "learn", "--folds", "2", "--fold", "0", "--executor", "inline", "--run", run,
             "-q"]
-    result = CliRunner().invoke(main, args + [a for s in sets for a in ("--set", s)], catch_exceptions=False)
+    result = cli(*args, *[a for s in sets for a in ("--set", s)])
     assert result.exit_code == 0, result.output
     summary = json.loads((root / "runs" / "tiny" / run / "metrics.json").read_text())
     assert summary["finished_folds"] == 1 and summary["oof_rows"] == 3 * 30 // 2  # half the images, each class's half
@@ -97,32 +100,32 @@ def test_every_from_scratch_model_is_covered():
 
 
 @pytest.mark.parametrize("model", sorted(MODEL_OPTIONS))
-def test_a_short_training_learns_far_above_chance(shapes, model):
+def test_a_short_training_learns_far_above_chance(shapes, model, cli, write_shapes):
     write_shapes(shapes / "data" / "tiny")
     if model in IMAGE_SIZE:  # the 12-px shapes, resized by the decode to the spec's size
         spec = shapes / "competition" / "tiny.toml"
         side = IMAGE_SIZE[model]
         spec.write_text(spec.read_text().replace("image_size = [12, 12]", f"image_size = [{side}, {side}]"))
-    accuracy = oof_accuracy(shapes, model, [])
+    accuracy = oof_accuracy(cli, shapes, model, [])
     print(f"{model}: OOF accuracy {accuracy:.3f}")
     assert accuracy > LEARNED
 
 
-def test_labels_shuffled_against_the_images_stay_near_chance(shapes):
+def test_labels_shuffled_against_the_images_stay_near_chance(shapes, cli, write_shapes):
     write_shapes(shapes / "data" / "tiny", shuffled=True)
-    assert oof_accuracy(shapes, "vgg", []) < CHANCE_AT_MOST
+    assert oof_accuracy(cli, shapes, "vgg", []) < CHANCE_AT_MOST
 
 
-def test_a_learning_rate_of_nearly_zero_stays_near_chance(shapes):
+def test_a_learning_rate_of_nearly_zero_stays_near_chance(shapes, cli, write_shapes):
     write_shapes(shapes / "data" / "tiny")
-    assert oof_accuracy(shapes, "vgg", ["train.lr=1e-9"]) < CHANCE_AT_MOST
+    assert oof_accuracy(cli, shapes, "vgg", ["train.lr=1e-9"]) < CHANCE_AT_MOST
 
 
-def test_muon_for_the_conv_kernels_learns_far_above_chance(shapes):
+def test_muon_for_the_conv_kernels_learns_far_above_chance(shapes, cli, write_shapes):
     write_shapes(shapes / "data" / "tiny")
-    accuracy = oof_accuracy(shapes, "fast", ["train.optimizer=muon", "train.muon_lr=0.1"])
+    accuracy = oof_accuracy(cli, shapes, "fast", ["train.optimizer=muon", "train.muon_lr=0.1"])
     print(f"fast with muon: OOF accuracy {accuracy:.3f}")
     assert accuracy > LEARNED
     # its kernels' step is muon_lr, not train.lr: with (nearly) none it stays near chance
-    assert oof_accuracy(shapes, "fast", ["train.optimizer=muon", "train.muon_lr=1e-9", "train.lr=1e-9"],
+    assert oof_accuracy(cli, shapes, "fast", ["train.optimizer=muon", "train.muon_lr=1e-9", "train.lr=1e-9"],
                         run="still") < CHANCE_AT_MOST

@@ -12,7 +12,6 @@ import pytest
 from comp.submit import upload
 from comp.submit.leaderboard import lb_warnings
 from comp.submit.ledger import COLUMNS, scores_frame
-from tests.test_submit import DACON, error_line, invoke, write_csv, write_run, write_spec
 
 
 def write_ledger(rows: list[dict]) -> None:
@@ -28,7 +27,7 @@ def ledger() -> pd.DataFrame:
 
 
 @pytest.fixture
-def work(tmp_path, monkeypatch):
+def work(tmp_path, monkeypatch, write_spec):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "submissions").mkdir()
     write_spec()
@@ -47,10 +46,10 @@ def table_row(stdout: str, csv: str) -> list[str]:
 # --------------------------------------------------------------------------- comp lb
 
 
-def test_lb_prints_the_table_the_correlation_and_warns_within_the_seed_spread(work):
+def test_lb_prints_the_table_the_correlation_and_warns_within_the_seed_spread(work, cli):
     rows = scored([0.800, 0.820, 0.822, 0.840, 0.860], [0.790, 0.805, 0.815, 0.830, 0.845], std="0.004")
     write_ledger([{"competition": "other", "oof": "0.1", "public": "0.9"}] + rows + [{"oof": "0.87"}])  # + pending
-    res = invoke("lb")
+    res = cli("lb")
     assert res.exit_code == 0, res.output
     lines = res.stdout.splitlines()
     assert lines[0] == "zoo: 6 submission(s), metric accuracy"
@@ -68,17 +67,17 @@ def test_lb_prints_the_table_the_correlation_and_warns_within_the_seed_spread(wo
     assert "wrote submissions/lb.png" in res.stderr
 
 
-def test_lb_warns_of_nothing_where_cv_and_lb_agree_beyond_the_spread(work):
+def test_lb_warns_of_nothing_where_cv_and_lb_agree_beyond_the_spread(work, cli):
     write_ledger(scored([0.800, 0.820, 0.830, 0.840, 0.860], [0.790, 0.805, 0.815, 0.830, 0.845], std="0.004"))
-    res = invoke("lb")
+    res = cli("lb")
     assert res.exit_code == 0, res.output
     assert res.stdout.splitlines()[-1] == "CV vs public LB: Spearman rank correlation 1.00 over 5 submissions"
     assert "warning" not in res.stderr
 
 
-def test_lb_without_a_spread_warns_where_the_public_score_improved_while_cv_got_worse(work):
+def test_lb_without_a_spread_warns_where_the_public_score_improved_while_cv_got_worse(work, cli):
     write_ledger(scored([0.80, 0.82, 0.81, 0.83, 0.84], [0.79, 0.80, 0.82, 0.81, 0.83]))
-    res = invoke("lb")
+    res = cli("lb")
     assert res.exit_code == 0, res.output
     # ranks of oof 1 3 2 4 5, of public 1 2 4 3 5: rho = 1 - 6 * 6 / (5 * 24)
     assert res.stdout.splitlines()[-1] == "CV vs public LB: Spearman rank correlation 0.70 over 5 submissions"
@@ -88,9 +87,9 @@ def test_lb_without_a_spread_warns_where_the_public_score_improved_while_cv_got_
                         "--seeds N measures it): following the public leaderboard here goes against the CV"]
 
 
-def test_lb_says_when_too_few_submissions_have_both_scores(work):
+def test_lb_says_when_too_few_submissions_have_both_scores(work, cli):
     write_ledger(scored([0.80, 0.82], [0.79, 0.80]) + [{"oof": "0.83"}])
-    res = invoke("lb")
+    res = cli("lb")
     assert res.exit_code == 0, res.output
     assert res.stdout.splitlines()[-1] == ("CV vs public LB: a rank correlation needs 3 submissions with both "
                                            "scores; 2 have both")
@@ -103,36 +102,36 @@ def test_lower_is_better_for_log_loss():
     assert lb_warnings(frame, "accuracy") == []  # the OOF accuracy rose: the LB's fall goes with the CV
 
 
-def test_lb_without_a_ledger_is_one_line(work):
-    error_line(invoke("lb"), "submissions/ledger.csv: no submissions recorded yet")
+def test_lb_without_a_ledger_is_one_line(work, cli, submit_error_line):
+    submit_error_line(cli("lb"), "submissions/ledger.csv: no submissions recorded yet")
 
 
-def test_a_malformed_ledger_is_one_line_naming_the_file(work):
+def test_a_malformed_ledger_is_one_line_naming_the_file(work, cli, submit_error_line):
     (work / "submissions" / "ledger.csv").write_text("when,what\n1,2\n")
-    error_line(invoke("lb"), "submissions/ledger.csv: not a comp ledger: no column time")
+    submit_error_line(cli("lb"), "submissions/ledger.csv: not a comp ledger: no column time")
     write_ledger([{"oof": "0.8", "public": "high"}])
-    error_line(invoke("lb"), "submissions/ledger.csv: row 2, column public: 'high' is not a number")
+    submit_error_line(cli("lb"), "submissions/ledger.csv: row 2, column public: 'high' is not a number")
 
 
 # --------------------------------------------------------------------------- comp lb add
 
 
-def test_lb_add_records_the_scores_of_a_ledger_row(work):
+def test_lb_add_records_the_scores_of_a_ledger_row(work, cli):
     write_ledger([{"csv": "submissions/zoo-a.csv", "message": "first"}, {"csv": "submissions/zoo-b.csv"},
                   {"csv": "submissions/zoo-a.csv", "message": "again"}])
-    res = invoke("lb", "add", "submissions/zoo-a.csv", "0.8646", "--private", "0.861")
+    res = cli("lb", "add", "submissions/zoo-a.csv", "0.8646", "--private", "0.861")
     assert res.exit_code == 0, res.output
     assert res.stderr == "updated submissions/zoo-a.csv in submissions/ledger.csv: public 0.8646, private 0.861\n"
     got = ledger()
     assert got[["public", "private"]].values.tolist() == [["", ""], ["", ""], ["0.8646", "0.861"]]  # the latest
-    assert invoke("lb", "add", "./submissions/zoo-b.csv", "0.85").exit_code == 0  # the same file, another spelling
+    assert cli("lb", "add", "./submissions/zoo-b.csv", "0.85").exit_code == 0  # the same file, another spelling
     assert ledger()["public"].tolist() == ["", "0.85", "0.8646"]
 
 
-def test_lb_add_adds_a_csv_submitted_by_hand_from_its_manifest(work):
+def test_lb_add_adds_a_csv_submitted_by_hand_from_its_manifest(work, cli, write_run, write_csv):
     write_run("a")
     csv = write_csv()
-    res = invoke("lb", "add", str(csv), "0.85", "-m", "by hand")
+    res = cli("lb", "add", str(csv), "0.85", "-m", "by hand")
     assert res.exit_code == 0, res.output
     assert res.stderr == "added submissions/zoo-a.csv in submissions/ledger.csv: public 0.85\n"
     row = ledger().iloc[0]
@@ -141,11 +140,11 @@ def test_lb_add_adds_a_csv_submitted_by_hand_from_its_manifest(work):
         ("submissions/zoo-a.csv", manifest_sha, "a", "0.81", "0.85", "", "by hand")
 
 
-def test_lb_add_refuses_a_csv_without_a_manifest_or_a_score_that_is_no_number(work):
+def test_lb_add_refuses_a_csv_without_a_manifest_or_a_score_that_is_no_number(work, cli, submit_error_line):
     (work / "submissions" / "x.csv").write_text("id,target\n1,a\n")
-    error_line(invoke("lb", "add", "submissions/x.csv", "0.8"), "submissions/x.csv: no manifest")
+    submit_error_line(cli("lb", "add", "submissions/x.csv", "0.8"), "submissions/x.csv: no manifest")
     assert not (work / "submissions" / "ledger.csv").exists()
-    error_line(invoke("lb", "add", "submissions/x.csv", "nan"), "public must be a finite number")
+    submit_error_line(cli("lb", "add", "submissions/x.csv", "nan"), "public must be a finite number")
 
 
 # --------------------------------------------------------------------------- comp lb fetch
@@ -170,7 +169,7 @@ def sub(file, description, date, public, private=""):
                                  private_score=private, status="COMPLETE")
 
 
-def test_lb_fetch_fills_in_the_scores_of_kaggle_submissions(work, monkeypatch):
+def test_lb_fetch_fills_in_the_scores_of_kaggle_submissions(work, monkeypatch, cli):
     write_ledger([
         {"competition": "other", "csv": "submissions/zoo-1.csv"},
         {"csv": "submissions/zoo-1.csv", "message": "one", "time": "2025-03-01T10:00:00+00:00"},
@@ -192,7 +191,7 @@ def test_lb_fetch_fills_in_the_scores_of_kaggle_submissions(work, monkeypatch):
          "publicScore": "0.81", "privateScore": "0.80"},
     ])
     monkeypatch.setattr(upload, "kaggle_api", lambda: fake)
-    res = invoke("lb", "fetch")
+    res = cli("lb", "fetch")
     assert res.exit_code == 0, res.output
     assert fake.calls == ["zoo-slug"]
     assert res.stderr == ("submissions/ledger.csv: 5 scored, 1 pending, 1 not among the latest Kaggle "
@@ -201,25 +200,25 @@ def test_lb_fetch_fills_in_the_scores_of_kaggle_submissions(work, monkeypatch):
     assert got[["public", "private"]].values.tolist() == [
         ["", ""],  # another competition's row with the same file name
         ["0.81", "0.8"], ["0.82", ""], ["0.83", "0.825"], ["", ""], ["", ""], ["0.85", ""], ["0.86", ""]]
-    again = invoke("lb")
+    again = cli("lb")
     assert again.exit_code == 0 and "Spearman" not in again.stdout  # no OOF scores in these rows
 
 
-def test_lb_fetch_needs_a_kaggle_competition(work, monkeypatch):
+def test_lb_fetch_needs_a_kaggle_competition(work, monkeypatch, cli, submit_error_line, write_spec, dacon_platform):
     monkeypatch.setattr(upload, "kaggle_api", lambda: pytest.fail("the client was reached"))
     write_ledger([{"csv": "submissions/zoo-1.csv"}])
-    write_spec(DACON)
-    error_line(invoke("lb", "fetch"), "comp lb fetch reads Kaggle's submission list", "platform is dacon",
-               "comp lb add")
+    write_spec(dacon_platform)
+    submit_error_line(cli("lb", "fetch"), "comp lb fetch reads Kaggle's submission list", "platform is dacon",
+                      "comp lb add")
     write_spec(platform="")
-    error_line(invoke("lb", "fetch", "-c", "zoo"), "no [platform] table")
+    submit_error_line(cli("lb", "fetch", "-c", "zoo"), "no [platform] table")
 
 
-def test_lb_fetch_turns_a_failing_list_into_one_line(work, monkeypatch):
+def test_lb_fetch_turns_a_failing_list_into_one_line(work, monkeypatch, cli, submit_error_line):
     class Down:
         def competition_submissions(self, competition):
             raise ConnectionError("no route to host")
 
     monkeypatch.setattr(upload, "kaggle_api", lambda: Down())
     write_ledger([{"csv": "submissions/zoo-1.csv"}])
-    error_line(invoke("lb", "fetch"), "kaggle: cannot list the submissions of 'zoo-slug'", "no route to host")
+    submit_error_line(cli("lb", "fetch"), "kaggle: cannot list the submissions of 'zoo-slug'", "no route to host")

@@ -145,3 +145,65 @@ def test_a_long_function_needs_its_comment(tmp_path):
     assert long_functions(path) == ["m.py:1 f (56 lines)"]
     path.write_text(f"def f():\n    # long: one table of 55 entries\n{body}\n")
     assert long_functions(path) == []
+
+
+# --------------------------------------------------------------------------- the docs name every module
+
+ROOT = SRC.parent
+MAX_TOP_LEVEL_MODULES = 14
+
+
+def design_table_modules(text: str) -> set[str]:
+    """The modules docs/design.md's "Modules" table names: every backticked name in its rows' first
+    cells, given the ``comp.`` prefix (``comp`` itself is the root package)."""
+    section = text.split("\n### Modules\n", 1)[1].split("\n## ", 1)[0]
+    names = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            names.update(line.split("|")[1].split("`")[1::2])
+    return {name if name == PACKAGE else f"{PACKAGE}.{name}" for name in names}
+
+
+def layout_tree(text: str) -> set[str]:
+    """The paths under src/comp/ that README.md's "## Layout" tree names (``config/``,
+    ``config/spec.py``, ``errors.py``), read from its indentation."""
+    section = text.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```", 2)[1]
+    named, parents = set(), []
+    for line in block.splitlines():
+        if "── " not in line:
+            continue
+        depth = (line.index("── ") - 1) // 4
+        name = line.split("── ", 1)[1].split()[0]
+        parents = parents[:depth] + [name]
+        named.add("".join(parents))
+    return named
+
+
+def test_the_design_module_table_names_every_module_and_no_other():
+    documented = design_table_modules((ROOT / "docs" / "design.md").read_text(encoding="utf-8"))
+    real = set(modules())
+    assert {"missing": sorted(real - documented), "gone": sorted(documented - real)} == {"missing": [], "gone": []}
+
+
+def test_the_readme_layout_names_every_package_and_top_level_module():
+    named = layout_tree((ROOT / "README.md").read_text(encoding="utf-8"))
+    top = SRC / PACKAGE
+    wanted = {f"{p.name}/" for p in top.iterdir() if (p / "__init__.py").is_file()}
+    wanted |= {p.name for p in top.glob("*.py") if p.name != "__init__.py"}
+    assert sorted(wanted - named) == []
+    assert sorted(n for n in named if not (top / n).exists()) == []  # no name the code no longer has
+
+
+def test_the_top_level_holds_at_most_14_modules():
+    top_level = sorted(p.name for p in (SRC / PACKAGE).glob("*.py"))
+    assert len(top_level) <= MAX_TOP_LEVEL_MODULES, top_level
+
+
+def test_the_doc_readers_read_what_they_should():
+    design = ("## 1. x\n\n### Modules\n\n| module | owns |\n|---|---|\n| `comp` (package) | v |\n"
+              "| `a.b` | `not_a_module` |\n\n## 2. y\n| `c` | z |\n")
+    assert design_table_modules(design) == {"comp", "comp.a.b"}
+    readme = ("# x\n\n## Layout\n\n```\nsrc/comp/\n├── a/        x\n│   ├── b.py    y\n│   └── c.py\n"
+              "└── d.py      z\n```\n\n## Next\n")
+    assert layout_tree(readme) == {"a/", "a/b.py", "a/c.py", "d.py"}

@@ -64,29 +64,21 @@ def test_killed_fold_resumes_and_finished_folds_are_skipped(tiny_competition):
     assert "nothing to train" in noop.stderr
 
 
-def test_restart_starts_over(tiny_competition):
-    from click.testing import CliRunner
-
-    from comp.cli import main
-
+def test_restart_starts_over(tiny_competition, cli):
     args = ["train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--fold", "0", "--run", "x",
             "--executor", "inline", "-q", "--set", "train.epochs=1"]
-    assert CliRunner().invoke(main, args).exit_code == 0
+    assert cli(*args, catch=True).exit_code == 0
     first = (tiny_competition / "runs/tiny/x/fold-0/metrics.json").stat().st_mtime_ns
-    res = CliRunner().invoke(main, [*args, "--restart"])
+    res = cli(*args, "--restart", catch=True)
     assert res.exit_code == 0
     assert "already finished" not in res.stderr
     assert (tiny_competition / "runs/tiny/x/fold-0/metrics.json").stat().st_mtime_ns != first
 
 
-def test_changed_config_in_an_existing_run_is_refused(tiny_competition):
-    from click.testing import CliRunner
-
-    from comp.cli import main
-
+def test_changed_config_in_an_existing_run_is_refused(tiny_competition, cli):
     base = ["train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--fold", "0", "--run", "y",
             "--executor", "inline", "-q"]
-    assert CliRunner().invoke(main, [*base, "--set", "train.epochs=1"]).exit_code == 0
-    res = CliRunner().invoke(main, [*base, "--set", "train.epochs=2"])
+    assert cli(*base, "--set", "train.epochs=1", catch=True).exit_code == 0
+    res = cli(*base, "--set", "train.epochs=2", catch=True)
     assert res.exit_code == 2
     assert "already exists with a different config" in res.stderr and "train.epochs: 1 -> 2" in res.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli_errors import TRAIN, error_line, invoke
+from comp.errors import CompError
 
 
 def _a_finished_looking_run(root: Path) -> Path:
@@ -19,34 +19,36 @@ def _a_finished_looking_run(root: Path) -> Path:
 
 
 @pytest.mark.parametrize("run_id", ["..", ".", "../..", "a/b", ".hidden", "x" * 200, "sp ace"])
-def test_a_run_id_that_is_not_a_plain_name_is_refused_before_any_delete(tiny_competition, run_id):
+def test_a_run_id_that_is_not_a_plain_name_is_refused_before_any_delete(tiny_competition, run_id, cli, train_args,
+                                                                        error_line):
     keep = _a_finished_looking_run(tiny_competition)
-    result = invoke(*TRAIN, "--run", run_id, "--restart")
+    result = cli(*train_args, "--run", run_id, "--restart")
     error_line(result, "--run must be a plain name", f"Received: --run={run_id!r}", only_line=False)
     assert (keep / "config.toml").is_file()  # runs/ and every run in it survive
 
 
-def test_restart_with_an_absolute_run_folder_deletes_nothing(tiny_competition, tmp_path_factory):
+def test_restart_with_an_absolute_run_folder_deletes_nothing(tiny_competition, tmp_path_factory, cli, train_args,
+                                                             error_line):
     elsewhere = tmp_path_factory.mktemp("elsewhere")
     (elsewhere / "precious.txt").write_text("not comp's")
-    result = invoke(*TRAIN, "--run", str(elsewhere), "--restart")
+    result = cli(*train_args, "--run", str(elsewhere), "--restart")
     error_line(result, "--run must be a plain name", only_line=False)
     assert (elsewhere / "precious.txt").read_text() == "not comp's"
 
 
 @pytest.mark.parametrize("name", ["../..", "../outside", "a/b", ""])
-def test_a_spec_name_that_is_not_a_plain_name_is_refused(tiny_competition, name):
+def test_a_spec_name_that_is_not_a_plain_name_is_refused(tiny_competition, name, cli, train_args, error_line):
     spec = tiny_competition / "competition" / "tiny.toml"
     spec.write_text(spec.read_text().replace('name = "tiny"', f'name = "{name}"'))
-    result = invoke(*TRAIN)
+    result = cli(*train_args)
     expected = "the key 'name' is required" if not name else "name must be a plain name"
     error_line(result, "competition/tiny.toml", expected)
     assert not (tiny_competition.parent / "runs").exists() and not (tiny_competition / "runs").exists()
     assert not (tiny_competition / "data" / ".cache").exists()
 
 
-def test_predict_refuses_a_run_id_that_leaves_runs(tiny_competition):
-    error_line(invoke("predict", "-c", "tiny", "--run", "../../etc"), "--run must be a plain name")
+def test_predict_refuses_a_run_id_that_leaves_runs(tiny_competition, cli, error_line):
+    error_line(cli("predict", "-c", "tiny", "--run", "../../etc"), "--run must be a plain name")
 
 
 # --------------------------------------------------------------------------- locks
@@ -67,25 +69,25 @@ def _hold_in_another_process(path: Path):
 
 
 @pytest.mark.parametrize("extra", [[], ["--restart"]])
-def test_a_second_train_of_a_run_in_training_stops_at_once(tiny_competition, extra):
+def test_a_second_train_of_a_run_in_training_stops_at_once(tiny_competition, extra, cli, train_args, error_line):
     lock = tiny_competition / "runs" / "tiny" / ".busy.lock"
     holder = _hold_in_another_process(lock)
     try:
-        result = invoke(*TRAIN, "--folds", "2", "--run", "busy", *extra)
+        result = cli(*train_args, "--folds", "2", "--run", "busy", *extra)
         error_line(result, "run 'busy' is being trained by process", str(holder.pid), only_line=False)
     finally:
         holder.kill()
         holder.wait()
     # a lock whose process was killed blocks nobody
-    again = invoke(*TRAIN, "--folds", "2", "--run", "busy", "--set", "train.epochs=1")
+    again = cli(*train_args, "--folds", "2", "--run", "busy", "--set", "train.epochs=1")
     assert again.exit_code == 0, again.output
 
 
-def test_a_stray_train_fold_on_a_fold_in_training_stops(tiny_competition):
-    assert invoke(*TRAIN, "--folds", "2", "--fold", "0", "--run", "f", "--set", "train.epochs=1").exit_code == 0
+def test_a_stray_train_fold_on_a_fold_in_training_stops(tiny_competition, cli, train_args, error_line):
+    assert cli(*train_args, "--folds", "2", "--fold", "0", "--run", "f", "--set", "train.epochs=1").exit_code == 0
     holder = _hold_in_another_process(tiny_competition / "runs" / "tiny" / "f" / ".fold-1.lock")
     try:
-        result = invoke("train-fold", "--run-dir", "runs/tiny/f", "--fold", "1")
+        result = cli("train-fold", "--run-dir", "runs/tiny/f", "--fold", "1")
         error_line(result, "fold 1 of run 'f' is being trained by process", only_line=False)
     finally:
         holder.kill()
@@ -96,7 +98,7 @@ def test_a_stray_train_fold_on_a_fold_in_training_stops(tiny_competition):
 # --------------------------------------------------------------------------- interrupted writes
 
 
-def test_a_run_interrupted_while_it_is_created_is_created_again(tiny_competition, monkeypatch):
+def test_a_run_interrupted_while_it_is_created_is_created_again(tiny_competition, monkeypatch, cli, train_args):
     import comp.runs.run
 
     def killed(*args, **kwargs):
@@ -104,23 +106,23 @@ def test_a_run_interrupted_while_it_is_created_is_created_again(tiny_competition
 
     with monkeypatch.context() as m:
         m.setattr(comp.runs.run, "write_json", killed)  # classes.json, after config.toml
-        assert invoke(*TRAIN, "--folds", "2", "--run", "c", "--set", "train.epochs=1").exit_code == 130
-    again = invoke(*TRAIN, "--folds", "2", "--run", "c", "--set", "train.epochs=1")
+        assert cli(*train_args, "--folds", "2", "--run", "c", "--set", "train.epochs=1").exit_code == 130
+    again = cli(*train_args, "--folds", "2", "--run", "c", "--set", "train.epochs=1")
     assert again.exit_code == 0, again.output
     assert sorted(p.name for p in (tiny_competition / "runs" / "tiny").iterdir() if p.name.startswith(".tmp")) == []
 
 
-def test_a_fold_killed_while_saving_its_results_resumes_there(tiny_competition, monkeypatch):
+def test_a_fold_killed_while_saving_its_results_resumes_there(tiny_competition, monkeypatch, cli, train_args):
     import numpy as np
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
-    args = (*TRAIN, "--folds", "2", "--fold", "0", "--run", "k", "--set", "train.epochs=3")
+    args = (*train_args, "--folds", "2", "--fold", "0", "--run", "k", "--set", "train.epochs=3")
     with monkeypatch.context() as m:
         m.setattr(np, "save", killed)  # the fold's oof.npy: after fit and model.keras, before metrics.json
-        assert invoke(*args).exit_code == 130
-    again = invoke(*args)
+        assert cli(*args).exit_code == 130
+    again = cli(*args)
     assert again.exit_code == 0, again.output
     assert "resuming after epoch 3 of 3" in again.stderr  # not retrained from epoch 0
     fold = tiny_competition / "runs" / "tiny" / "k" / "fold-0"
@@ -139,8 +141,8 @@ def test_the_backup_names_no_epoch_whose_weights_were_not_saved(tmp_path, monkey
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     backup = AtomicBackupAndRestore(str(tmp_path / "backup"))
     backup.set_model(model)
-    backup._current_epoch, backup._last_batch_seen = 1, 0
-    backup._save_model()
+    backup.on_epoch_end(0)  # the backup after epoch 1, as fit calls it
+    assert json.loads((tmp_path / "backup" / "training_metadata.json").read_text())["epoch"] == 1
     real_replace = os.replace
 
     def weights_fail(src, dst):
@@ -149,9 +151,8 @@ def test_the_backup_names_no_epoch_whose_weights_were_not_saved(tmp_path, monkey
         return real_replace(src, dst)
 
     monkeypatch.setattr(comp.files.atomic.os, "replace", weights_fail)
-    backup._current_epoch = 2
-    with pytest.raises(Exception):
-        backup._save_model()
+    with pytest.raises(CompError, match=r"\.weights\.h5: cannot write \(No space left on device\)"):
+        backup.on_epoch_end(1)  # epoch 2's weights cannot be renamed into place
     assert json.loads((tmp_path / "backup" / "training_metadata.json").read_text())["epoch"] == 1
 
 
@@ -191,9 +192,9 @@ def test_a_written_file_and_its_folder_are_synced(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- training that goes wrong
 
 
-def test_divergence_stops_the_fold_with_the_epoch_and_a_lower_lr(tiny_competition):
-    result = invoke(*TRAIN, "--folds", "2", "--fold", "0", "--run", "nan", "--set", "train.lr=1e12",
-                    "--set", "train.weight_decay=0")
+def test_divergence_stops_the_fold_with_the_epoch_and_a_lower_lr(tiny_competition, cli, train_args):
+    result = cli(*train_args, "--folds", "2", "--fold", "0", "--run", "nan", "--set", "train.lr=1e12",
+                 "--set", "train.weight_decay=0")
     assert result.exit_code == 2 and "Traceback" not in result.output and "internal error" not in result.output
     last = result.stderr.strip().splitlines()[-1]
     assert re.match(r"error: fold-0: training diverged in epoch [12] \(loss (nan|inf)\)", last), last
@@ -203,12 +204,12 @@ def test_divergence_stops_the_fold_with_the_epoch_and_a_lower_lr(tiny_competitio
 
 @pytest.mark.parametrize("gpus, message", [("0", "TensorFlow sees no GPU"), ("0,0", "names GPU 0 twice"),
                                            ("x", "takes GPU indices")])
-def test_gpus_are_checked_against_the_visible_devices(tiny_competition, gpus, message):
-    error_line(invoke(*TRAIN, "--gpus", gpus), message)
+def test_gpus_are_checked_against_the_visible_devices(tiny_competition, gpus, message, cli, train_args, error_line):
+    error_line(cli(*train_args, "--gpus", gpus), message)
     from comp.train.devices import check_gpu_ids
 
     assert check_gpu_ids(["1", "0"], visible=2) == ["1", "0"]
-    with pytest.raises(Exception, match="GPU 2 does not exist; TensorFlow sees 2"):
+    with pytest.raises(CompError, match="GPU 2 does not exist; TensorFlow sees 2"):
         check_gpu_ids(["2"], visible=2)
 
 
@@ -216,18 +217,18 @@ def test_gpus_are_checked_against_the_visible_devices(tiny_competition, gpus, me
 
 
 @pytest.mark.slow
-def test_saved_test_predictions_follow_a_reordered_sample_submission(tiny_competition):
+def test_saved_test_predictions_follow_a_reordered_sample_submission(tiny_competition, cli, train_args):
     import pandas as pd
 
     learn = ["augment.preset=none", "augment.flip=false", "augment.mixup_alpha=0.0", "train.epochs=8",
              "train.lr=0.05", "model.widths=[16,32]"]
-    assert invoke(*TRAIN, "--folds", "2", "--run", "t", *[a for s in learn for a in ("--set", s)]).exit_code == 0
-    first = invoke("predict", "-c", "tiny", "--ensemble")
+    assert cli(*train_args, "--folds", "2", "--run", "t", *[a for s in learn for a in ("--set", s)]).exit_code == 0
+    first = cli("predict", "-c", "tiny", "--ensemble")
     a = pd.read_csv(tiny_competition / first.stdout.strip(), dtype=str).set_index("id")["target"]
     sample = tiny_competition / "data" / "tiny" / "sample_submission.csv"
     frame = pd.read_csv(sample, dtype=str)
     frame.iloc[::-1].to_csv(sample, index=False)  # same ids, other order
-    second = invoke("predict", "-c", "tiny", "--ensemble")
+    second = cli("predict", "-c", "tiny", "--ensemble")
     assert first.exit_code == 0 and second.exit_code == 0, second.output
     b = pd.read_csv(tiny_competition / second.stdout.strip(), dtype=str)
     assert list(b["id"]) == list(frame["id"][::-1])
@@ -238,46 +239,38 @@ def test_saved_test_predictions_follow_a_reordered_sample_submission(tiny_compet
 # --------------------------------------------------------------------------- reopening a run
 
 
-def test_corrected_labels_for_the_same_ids_are_not_scored_with_the_old_folds(tiny_competition):
+def test_corrected_labels_for_the_same_ids_are_not_scored_with_the_old_folds(csv_competition, cli, train_args,
+                                                                             error_line):
     import pandas as pd
 
-    from tests.test_cli_errors_layouts import CSV_SPEC
-
-    root = tiny_competition / "data" / "tiny"
-    rows = []
-    (root / "flat").mkdir()
-    for n, png in enumerate(sorted((root / "train").rglob("*.png"))):
-        (root / "flat" / f"{n:05d}.png").write_bytes(png.read_bytes())
-        rows.append((f"{n:05d}", png.parent.name))
-    pd.DataFrame(rows, columns=["id", "label"]).to_csv(root / "labels.csv", index=False)
-    (tiny_competition / "competition" / "tiny.toml").write_text(CSV_SPEC)
-    args = (*TRAIN, "--folds", "2", "--fold", "0", "--run", "l", "--set", "train.epochs=1")
-    assert invoke(*args).exit_code == 0
+    root = csv_competition / "data" / "tiny"  # flat/<id>.png and labels.csv
+    args = (*train_args, "--folds", "2", "--fold", "0", "--run", "l", "--set", "train.epochs=1")
+    assert cli(*args).exit_code == 0
     table = pd.read_csv(root / "labels.csv", dtype=str)
     table.loc[4, "label"] = "stripe" if table.loc[4, "label"] != "stripe" else "circle"  # a corrected label
     table.to_csv(root / "labels.csv", index=False)
-    error_line(invoke(*args), "folds.csv: 1 training label(s) changed since this run started", "id '00004'",
+    error_line(cli(*args), "folds.csv: 1 training label(s) changed since this run started", "id '00004'",
                only_line=False)
 
 
-def test_a_changed_image_size_is_refused_when_a_run_is_reopened(tiny_competition):
-    args = (*TRAIN, "--folds", "2", "--fold", "0", "--run", "s", "--set", "train.epochs=1")
-    assert invoke(*args).exit_code == 0
+def test_a_changed_image_size_is_refused_when_a_run_is_reopened(tiny_competition, cli, train_args, error_line):
+    args = (*train_args, "--folds", "2", "--fold", "0", "--run", "s", "--set", "train.epochs=1")
+    assert cli(*args).exit_code == 0
     spec = tiny_competition / "competition" / "tiny.toml"
     spec.write_text(spec.read_text().replace("image_size = [12, 12]", "image_size = [16, 16]"))
-    error_line(invoke(*args), "already exists with a different config", "competition.data.image_size",
+    error_line(cli(*args), "already exists with a different config", "competition.data.image_size",
                only_line=False)
 
 
-def test_a_run_reopened_with_another_data_folder_trains_from_it(tiny_competition):
+def test_a_run_reopened_with_another_data_folder_trains_from_it(tiny_competition, cli, train_args):
     import shutil
     import tomllib
 
-    args = (*TRAIN, "--folds", "2", "--fold", "0", "--run", "d", "--set", "train.epochs=1")
-    assert invoke(*args).exit_code == 0
+    args = (*train_args, "--folds", "2", "--fold", "0", "--run", "d", "--set", "train.epochs=1")
+    assert cli(*args).exit_code == 0
     shutil.copytree(tiny_competition / "data" / "tiny", tiny_competition / "moved", copy_function=shutil.copy2)
     shutil.rmtree(tiny_competition / "data" / "tiny")
-    again = invoke(*args[:-4], "--fold", "1", "--run", "d", "--set", "train.epochs=1", "--data", "moved")
+    again = cli(*args[:-4], "--fold", "1", "--run", "d", "--set", "train.epochs=1", "--data", "moved")
     assert again.exit_code == 0, again.output
     config = tomllib.loads((tiny_competition / "runs" / "tiny" / "d" / "config.toml").read_text())
     assert config["competition"]["data"]["root"] == "moved"  # what a fold subprocess reads
@@ -319,11 +312,12 @@ def test_folds_are_launched_without_preexec_fn_and_watch_their_parent(tiny_compe
 # --------------------------------------------------------------------------- sizes before work
 
 
-def test_a_fold_that_cannot_fit_in_memory_is_refused_before_training(tiny_competition, monkeypatch):
+def test_a_fold_that_cannot_fit_in_memory_is_refused_before_training(tiny_competition, monkeypatch, cli, train_args,
+                                                                     error_line):
     import comp.train.memory_budget
 
     monkeypatch.setattr(comp.train.memory_budget, "available_memory", lambda: 2**30)  # 1 GiB free
-    result = invoke(*TRAIN, "--folds", "2", "--run", "m")
+    result = cli(*train_args, "--folds", "2", "--run", "m")
     line = error_line(result, "a fold needs about 1.5 GiB of memory", "but 1.0 GiB is available",
                       "lower data.image_size", only_line=False)
     assert "18 training and 18 validation images at 12x12" in line
@@ -336,22 +330,23 @@ def test_the_estimate_grows_with_the_image_size():
     small, large = fold_memory(40_000, 10_000, 10_000, (32, 32)), fold_memory(40_000, 10_000, 10_000, (512, 512))
     assert large - small == (512 * 512 - 32 * 32) * 3 * 90_000  # training rows twice, validation once
     check_fold_memory("r", 40_000, 10_000, 10_000, (32, 32), available=8 * 2**30)  # fits
-    with pytest.raises(Exception, match=r"a fold needs about 6[0-9]\.\d GiB"):
+    with pytest.raises(CompError, match=r"a fold needs about 6[0-9]\.\d GiB"):
         check_fold_memory("r", 40_000, 10_000, 10_000, (512, 512), available=8 * 2**30)
 
 
-def test_the_decode_cache_is_refused_where_the_disk_is_too_small(tiny_competition, monkeypatch):
+def test_the_decode_cache_is_refused_where_the_disk_is_too_small(tiny_competition, monkeypatch, cli, train_args,
+                                                                 error_line):
     from collections import namedtuple
 
     import comp.data.images
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(comp.data.images.shutil, "disk_usage", lambda p: usage(10**9, 10**9 - 100, 100))
-    error_line(invoke(*TRAIN), "the decode cache data/.cache/tiny/train-12x12.npy needs 0.00 GiB",
+    error_line(cli(*train_args), "the decode cache data/.cache/tiny/train-12x12.npy needs 0.00 GiB",
                "has 0.00 GiB free", "lower data.image_size")
 
 
-def test_what_killed_writers_left_behind_is_swept(tiny_competition):
+def test_what_killed_writers_left_behind_is_swept(tiny_competition, cli, train_args):
     cache = tiny_competition / "data" / ".cache" / "tiny"
     cache.mkdir(parents=True)
     dead = 2**22 + 12345  # above the default pid_max of 4,194,304: no such process
@@ -359,8 +354,8 @@ def test_what_killed_writers_left_behind_is_swept(tiny_competition):
     half_run = tiny_competition / "runs" / "tiny" / f".tmp-{dead}-abc"  # a run killed while created
     half_run.mkdir(parents=True)
     (half_run / "config.toml").write_text("")
-    assert invoke("runs", "-c", "tiny").stdout.strip() == ""  # never listed as a run
-    assert invoke(*TRAIN, "--folds", "2", "--fold", "0", "--set", "train.epochs=1").exit_code == 0
+    assert cli("runs", "-c", "tiny").stdout.strip() == ""  # never listed as a run
+    assert cli(*train_args, "--folds", "2", "--fold", "0", "--set", "train.epochs=1").exit_code == 0
     assert not (cache / f".tmp-{dead}-x-train-12x12.npy").exists() and not half_run.exists()
 
 
@@ -389,10 +384,10 @@ def test_a_second_decode_of_the_same_cache_waits_for_the_first(tmp_path):
     worker.join()
 
 
-def test_a_fold_subprocess_rechecks_the_training_ids_against_folds_csv(tiny_competition):
-    assert invoke(*TRAIN, "--folds", "2", "--fold", "0", "--run", "r", "--set", "train.epochs=1").exit_code == 0
+def test_a_fold_subprocess_rechecks_the_training_ids_against_folds_csv(tiny_competition, cli, train_args):
+    assert cli(*train_args, "--folds", "2", "--fold", "0", "--run", "r", "--set", "train.epochs=1").exit_code == 0
     (tiny_competition / "data" / "tiny" / "train" / "circle" / "0003.png").unlink()
-    result = invoke("train-fold", "--run-dir", "runs/tiny/r", "--fold", "1")
+    result = cli("train-fold", "--run-dir", "runs/tiny/r", "--fold", "1")
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "folds.csv: the training images changed since this run started" in result.stderr
 
@@ -416,14 +411,14 @@ def test_the_test_key_changes_with_the_order_and_the_files(tiny_competition):
         test_key(competition, read_dataset(competition))
 
 
-def test_out_of_memory_says_which_batch_size_to_try(tiny_competition, monkeypatch):
+def test_out_of_memory_says_which_batch_size_to_try(tiny_competition, monkeypatch, cli, train_args):
     from comp.tf_quiet import keras, tf
 
     def oom(self, *args, **kwargs):
         raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape [8,16,12,12]")
 
     monkeypatch.setattr(keras.Model, "fit", oom)
-    result = invoke(*TRAIN, "--folds", "2", "--fold", "0", "--run", "oom")
+    result = cli(*train_args, "--folds", "2", "--fold", "0", "--run", "oom")
     assert result.exit_code == 2 and "internal error" not in result.output
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: fold-0: out of memory on CPU") and "train.batch_size=8" in last

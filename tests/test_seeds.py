@@ -13,20 +13,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import tomli_w
-from click.testing import CliRunner
 
-from comp.cli import main
 from comp.data.folds import make_folds
 from comp.errors import CompError
-from comp.runs.identity import run_config
+from comp.runs.config import build_run_config, read_run_config
 from comp.runs.run import Run
-from comp.runs.seeds import flag_within_spread, plan_seeds, seed_groups, seed_result, spread_note
+from comp.runs.seeds import flag_within_spread, seed_groups, spread_note
+from comp.train.compare import seed_result
+from comp.train.runner import plan_seeds
 
 QUICK = ["-c", "tiny", "-r", "tiny", "--executor", "inline", "-q", "--set", "train.epochs=1"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def config_of(run_dir: Path) -> dict:
@@ -43,8 +39,8 @@ def fold_codes(run_dir: Path) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_two_seeds_share_the_folds_and_subset_draw_but_not_the_seed_or_run_id(tiny_competition):
-    res = invoke("train", *QUICK, "--folds", "2", "--fold", "0", "--subset", "5", "--seeds", "2")
+def test_two_seeds_share_the_folds_and_subset_draw_but_not_the_seed_or_run_id(tiny_competition, cli):
+    res = cli("train", *QUICK, "--folds", "2", "--fold", "0", "--subset", "5", "--seeds", "2")
     assert res.exit_code == 0, res.output
     first, second = [tiny_competition / line for line in res.stdout.split()]
     assert first.parent == second.parent == tiny_competition / "runs" / "tiny" and first != second
@@ -61,16 +57,16 @@ def test_two_seeds_share_the_folds_and_subset_draw_but_not_the_seed_or_run_id(ti
     assert not np.array_equal(folds, make_folds(codes, 2, 2))
 
     # the first seed's run is the run comp train makes without --seeds: found again, not retrained
-    plain = invoke("train", *QUICK, "--folds", "2", "--fold", "0", "--subset", "5")
+    plain = cli("train", *QUICK, "--folds", "2", "--fold", "0", "--subset", "5")
     assert plain.exit_code == 0, plain.output
     assert plain.stdout.strip() == str(first.relative_to(tiny_competition))
     assert "nothing to train: every requested fold is finished" in plain.stderr
 
 
 @pytest.mark.slow
-def test_seeds_with_a_run_id_make_r_and_r_seed43_and_print_the_spread(tiny_competition):
-    res = invoke("train", *QUICK, "--folds", "2", "--subset", "5", "--seeds", "2", "--run", "R",
-                 "--set", "train.seed=42")
+def test_seeds_with_a_run_id_make_r_and_r_seed43_and_print_the_spread(tiny_competition, cli):
+    res = cli("train", *QUICK, "--folds", "2", "--subset", "5", "--seeds", "2", "--run", "R",
+              "--set", "train.seed=42")
     assert res.exit_code == 0, res.output
     runs = tiny_competition / "runs" / "tiny"
     assert res.stdout.split() == ["runs/tiny/R", "runs/tiny/R-seed43"]
@@ -94,7 +90,7 @@ def test_seeds_with_a_run_id_make_r_and_r_seed43_and_print_the_spread(tiny_compe
     assert train_fold_in_run(open_run("tiny", "R-seed43"), 1, verbose=0) is not None
     assert (runs / "R-seed43" / "fold-1" / "metrics.json").is_file()
 
-    listing = invoke("runs", "-c", "tiny")
+    listing = cli("runs", "-c", "tiny")
     assert listing.exit_code == 0, listing.output
     lines = listing.stdout.splitlines()
     header = lines[0].split()
@@ -103,12 +99,12 @@ def test_seeds_with_a_run_id_make_r_and_r_seed43_and_print_the_spread(tiny_compe
     assert f"seed group tiny (runs R, R-seed43): oof {mean:.4f} ± {std:.4f} (2 seeds)" in listing.stdout
 
 
-def test_bad_seeds_and_run_ids_are_refused_before_anything_trains(tiny_competition):
-    res = CliRunner().invoke(main, ["train", "-c", "tiny", "-r", "tiny", "--seeds", "0"])
+def test_bad_seeds_and_run_ids_are_refused_before_anything_trains(tiny_competition, cli):
+    res = cli("train", "-c", "tiny", "-r", "tiny", "--seeds", "0", catch=True)
     assert res.exit_code == 2
     assert res.stderr.strip() == "error: --seeds must be 1 or more. Received: --seeds=0"
     long_id = "r" * 127  # a valid --run, but its second seed's run id would be too long
-    res = CliRunner().invoke(main, ["train", "-c", "tiny", "-r", "tiny", "--seeds", "2", "--run", long_id])
+    res = cli("train", "-c", "tiny", "-r", "tiny", "--seeds", "2", "--run", long_id, catch=True)
     assert res.exit_code == 2
     assert "--run must be a plain name" in res.stderr and f"Received: --run='{long_id}-seed2'" in res.stderr
     assert not (tiny_competition / "runs").exists()
@@ -127,18 +123,18 @@ def fake_run(root: Path, run_id: str, competition, recipe_overrides: list[str], 
     from comp.config.recipe import load_recipe
 
     recipe = load_recipe("tiny", recipe_overrides, competition)
-    config = run_config(competition, recipe, 2, 0.2, recipe_overrides, "tiny", split_seed=split_seed)
+    config = build_run_config(competition, recipe, "tiny", recipe_overrides, 2, split_seed=split_seed)
     run_dir = root / "runs" / "tiny" / run_id
     run_dir.mkdir(parents=True)
     # one creation time: comp runs lists them by id, a to h
-    (run_dir / "config.toml").write_text(tomli_w.dumps({"created": "2025-01-01T00:00:00+00:00", **config}))
+    (run_dir / "config.toml").write_text(tomli_w.dumps({"created": "2025-01-01T00:00:00+00:00", **config.to_table()}))
     if score is not None:
         (run_dir / "metrics.json").write_text(json.dumps({"oof_score": score, "seconds": 60.0, "folds": 2,
                                                           "finished_folds": finished}))
-    return Run(run_dir, config_of(run_dir))
+    return Run(run_dir, read_run_config(run_dir / "config.toml"))
 
 
-def test_seed_groups_gather_runs_that_differ_only_in_the_seed_on_the_same_folds(tiny_competition):
+def test_seed_groups_gather_runs_that_differ_only_in_the_seed_on_the_same_folds(tiny_competition, cli):
     from comp.config.spec import load_competition
 
     comp = load_competition("tiny")
@@ -159,7 +155,7 @@ def test_seed_groups_gather_runs_that_differ_only_in_the_seed_on_the_same_folds(
     assert groups[1].n == 2 and groups[1].std == pytest.approx(statistics.stdev([0.60, 0.62]))
     assert seed_groups(runs[3:5]) == []  # two runs, each alone in its group
 
-    listing = invoke("runs", "-c", "tiny")
+    listing = cli("runs", "-c", "tiny")
     assert listing.exit_code == 0, listing.output
     header, *rows = [line.split() for line in listing.stdout.splitlines()[:len(runs) + 1]]
     seeds_of = {row[header.index("run")]: row[header.index("seeds")] for row in rows}
@@ -173,7 +169,7 @@ def test_seed_groups_gather_runs_that_differ_only_in_the_seed_on_the_same_folds(
         f"seed group tiny (runs e, h): oof 0.6100 ± {statistics.stdev([0.60, 0.62]):.4f} (2 seeds)"]
 
 
-def test_seed_groups_of_runs_on_the_same_folds_with_fold(tiny_competition):
+def test_seed_groups_of_runs_on_the_same_folds_with_fold(tiny_competition, cli):
     """Runs trained with --fold K (one fold of the split) group with runs on the same folds only."""
     from comp.config.spec import load_competition
 
@@ -194,7 +190,7 @@ def test_seed_groups_of_runs_on_the_same_folds_with_fold(tiny_competition):
     ]
     groups = seed_groups(runs)
     assert [(g.runs, g.folds) for g in groups] == [(["a", "b"], (1,))]
-    listing = invoke("runs", "-c", "tiny")
+    listing = cli("runs", "-c", "tiny")
     assert listing.exit_code == 0, listing.output
     assert listing.stdout.splitlines()[-1] == (
         f"seed group tiny (runs a, b): oof 0.7200 ± {statistics.stdev([0.70, 0.74]):.4f} on fold 1 (2 seeds)")
@@ -235,13 +231,13 @@ def test_a_row_closer_to_the_best_than_the_seed_spread_is_flagged():
 
 
 @pytest.mark.slow
-def test_sweep_with_seeds_flags_rows_the_seed_cannot_tell_apart(tiny_competition):
+def test_sweep_with_seeds_flags_rows_the_seed_cannot_tell_apart(tiny_competition, cli):
     # log loss: a continuous score, so two seeds differ; predict.batch_size does not change
     # training, so the two rows score the same and lie within each other's spread
     spec = tiny_competition / "competition" / "tiny.toml"
     spec.write_text(spec.read_text().replace('metric = "accuracy"', 'metric = "log_loss"'))
-    res = invoke("sweep", "-c", "tiny", "-r", "tiny", "--grid", "predict.batch_size=32,16", "--folds", "1",
-                 "--subset", "5", "--seeds", "2", "--executor", "inline", "-q", "--set", "train.epochs=1")
+    res = cli("sweep", "-c", "tiny", "-r", "tiny", "--grid", "predict.batch_size=32,16", "--folds", "1",
+              "--subset", "5", "--seeds", "2", "--executor", "inline", "-q", "--set", "train.epochs=1")
     assert res.exit_code == 0, res.output
     out_dir = tiny_competition / res.stdout.strip()
     table = pd.read_csv(out_dir / "table.csv")
@@ -260,8 +256,8 @@ def test_sweep_with_seeds_flags_rows_the_seed_cannot_tell_apart(tiny_competition
     assert note in res.stderr and note in (out_dir / "table.md").read_text()
 
     # one seed of a config whose seeds comp runs knows: the row shows that group's spread
-    again = invoke("compare", "-c", "tiny", "--recipes", "tiny", "--folds", "1", "--subset", "5", "--executor",
-                   "inline", "-q", "--set", "train.epochs=1", "--set", "predict.batch_size=32")
+    again = cli("compare", "-c", "tiny", "--recipes", "tiny", "--folds", "1", "--subset", "5", "--executor",
+                "inline", "-q", "--set", "train.epochs=1", "--set", "predict.batch_size=32")
     assert again.exit_code == 0, again.output
     assert "nothing to train: every requested fold is finished" in again.stderr
     single = pd.read_csv(tiny_competition / again.stdout.strip() / "table.csv")
@@ -272,11 +268,11 @@ def test_sweep_with_seeds_flags_rows_the_seed_cannot_tell_apart(tiny_competition
 
 
 @pytest.mark.slow
-def test_the_spread_compares_seeds_on_the_folds_they_all_finished(tiny_competition):
+def test_the_spread_compares_seeds_on_the_folds_they_all_finished(tiny_competition, cli):
     # seed 1 with both folds, then --seeds 2 --fold 0: seed 2 has fold 0 only, so both are
     # scored on fold 0's rows (seed 1's two-fold OOF score would compare other rows)
-    assert invoke("train", *QUICK, "--folds", "2", "--run", "R").exit_code == 0
-    res = invoke("train", *QUICK, "--folds", "2", "--run", "R", "--seeds", "2", "--fold", "0")
+    assert cli("train", *QUICK, "--folds", "2", "--run", "R").exit_code == 0
+    res = cli("train", *QUICK, "--folds", "2", "--run", "R", "--seeds", "2", "--fold", "0")
     assert res.exit_code == 0, res.output
     runs = tiny_competition / "runs" / "tiny"
     fold0 = [json.loads((runs / r / "fold-0" / "metrics.json").read_text())["score"] for r in ("R", "R-seed2")]
@@ -287,7 +283,7 @@ def test_the_spread_compares_seeds_on_the_folds_they_all_finished(tiny_competiti
     assert f"seed spread: mean {mean:.4f}, std {std:.4f} over 2 seeds" in res.stderr
 
 
-def test_a_seed_group_counts_each_seed_once(tiny_competition):
+def test_a_seed_group_counts_each_seed_once(tiny_competition, cli):
     """A rerun of a seed under another run id is not a second seed: the spread is over distinct
     seeds (each seed's oldest run), and two runs of one seed make no group."""
     from comp.config.spec import load_competition
@@ -302,14 +298,14 @@ def test_a_seed_group_counts_each_seed_once(tiny_competition):
     assert [(g.runs, g.n, g.repeats) for g in groups] == [(["a", "a-again", "b"], 2, ["a-again"])]
     assert groups[0].mean == pytest.approx(0.72) and groups[0].std == pytest.approx(statistics.stdev([0.70, 0.74]))
     assert seed_groups(runs[:2]) == []  # one seed twice: no spread to show
-    listing = invoke("runs", "-c", "tiny")
+    listing = cli("runs", "-c", "tiny")
     assert listing.exit_code == 0, listing.output
     assert listing.stdout.splitlines()[-1] == (
         f"seed group tiny (runs a, a-again, b): oof 0.7200 ± {statistics.stdev([0.70, 0.74]):.4f} "
         f"(2 seeds; a-again repeats seed 1, not counted)")
 
 
-def test_a_run_on_every_fold_joins_the_group_of_fold_runs_with_its_fold_score(tiny_competition):
+def test_a_run_on_every_fold_joins_the_group_of_fold_runs_with_its_fold_score(tiny_competition, cli):
     """`--seeds 3 --fold 0 --run R` reuses a finished 5-fold R as its first seed: R joins the
     fold-0 group of the other seeds with its score on fold 0, and keeps its own group of runs on
     every fold."""
@@ -337,7 +333,7 @@ def test_a_run_on_every_fold_joins_the_group_of_fold_runs_with_its_fold_score(ti
         (["R", "S"], (), [0.72, 0.80]),
         (["R", "R-seed2", "R-seed3", "S"], (0,), [0.70, 0.76, 0.79, 0.78])]
     assert seed_groups(runs[:1] + runs[3:]) == groups[:1]  # no fold-0 runs: no fold-0 group
-    listing = invoke("runs", "-c", "tiny")
+    listing = cli("runs", "-c", "tiny")
     assert listing.exit_code == 0, listing.output
     mean, std = statistics.mean([0.70, 0.76, 0.79, 0.78]), statistics.stdev([0.70, 0.76, 0.79, 0.78])
     assert listing.stdout.splitlines()[-1] == (

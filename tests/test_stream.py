@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 
 from comp.data.folds import split_fold
+from comp.errors import CompError
 from comp.data.stream import Rows, row_batches
 from comp.config.recipe import AugmentCfg, Recipe, TrainCfg
 from comp.train.memory_budget import check_fold_memory, fold_memory, input_path
 from comp.train.pipeline import eval_dataset, train_dataset
-from tests.test_cli_errors import TRAIN, invoke
 
 
 @pytest.fixture
@@ -100,17 +100,17 @@ def test_auto_streams_what_does_not_fit_the_budget_and_keys_force_a_path():
     assert input_path("auto", 0.0, 10, 5, 0, (32, 32)) == "stream"  # a budget of 0: always stream
     assert fold_memory(20_000, 5_000, 0, (224, 224), "stream") < fold_memory(4000, 1000, 0, (224, 224))
     assert fold_memory(20_000, 5_000, 0, (224, 224)) - fold_memory(0, 0, 0, (224, 224)) == image * 45_000
-    with pytest.raises(Exception, match=r"on the memory path.*--set train\.pipeline=stream"):
+    with pytest.raises(CompError, match=r"on the memory path.*--set train\.pipeline=stream"):
         check_fold_memory("r", 20_000, 5_000, 0, (224, 224), available=4 * 2**30)
     check_fold_memory("r", 20_000, 5_000, 0, (224, 224), available=4 * 2**30, path="stream")
 
 
 @pytest.mark.slow
-def test_a_fold_trains_the_same_on_both_paths_and_says_which(tiny_competition):
+def test_a_fold_trains_the_same_on_both_paths_and_says_which(tiny_competition, cli, train_args):
     stderr = {}
     for path in ("memory", "stream"):
-        args = (*TRAIN[:-1], "--folds", "2", "--fold", "0", "--run", path, "--set", f"train.pipeline={path}")
-        result = invoke(*args)
+        args = (*train_args[:-1], "--folds", "2", "--fold", "0", "--run", path, "--set", f"train.pipeline={path}")
+        result = cli(*args)
         assert result.exit_code == 0, result.output
         stderr[path] = result.stderr
     assert "input: in memory" in stderr["memory"]

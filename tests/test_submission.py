@@ -13,6 +13,7 @@ import pytest
 
 from comp.errors import CompError
 from comp.config.spec import competition_from_dict
+from comp.submit.manifest import Manifest
 from comp.submit.submission import (check_rules, make_frame, score_csv, validate_csv, validate_frame,
                              write_submission)
 
@@ -126,23 +127,23 @@ def test_make_frame_writes_names_or_indices(root):
     assert list(make_frame(spec(root, target_format="index"), IDS, probs, CLASSES)["target"]) == ["1", "2", "0"]
 
 
-def test_write_submission_writes_csv_and_manifest_with_its_hash(root):
+def test_write_submission_writes_csv_and_manifest_with_its_hash(root, a_manifest):
     path = root / "subs" / "zoo-run.csv"
-    write_submission(frame(), path, {"runs": []})
+    written = write_submission(frame(), path, a_manifest())
     text = path.read_text()
     assert text.splitlines() == ["id,target", "00042,cat", "00043,dog", "00044,bird"]
     manifest = json.loads(path.with_suffix(".json").read_text())
     assert manifest["rows"] == 3 and manifest["csv"] == str(path)
     assert manifest["sha256"] == hashlib.sha256(text.encode()).hexdigest()
     assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []
+    assert written == Manifest.read(path) and written.rows == 3
 
 
 # --------------------------------------------------------------------------- rule guard
 
 
 def run(run_id, pretrained=False, test_data=None):
-    flags = {"pretrained": pretrained} if test_data is None else {"pretrained": pretrained, "test_data": test_data}
-    return SimpleNamespace(id=run_id, config={"run": flags})
+    return SimpleNamespace(id=run_id, pretrained=pretrained, test_data=bool(test_data))  # what check_rules reads
 
 
 def test_pretrained_run_is_refused_when_the_rules_forbid_it(root):
@@ -183,8 +184,9 @@ def test_a_run_trained_on_test_images_passes_where_the_rules_allow_it_and_the_ma
 
 def test_runs_of_older_versions_with_the_retired_external_data_flag_still_pass(root):
     # comp never trains on data outside the competition's folder, so the flag that runs used
-    # to carry was always false; old runs keep it in config.toml and are not refused for it
-    old = SimpleNamespace(id="old", config={"run": {"pretrained": False, "external_data": False}})
+    # to carry was always false; old runs keep it in config.toml and are not refused for it: the
+    # rule check reads a run's pretrained and test_data only
+    old = SimpleNamespace(id="old", pretrained=False, test_data=False, config={"run": {"external_data": False}})
     assert check_rules(spec(root), [old])["passed"] is True
 
 

@@ -16,84 +16,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import tomli_w
-from click.testing import CliRunner
 
 from comp.submit import upload
-from comp.cli import main
 from comp.errors import CompError
 from comp.submit.ledger import COLUMNS
+from comp.runs.config import build_run_config
 from comp.runs.identity import config_hash
 from comp.config.spec import competition_from_dict
-from comp.submit.submission import write_submission
-
-SPEC = """\
-name = "zoo"
-metric = "accuracy"
-
-[data]
-root = "data/zoo"
-
-[rules]
-{rules}
-
-{platform}
-"""
-KAGGLE = '[platform]\nkaggle = "zoo-slug"'
-DACON = "[platform]\ndacon = 235838"
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def error_line(result, *fragments: str) -> str:
-    """The one line a refused command prints: exit 2, `error: ...`, no traceback."""
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip("\n").splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
-    return lines[0]
-
-
-def write_spec(platform: str = KAGGLE, rules: str = "") -> None:
-    Path("competition").mkdir(exist_ok=True)
-    Path("competition/zoo.toml").write_text(SPEC.format(platform=platform, rules=rules))
-
-
-def write_run(run_id: str, score: float | None = 0.81, seed: int = 1, split_seed: int | None = None,
-              competition: str = "zoo", **flags) -> Path:
-    """A finished run as the rule check and the seed groups read it: config.toml and metrics.json."""
-    run = {"competition": competition, "recipe": "fast", "folds": 2, "val_fraction": 0.2, "seed": seed,
-           "overrides": [], "pretrained": False, **flags}
-    if split_seed is not None:
-        run["split_seed"] = split_seed
-    config = {"created": "2025-01-01T00:00:00+00:00", "run": run,
-              "recipe": {"name": "fast", "train": {"seed": seed}}, "competition": {"name": competition}}
-    run_dir = Path("runs") / competition / run_id
-    run_dir.mkdir(parents=True)
-    (run_dir / "config.toml").write_text(tomli_w.dumps(config))
-    if score is not None:
-        (run_dir / "metrics.json").write_text(json.dumps({"oof_score": score, "folds": 2, "finished_folds": 2}))
-    return run_dir
-
-
-def write_csv(name: str = "zoo-a.csv", runs=("a",), oof: float = 0.81, competition: str = "zoo") -> Path:
-    """A submission and its manifest, as comp predict writes them."""
-    path = Path("submissions") / name
-    manifest = {"competition": competition, "created_by": "comp test",
-                "runs": [{"run": r, "recipe": "fast", "folds": [0, 1], "oof_score": oof, "pretrained": False}
-                         for r in runs],
-                "metric": "accuracy", "rule_check": {"passed": True}}
-    frame = pd.DataFrame({"id": ["001", "002", "003"], "target": ["cat", "dog", "cat"]})
-    write_submission(frame, path, manifest)
-    return path
 
 
 @pytest.fixture
-def zoo(tmp_path, monkeypatch) -> Path:
+def zoo(tmp_path, monkeypatch, write_spec, write_run, write_csv) -> Path:
     """A working folder with competition/zoo.toml ([platform] kaggle), run 'a' and submissions/zoo-a.csv."""
     monkeypatch.chdir(tmp_path)
     write_spec()
@@ -154,9 +87,9 @@ class KaggleApi:
 # --------------------------------------------------------------------------- the dry run
 
 
-def test_a_dry_run_prints_what_would_be_sent_and_sends_nothing(zoo, no_network):
+def test_a_dry_run_prints_what_would_be_sent_and_sends_nothing(zoo, no_network, cli):
     csv = zoo / "submissions" / "zoo-a.csv"
-    res = invoke("submit", "submissions/zoo-a.csv", "-m", "fast, 2 folds", "--dry-run")
+    res = cli("submit", "submissions/zoo-a.csv", "-m", "fast, 2 folds", "--dry-run")
     assert res.exit_code == 0, res.output
     assert res.stdout.splitlines() == [
         "platform:    kaggle", "competition: zoo-slug", "file:        submissions/zoo-a.csv",
@@ -166,98 +99,100 @@ def test_a_dry_run_prints_what_would_be_sent_and_sends_nothing(zoo, no_network):
     assert not (zoo / "submissions" / "ledger.csv").exists()
 
 
-def test_the_default_message_names_the_runs_and_the_oof_score(zoo, no_network):
-    res = invoke("submit", "submissions/zoo-a.csv", "--dry-run")
+def test_the_default_message_names_the_runs_and_the_oof_score(zoo, no_network, cli):
+    res = cli("submit", "submissions/zoo-a.csv", "--dry-run")
     assert res.exit_code == 0, res.output
     assert "message:     comp: a, OOF accuracy 0.8100" in res.stdout.splitlines()
 
 
-def test_a_dacon_dry_run_names_the_competition_id(zoo, no_network):
-    write_spec(DACON)
-    res = invoke("submit", "submissions/zoo-a.csv", "--dry-run")
+def test_a_dacon_dry_run_names_the_competition_id(zoo, no_network, cli, write_spec, dacon_platform):
+    write_spec(dacon_platform)
+    res = cli("submit", "submissions/zoo-a.csv", "--dry-run")
     assert res.stdout.splitlines()[:2] == ["platform:    dacon", "competition: 235838"]
 
 
 # --------------------------------------------------------------------------- refusals, before any network call
 
 
-def test_a_csv_without_its_manifest_is_refused(zoo, no_network):
+def test_a_csv_without_its_manifest_is_refused(zoo, no_network, cli, submit_error_line):
     (zoo / "submissions" / "zoo-a.json").unlink()
-    error_line(invoke("submit", "submissions/zoo-a.csv"), "submissions/zoo-a.csv: no manifest",
-               "submissions/zoo-a.json", "only CSVs written by comp predict")
+    submit_error_line(cli("submit", "submissions/zoo-a.csv"), "submissions/zoo-a.csv: no manifest",
+                      "submissions/zoo-a.json", "only CSVs written by comp predict")
 
 
-def test_an_unreadable_manifest_is_refused(zoo, no_network):
+def test_an_unreadable_manifest_is_refused(zoo, no_network, cli, submit_error_line):
     (zoo / "submissions" / "zoo-a.json").write_text("{not json")
-    error_line(invoke("submit", "submissions/zoo-a.csv"), "submissions/zoo-a.json: the manifest is not valid JSON")
+    submit_error_line(cli("submit", "submissions/zoo-a.csv"), "submissions/zoo-a.json: the manifest is not valid JSON")
     (zoo / "submissions" / "zoo-a.json").write_text('{"runs": []}')
-    error_line(invoke("submit", "submissions/zoo-a.csv"), "not a comp predict manifest", "sha256")
+    submit_error_line(cli("submit", "submissions/zoo-a.csv"), "not a comp predict manifest", "sha256")
 
 
-def test_a_missing_csv_is_refused(zoo, no_network):
-    error_line(invoke("submit", "submissions/nope.csv"), "submissions/nope.csv: no such file")
+def test_a_missing_csv_is_refused(zoo, no_network, cli, submit_error_line):
+    submit_error_line(cli("submit", "submissions/nope.csv"), "submissions/nope.csv: no such file")
 
 
-def test_a_csv_changed_since_its_manifest_is_refused(zoo, no_network):
+def test_a_csv_changed_since_its_manifest_is_refused(zoo, no_network, cli, submit_error_line):
     csv = zoo / "submissions" / "zoo-a.csv"
     csv.write_text(csv.read_text().replace("dog", "cat"))
-    line = error_line(invoke("submit", "submissions/zoo-a.csv", "--dry-run"), "submissions/zoo-a.csv: its sha256",
-                      "differs from its manifest's", "changed after comp predict wrote it")
+    line = submit_error_line(cli("submit", "submissions/zoo-a.csv", "--dry-run"), "submissions/zoo-a.csv: its sha256",
+                             "differs from its manifest's", "changed after comp predict wrote it")
     assert hashlib.sha256(csv.read_bytes()).hexdigest()[:12] in line
 
 
 @pytest.mark.parametrize("flag, rule", [("pretrained", "pretrained_weights = false"),
                                         ("test_data", "test_data_training = false")])
-def test_a_run_the_rules_forbid_now_is_refused(zoo, no_network, flag, rule):
+def test_a_run_the_rules_forbid_now_is_refused(zoo, no_network, flag, rule, cli, submit_error_line, write_run,
+                                               write_csv):
     write_run("b", **{flag: True})
     write_csv("zoo-b.csv", runs=("a", "b"))
-    error_line(invoke("submit", "submissions/zoo-b.csv", "--dry-run"), f"run 'b'", "zoo's rules forbid", rule)
+    submit_error_line(cli("submit", "submissions/zoo-b.csv", "--dry-run"), f"run 'b'", "zoo's rules forbid", rule)
 
 
-def test_the_rules_are_those_of_the_spec_now(zoo, no_network):
+def test_the_rules_are_those_of_the_spec_now(zoo, no_network, cli, submit_error_line, write_spec, write_run, write_csv):
     write_run("b", pretrained=True)
     write_csv("zoo-b.csv", runs=("b",))
     write_spec(rules="pretrained_weights = true")
-    assert invoke("submit", "submissions/zoo-b.csv", "--dry-run").exit_code == 0
+    assert cli("submit", "submissions/zoo-b.csv", "--dry-run").exit_code == 0
     write_spec(rules="pretrained_weights = false")  # the rules changed since comp predict
-    error_line(invoke("submit", "submissions/zoo-b.csv", "--dry-run"), "run 'b' used pretrained weights")
+    submit_error_line(cli("submit", "submissions/zoo-b.csv", "--dry-run"), "run 'b' used pretrained weights")
 
 
-def test_a_run_deleted_since_is_refused(zoo, no_network):
+def test_a_run_deleted_since_is_refused(zoo, no_network, cli, submit_error_line):
     import shutil
 
     shutil.rmtree(zoo / "runs" / "zoo" / "a")
-    error_line(invoke("submit", "submissions/zoo-a.csv", "--dry-run"), "submissions/zoo-a.json",
-               "its rules cannot be checked again", "run 'a' not found in runs/zoo")
+    submit_error_line(cli("submit", "submissions/zoo-a.csv", "--dry-run"), "submissions/zoo-a.json",
+                      "its rules cannot be checked again", "run 'a' not found in runs/zoo")
 
 
-def test_a_spec_without_a_platform_is_refused(zoo, no_network):
+def test_a_spec_without_a_platform_is_refused(zoo, no_network, cli, submit_error_line, write_spec):
     write_spec(platform="")
-    error_line(invoke("submit", "submissions/zoo-a.csv", "--dry-run"), "competition 'zoo'",
-               "no [platform] table", 'kaggle = "<competition slug>"', "dacon = <competition id>")
+    submit_error_line(cli("submit", "submissions/zoo-a.csv", "--dry-run"), "competition 'zoo'",
+                      "no [platform] table", 'kaggle = "<competition slug>"', "dacon = <competition id>")
 
 
-def test_a_manifest_of_another_competition_is_refused(zoo, no_network):
+def test_a_manifest_of_another_competition_is_refused(zoo, no_network, cli, submit_error_line, write_csv):
     write_csv("other.csv", competition="other")
-    error_line(invoke("submit", "submissions/other.csv", "-c", "zoo", "--dry-run"),
-               "submissions/other.json", "for competition 'other', not 'zoo'")
+    submit_error_line(cli("submit", "submissions/other.csv", "-c", "zoo", "--dry-run"),
+                      "submissions/other.json", "for competition 'other', not 'zoo'")
 
 
-def test_a_manifest_naming_a_path_is_refused(zoo, no_network):
+def test_a_manifest_naming_a_path_is_refused(zoo, no_network, cli, submit_error_line):
     manifest = zoo / "submissions" / "zoo-a.json"
     manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "competition": "../competition/zoo"}))
-    error_line(invoke("submit", "submissions/zoo-a.csv", "--dry-run"), "competition must be a plain name")
-    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "competition": "zoo",
-                                    "runs": [{"run": "../../etc"}]}))
-    error_line(invoke("submit", "submissions/zoo-a.csv", "--dry-run"), "--run must be a plain name")
+    submit_error_line(cli("submit", "submissions/zoo-a.csv", "--dry-run"), "competition must be a plain name")
+    data = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**data, "competition": "zoo", "runs": [{**data["runs"][0], "run": "../../etc"}]}))
+    submit_error_line(cli("submit", "submissions/zoo-a.csv", "--dry-run"), "submissions/zoo-a.json",
+                      "runs[0].run must be a plain name")
 
 
 # --------------------------------------------------------------------------- Kaggle
 
 
-def test_without_the_kaggle_package_one_line_says_pip_install_kaggle(zoo, monkeypatch):
+def test_without_the_kaggle_package_one_line_says_pip_install_kaggle(zoo, monkeypatch, cli, submit_error_line):
     monkeypatch.setitem(sys.modules, "kaggle", None)  # not importable, whatever is installed
-    error_line(invoke("submit", "submissions/zoo-a.csv"), "the kaggle package is not installed: pip install kaggle")
+    submit_error_line(cli("submit", "submissions/zoo-a.csv"), "the kaggle package is not installed: pip install kaggle")
     assert not (zoo / "submissions" / "ledger.csv").exists()
 
 
@@ -270,9 +205,9 @@ def test_without_the_kaggle_package_one_line_says_pip_install_kaggle(zoo, monkey
     ("", "raise SystemExit(1)"),
     ("", "raise ValueError('Error: Missing username in configuration.')"),
 ])
-def test_missing_kaggle_credentials_are_one_line_naming_where_they_are_looked_for(zoo, kaggle_site, init, auth):
+def test_missing_kaggle_credentials_are_one_line_naming_where_they_are_looked_for(zoo, kaggle_site, init, auth, cli):
     kaggle_site(init, auth)
-    res = invoke("submit", "submissions/zoo-a.csv")
+    res = cli("submit", "submissions/zoo-a.csv")
     assert res.exit_code == 2 and res.stdout == ""  # the package's help went to stderr, not stdout
     error = res.stderr.strip().splitlines()[-1]
     assert error == f"error: {upload.KAGGLE_CREDENTIALS}"
@@ -282,10 +217,10 @@ def test_missing_kaggle_credentials_are_one_line_naming_where_they_are_looked_fo
     assert not (zoo / "submissions" / "ledger.csv").exists()
 
 
-def test_a_kaggle_upload_calls_competition_submit_and_appends_a_ledger_row(zoo, kaggle_site):
+def test_a_kaggle_upload_calls_competition_submit_and_appends_a_ledger_row(zoo, kaggle_site, cli):
     kaggle_site()
     before = datetime.now(timezone.utc).replace(microsecond=0)
-    res = invoke("submit", "submissions/zoo-a.csv", "-m", "fast, 2 folds")
+    res = cli("submit", "submissions/zoo-a.csv", "-m", "fast, 2 folds")
     assert res.exit_code == 0, res.output
     calls = sys.modules["kaggle.api.kaggle_api_extended"].CALLS
     assert calls == [("authenticate",), ("competition_submit", "submissions/zoo-a.csv", "fast, 2 folds", "zoo-slug")]
@@ -302,27 +237,27 @@ def test_a_kaggle_upload_calls_competition_submit_and_appends_a_ledger_row(zoo, 
     assert [p.name for p in (zoo / "submissions").iterdir() if p.name.startswith(".tmp-")] == []
 
 
-def test_the_ledger_row_carries_the_seed_spread_of_the_runs_group(zoo, kaggle_site):
+def test_the_ledger_row_carries_the_seed_spread_of_the_runs_group(zoo, kaggle_site, cli, write_run, write_csv):
     kaggle_site()
     write_run("a-seed2", score=0.83, seed=2, split_seed=1)
     write_run("a-seed3", score=0.80, seed=3, split_seed=1)
     write_run("other", score=0.70, seed=5)  # alone in its group
     write_csv("zoo-o.csv", runs=("other",), oof=0.70)
-    assert invoke("submit", "submissions/zoo-a.csv").exit_code == 0
-    assert invoke("submit", "submissions/zoo-o.csv").exit_code == 0
+    assert cli("submit", "submissions/zoo-a.csv").exit_code == 0
+    assert cli("submit", "submissions/zoo-o.csv").exit_code == 0
     ledger = pd.read_csv(zoo / "submissions" / "ledger.csv", dtype=str, keep_default_na=False)
     assert float(ledger["oof_std"][0]) == pytest.approx(statistics.stdev([0.81, 0.83, 0.80]))
     assert ledger["oof_std"][1] == "" and ledger["message"][1] == "comp: other, OOF accuracy 0.7000"
 
 
-def test_a_failed_upload_is_one_line_and_records_nothing(zoo, monkeypatch):
+def test_a_failed_upload_is_one_line_and_records_nothing(zoo, monkeypatch, cli, submit_error_line):
     class Broken:
         def competition_submit(self, file_name, message, competition):
             raise ConnectionError("Max retries exceeded with url: /api/v1/competitions\nmore detail")
 
     monkeypatch.setattr(upload, "kaggle_api", lambda: Broken())
-    error_line(invoke("submit", "submissions/zoo-a.csv"),
-               "kaggle: the upload of submissions/zoo-a.csv failed (ConnectionError: Max retries exceeded")
+    submit_error_line(cli("submit", "submissions/zoo-a.csv"),
+                      "kaggle: the upload of submissions/zoo-a.csv failed (ConnectionError: Max retries exceeded")
     assert not (zoo / "submissions" / "ledger.csv").exists()
 
 
@@ -334,33 +269,34 @@ def fake_dacon(monkeypatch, calls: list) -> None:
     monkeypatch.setitem(sys.modules, "dacon_submit_api", types.SimpleNamespace(dacon_submit_api=client))
 
 
-def test_a_dacon_upload_passes_the_token_the_id_and_the_team(zoo, monkeypatch):
-    write_spec(DACON)
+def test_a_dacon_upload_passes_the_token_the_id_and_the_team(zoo, monkeypatch, cli, write_spec, dacon_platform):
+    write_spec(dacon_platform)
     calls: list = []
     fake_dacon(monkeypatch, calls)
     monkeypatch.setenv("DACON_TOKEN", "secret-token")
     monkeypatch.setenv("DACON_TEAM", "team zoo")
-    res = invoke("submit", "submissions/zoo-a.csv", "-m", "first")
+    res = cli("submit", "submissions/zoo-a.csv", "-m", "first")
     assert res.exit_code == 0, res.output
     assert calls == [("submissions/zoo-a.csv", "secret-token", "235838", "team zoo", "first")]
     assert "secret-token" not in res.output
     assert pd.read_csv(zoo / "submissions" / "ledger.csv", dtype=str)["message"].tolist() == ["first"]
 
 
-def test_dacon_without_its_token_is_one_line_naming_the_variables(zoo, monkeypatch):
-    write_spec(DACON)
+def test_dacon_without_its_token_is_one_line_naming_the_variables(zoo, monkeypatch, cli, submit_error_line,
+                                                                  write_spec, dacon_platform):
+    write_spec(dacon_platform)
     calls: list = []
     fake_dacon(monkeypatch, calls)
     monkeypatch.delenv("DACON_TOKEN", raising=False)
     monkeypatch.setenv("DACON_TEAM", "team zoo")
-    error_line(invoke("submit", "submissions/zoo-a.csv"), "DACON_TOKEN and DACON_TEAM", "not set: DACON_TOKEN")
+    submit_error_line(cli("submit", "submissions/zoo-a.csv"), "DACON_TOKEN and DACON_TEAM", "not set: DACON_TOKEN")
     assert calls == []
 
 
-def test_dacon_without_its_client_is_one_line(zoo, monkeypatch):
-    write_spec(DACON)
+def test_dacon_without_its_client_is_one_line(zoo, monkeypatch, cli, submit_error_line, write_spec, dacon_platform):
+    write_spec(dacon_platform)
     monkeypatch.setitem(sys.modules, "dacon_submit_api", None)
-    error_line(invoke("submit", "submissions/zoo-a.csv"), "dacon_submit_api) is not installed")
+    submit_error_line(cli("submit", "submissions/zoo-a.csv"), "dacon_submit_api) is not installed")
 
 
 # --------------------------------------------------------------------------- the [platform] table
@@ -391,9 +327,9 @@ def test_a_bad_platform_table_is_an_error_naming_the_key(platform, fragments):
 
 
 def test_the_platform_is_not_part_of_a_runs_identity():
-    def config(platform):
-        return {"run": {"competition": "zoo", "recipe": "fast", "folds": 2, "seed": 1},
-                "recipe": {"name": "fast"}, "competition": {"name": "zoo", "data": {"root": "d"}, "platform": platform}}
+    from comp.config.recipe import load_recipe
 
-    assert config_hash(config({})) == config_hash(config({"kaggle": "zoo-slug"}))
-    assert config_hash(config({})) == config_hash({**config({}), "competition": {"name": "zoo", "data": {"root": "d"}}})
+    def config(platform):
+        return build_run_config(spec_with(platform), load_recipe("fast"), "fast", [], 2)
+
+    assert config_hash(config({})) == config_hash(config({"kaggle": "zoo-slug"})) == config_hash(config({"dacon": 7}))

@@ -121,15 +121,7 @@ def test_weighted_soft_batches_come_out_as_keras_sample_weights_mixed_like_the_t
 
 # --------------------------------------------------------------------------- end to end (tiny competition)
 
-from click.testing import CliRunner  # noqa: E402
-
-from comp.cli import main  # noqa: E402
-
 QUICK = ["-c", "tiny", "-r", "tiny", "--executor", "inline", "-q", "--folds", "2", "--set", "train.epochs=1"]
-
-
-def invoke(*args, catch=False):
-    return CliRunner().invoke(main, list(args), catch_exceptions=catch)
 
 
 def config_of(run_dir):
@@ -139,16 +131,16 @@ def config_of(run_dir):
 
 
 @pytest.fixture
-def teacher(tiny_competition):
-    res = invoke("train", *QUICK, "--run", "teach")
+def teacher(tiny_competition, cli):
+    res = cli("train", *QUICK, "--run", "teach")
     assert res.exit_code == 0, res.output
     return tiny_competition / "runs" / "tiny" / "teach"
 
 
 @pytest.mark.slow
-def test_a_distilled_and_pseudo_labelled_student_trains_on_its_teachers_targets(teacher, tiny_competition):
-    res = invoke("train", *QUICK, "--run", "student", "--distill", "teach", "--pseudo-label", "teach",
-                 "--set", "teacher.pseudo_top_share=0.5", "--set", "teacher.pseudo_weight=0.5")
+def test_a_distilled_and_pseudo_labelled_student_trains_on_its_teachers_targets(teacher, tiny_competition, cli):
+    res = cli("train", *QUICK, "--run", "student", "--distill", "teach", "--pseudo-label", "teach",
+              "--set", "teacher.pseudo_top_share=0.5", "--set", "teacher.pseudo_weight=0.5")
     assert res.exit_code == 0, res.output
     student = tiny_competition / "runs" / "tiny" / "student"
     assert "distillation: targets of 36 training rows from 'teach'" in res.output
@@ -158,7 +150,12 @@ def test_a_distilled_and_pseudo_labelled_student_trains_on_its_teachers_targets(
     cfg = config_of(student)
     assert cfg["run"]["teacher"] == {"distill": ["teach"], "pseudo_label": ["teach"]}
     assert cfg["run"]["test_data"] is True and cfg["recipe"]["teacher"]["pseudo_weight"] == 0.5
-    assert "teacher" not in config_of(teacher)["recipe"]  # a run without teachers keeps its old identity
+    from comp.runs.config import read_run_config
+    from comp.runs.identity import config_identity
+
+    # a run without teachers keeps its old identity: its [teacher] keys are saved, not hashed
+    assert "teacher" in config_of(teacher)["recipe"]
+    assert "teacher" not in config_identity(read_run_config(teacher / "config.toml"))["recipe"]
     with np.load(student / "teacher.npz") as saved:
         n_pseudo, train_targets = len(saved["pseudo_index"]), saved["train"]
     assert 3 <= n_pseudo <= 6  # half of each predicted class, rounded up
@@ -168,23 +165,23 @@ def test_a_distilled_and_pseudo_labelled_student_trains_on_its_teachers_targets(
         assert fold["n_pseudo"] == n_pseudo and fold["n_train"] == 18 + n_pseudo and fold["n_val"] == 18
     summary = json.loads((student / "metrics.json").read_text())
     assert summary["oof_rows"] == 36  # scored on the 36 labelled rows only
-    listing = invoke("runs", "-c", "tiny").stdout.splitlines()
+    listing = cli("runs", "-c", "tiny").stdout.splitlines()
     column = listing[0].split().index("teacher")
     assert {line.split()[1]: line.split()[column] for line in listing[1:3]} == {"teach": "-",
                                                                                 "student": "distill+pseudo"}
-    refused = invoke("predict", "-c", "tiny", "--run", "student", "--ensemble", catch=True)
+    refused = cli("predict", "-c", "tiny", "--run", "student", "--ensemble", catch=True)
     assert refused.exit_code != 0
     assert "run 'student' trained on the test images (pseudo-labels)" in refused.output
     assert "test_data_training = false" in refused.output and "Traceback" not in refused.output
 
 
 @pytest.mark.slow
-def test_test_data_runs_submit_where_the_rules_allow_and_the_manifest_records_it(teacher, tiny_competition):
+def test_test_data_runs_submit_where_the_rules_allow_and_the_manifest_records_it(teacher, tiny_competition, cli):
     spec = tiny_competition / "competition" / "tiny.toml"
     spec.write_text(spec.read_text() + "test_data_training = true\n")
-    res = invoke("train", *QUICK, "--run", "student", "--pseudo-label", "teach", "--fold", "0")
+    res = cli("train", *QUICK, "--run", "student", "--pseudo-label", "teach", "--fold", "0")
     assert res.exit_code == 0, res.output and "will refuse" not in res.output
-    res = invoke("predict", "-c", "tiny", "--run", "student", "--allow-partial", "--ensemble")
+    res = cli("predict", "-c", "tiny", "--run", "student", "--allow-partial", "--ensemble")
     assert res.exit_code == 0, res.output
     manifest = json.loads(next((tiny_competition / "submissions").glob("*.json")).read_text())
     assert manifest["rule_check"]["runs_used_test_data"] is True
@@ -192,16 +189,16 @@ def test_test_data_runs_submit_where_the_rules_allow_and_the_manifest_records_it
 
 
 @pytest.mark.slow
-def test_teacher_errors_are_one_line(teacher, tiny_competition):
-    res = invoke("train", *QUICK, "--run", "s", "--distill", "nobody", catch=True)
+def test_teacher_errors_are_one_line(teacher, tiny_competition, cli):
+    res = cli("train", *QUICK, "--run", "s", "--distill", "nobody", catch=True)
     assert res.exit_code != 0 and "run 'nobody' not found" in res.output
     three = [a if a != "2" else "3" for a in QUICK]
-    res = invoke("train", *three, "--run", "s", "--distill", "teach", catch=True)
+    res = cli("train", *three, "--run", "s", "--distill", "teach", catch=True)
     assert res.exit_code != 0 and "teacher run 'teach' has 2 folds" in res.output and "--folds 2" in res.output
-    invoke("train", *QUICK, "--run", "half", "--fold", "0")
-    res = invoke("train", *QUICK, "--run", "s", "--distill", "half", catch=True)
+    cli("train", *QUICK, "--run", "half", "--fold", "0")
+    res = cli("train", *QUICK, "--run", "s", "--distill", "half", catch=True)
     assert res.exit_code != 0 and "teacher run 'half' has 1 of 2 folds finished" in res.output
-    res = invoke("train", *QUICK, "--run", "s2", "--distill", "teach", "--subset", "4", catch=True)
+    res = cli("train", *QUICK, "--run", "s2", "--distill", "teach", "--subset", "4", catch=True)
     assert res.exit_code != 0 and "other training images or labels" in res.output
     assert "Traceback" not in res.output
 
@@ -209,18 +206,47 @@ def test_teacher_errors_are_one_line(teacher, tiny_competition):
 def test_a_student_inherits_pretrained_and_test_data_from_its_teachers():
     from types import SimpleNamespace
 
-    from comp.train.teacher import Teachers, record
+    from comp.config.spec import load_competition
+    from comp.runs.config import build_run_config
+    from comp.train.teacher import Teachers
 
     def teacher(run_id, pretrained=False, test_data=False):
-        return SimpleNamespace(id=run_id, pretrained=pretrained, config={"run": {"test_data": test_data}})
+        return SimpleNamespace(id=run_id, pretrained=pretrained, test_data=test_data)
 
-    base = {"run": {"pretrained": False}, "recipe": {"model": {"name": "fast"}}}
+    def student(teachers):
+        return build_run_config(load_competition("demo-digits"), recipe, "fast", [], 5, teachers=teachers).to_table()
+
     recipe = load_recipe("fast", ["teacher.distill_weight=0.3"])
-    plain = record(base, Teachers([teacher("a")], []), recipe)
+    plain = student(Teachers([teacher("a")], []))
     assert plain["run"]["teacher"] == {"distill": ["a"], "pseudo_label": []}
     assert plain["run"]["test_data"] is False and plain["run"]["pretrained"] is False
     assert plain["recipe"]["teacher"]["distill_weight"] == 0.3
-    inherited = record(base, Teachers([teacher("t", pretrained=True), teacher("p", test_data=True)], []), recipe)
+    inherited = student(Teachers([teacher("t", pretrained=True), teacher("p", test_data=True)], []))
     assert inherited["run"]["pretrained"] is True and inherited["run"]["test_data"] is True
-    assert record(base, Teachers([], [teacher("a")]), recipe)["run"]["test_data"] is True
-    assert base["run"] == {"pretrained": False}  # not modified in place
+    assert student(Teachers([], [teacher("a")]))["run"]["test_data"] is True
+    assert "teacher" not in student(None)["run"] and "test_data" not in student(None)["run"]
+
+
+@pytest.mark.slow
+def test_a_run_that_is_its_own_teacher_is_not_deleted_by_restart(teacher, tiny_competition, cli):
+    """--restart would delete the folds the targets come from: refused before anything is deleted."""
+    before = {p: p.stat().st_mtime_ns for p in teacher.rglob("*") if p.is_file()}
+    res = cli("train", *QUICK, "--run", "teach", "--distill", "teach", "--restart", catch=True)
+    assert res.exit_code == 2, res.output
+    assert res.stderr.strip() == ("error: run 'teach' is its own teacher (--distill/--pseudo-label teach): "
+                                  "--restart would delete the folds its targets come from; pass another --run")
+    assert {p: p.stat().st_mtime_ns for p in teacher.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.slow
+def test_a_teacher_of_another_class_order_is_refused(teacher, tiny_competition, cli):
+    spec = tiny_competition / "competition" / "tiny.toml"
+    text = spec.read_text()
+    classes = json.loads((teacher / "classes.json").read_text())["classes"]
+    spec.write_text(text.replace("[data]\n", f"[data]\nclass_names = {json.dumps(classes[::-1])}\n", 1))
+    res = cli("train", *QUICK, "--run", "student", "--distill", "teach", catch=True)
+    assert res.exit_code == 2, res.output
+    assert res.stderr.strip() == (f"error: teacher run 'teach' has the classes {classes} in another order than "
+                                  f"this run's {classes[::-1]}; its probabilities would be read against the wrong "
+                                  f"classes (train the teacher again, or keep the spec's class_names)")
+    assert not (tiny_competition / "runs" / "tiny" / "student").exists()

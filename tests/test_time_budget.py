@@ -10,7 +10,6 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 from comp.errors import CompError
 from comp.train.time_budget import (TimePlan, epoch_estimate, estimate_known, first_step_cost, fold_share,
@@ -39,10 +38,8 @@ def test_a_zero_budget_is_refused():
         parse_duration("0m")
 
 
-def test_the_cli_refuses_a_bad_budget_in_one_line(tiny_competition):
-    from comp.cli import main
-
-    res = CliRunner().invoke(main, ["train", "-c", "tiny", "-r", "tiny", "--time-budget", "2x", "-q"])
+def test_the_cli_refuses_a_bad_budget_in_one_line(tiny_competition, cli):
+    res = cli("train", "-c", "tiny", "-r", "tiny", "--time-budget", "2x", "-q", catch=True)
     assert res.exit_code == 2
     assert "expected a duration such as 90s, 45m, 2h or 1h30m" in res.stderr
     assert not (tiny_competition / "runs").exists()
@@ -97,7 +94,7 @@ def _run(tmp_path, budget, n_folds, done=None, planned=None):
     for k, share in planned.items():
         (tmp_path / f"fold-{k}").mkdir(parents=True, exist_ok=True)
         TimePlan(share, 30).save(tmp_path / f"fold-{k}")
-    return SimpleNamespace(config={"run": {"time_budget_s": budget}}, n_folds=n_folds,
+    return SimpleNamespace(time_budget_s=budget, n_folds=n_folds,
                            fold_done=lambda k: k in done, fold_metrics=lambda k: {"seconds": 1.0, **done[k]},
                            fold_dir=lambda k: tmp_path / f"fold-{k}")
 
@@ -110,7 +107,7 @@ def test_each_fold_gets_an_equal_share_of_what_is_left(tmp_path):
     run = _run(tmp_path, 100.0, 4, done={0: {"budget_used_s": 10.0}}, planned={2: 40.0})
     assert fold_share(run, 1) == pytest.approx(25.0)
     assert fold_share(_run(tmp_path, 10.0, 2, done={0: {"budget_used_s": 30.0}}), 1) == 0.0  # overspent: 0, 1 epoch
-    assert fold_share(SimpleNamespace(config={"run": {}}), 0) is None  # no budget
+    assert fold_share(SimpleNamespace(time_budget_s=None), 0) is None  # no budget
 
 
 def test_a_resumed_fold_continues_its_plan(tmp_path):
@@ -153,9 +150,7 @@ def test_the_schedule_follows_its_planned_total():
 
 @pytest.mark.slow
 @pytest.mark.timeout(180)
-def test_a_budgeted_run_ends_near_its_budget_with_every_schedule_complete(tiny_competition):
-    from comp.cli import main
-
+def test_a_budgeted_run_ends_near_its_budget_with_every_schedule_complete(tiny_competition, cli):
     budget, epochs = 24.0, 400
     args = ["train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--run", "tb", "--executor", "inline", "-q",
             "--time-budget", f"{budget:g}s", "--set", f"train.epochs={epochs}", "--set", "train.final_fraction=0.05"]
@@ -163,7 +158,7 @@ def test_a_budgeted_run_ends_near_its_budget_with_every_schedule_complete(tiny_c
     # (two pytest workers) once took 10 s the plan cannot foresee; the restart itself is tested on
     # a fake clock (test_the_callback_moves_the_schedule_lookahead_and_mixing_with_the_plan)
     start = time.perf_counter()
-    res = CliRunner().invoke(main, args)
+    res = cli(*args, catch=True)
     wall = time.perf_counter() - start
     assert res.exit_code == 0, res.output
     assert "epochs planned after epoch 1" in res.stderr

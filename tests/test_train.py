@@ -263,15 +263,21 @@ def test_muon_orthogonalises_the_conv_kernels_update_and_leaves_other_variables_
 
 
 def test_the_muon_keys_stay_out_of_other_runs_and_an_older_run_reopens():
-    from comp.runs.identity import changes, recipe_table
+    from comp.config.spec import load_competition
+    from comp.runs.config import build_run_config, run_config_from_table
+    from comp.runs.identity import changes, config_identity
 
+    competition = load_competition("demo-digits")
     sgd, muon = load_recipe("fast"), load_recipe("fast", ["train.optimizer=muon", "train.muon_lr=0.1"])
-    assert "muon_lr" not in recipe_table(sgd)["train"] and recipe_table(muon)["train"]["muon_lr"] == 0.1
-    older = recipe_table(sgd)
-    older["train"] = {k: v for k, v in older["train"].items() if k not in ("tensorboard", "class_balance")}
-    config = {"run": {"competition": "c"}, "competition": {}, "recipe": recipe_table(sgd)}
-    assert changes({**config, "recipe": older}, config) == []
-    assert changes(config, {**config, "recipe": recipe_table(muon)}) != []
+    sgd_run = build_run_config(competition, sgd, "fast", [], 5)
+    muon_run = build_run_config(competition, muon, "fast", [], 5)
+    assert "muon_lr" not in config_identity(sgd_run)["recipe"]["train"]
+    assert config_identity(muon_run)["recipe"]["train"]["muon_lr"] == 0.1
+    older = sgd_run.to_table()  # written before the keys tensorboard and class_balance existed
+    older["recipe"]["train"] = {k: v for k, v in older["recipe"]["train"].items()
+                                if k not in ("tensorboard", "class_balance")}
+    assert changes(run_config_from_table(older, "config.toml"), sgd_run) == []
+    assert changes(sgd_run, muon_run) != []
 
 
 # --------------------------------------------------------------------------- lookahead
@@ -334,24 +340,30 @@ def test_train_fold_with_lookahead_ends_on_the_average(tiny_competition, monkeyp
     from comp.train.callbacks import Lookahead
 
     recipe = load_recipe("tiny", ["train.epochs=2", "train.lookahead=true", "augment.preset=none"])
-    seen, synced, callbacks, gaps = [], [], [], []
+    seen, syncs, callbacks = [], [], []
     original = Lookahead.on_train_batch_end
 
     def spy(self, batch, logs=None):
+        before = [w.numpy() for w in self.model.trainable_weights]
         original(self, batch, logs)
+        after = [w.numpy() for w in self.model.trainable_weights]
         seen.append(int(self.model.optimizer.iterations.numpy()))
-        synced.append(self._synced)
         callbacks.append(self)
-        gaps.append(max(float(np.abs(s.numpy() - np.asarray(f.numpy(), dtype=s.numpy().dtype)).max())
-                        for s, f in zip(self._slow, self._fast)))
+        if any(not np.array_equal(b, a) for b, a in zip(before, after)):  # a sync: the model restarts from the average
+            syncs.append((seen[-1], after))
 
     monkeypatch.setattr(Lookahead, "on_train_batch_end", spy)
     result = train_fold(recipe, fold_data(n_train=48), tiny_competition / "fold-la", verbose=0)
     assert result["epochs"] == 2 and np.isfinite(result["log_loss"])
     assert seen == list(range(1, len(seen) + 1)) and len(seen) >= 2  # called after every step
-    assert synced[-1] == seen[-1] == callbacks[-1].total_steps  # its step count agrees with the optimizer's
-    # after the last step the model holds the slow average (the fold then loads its best epoch)
-    assert gaps[-1] == 0.0 and max(gaps) > 0.0
+    # a sync every `every` optimizer steps and one after the last, which the callback's step count agrees on
+    every = callbacks[-1].every
+    assert [step for step, _ in syncs] == [s for s in seen if s % every == 0 or s == seen[-1]]
+    assert syncs[-1][0] == seen[-1] == callbacks[-1].total_steps
+    # after the last step the model holds the slow average: the weights the sync before it left, the
+    # last steps' updates dropped (the fold then loads its best epoch)
+    for last, previous in zip(syncs[-1][1], syncs[-2][1]):
+        np.testing.assert_array_equal(last, previous)
 
 
 @pytest.mark.parametrize("metric, monitor, column, pick", [
@@ -413,7 +425,8 @@ def test_accumulate_applies_the_mean_gradient_of_n_batches_as_one_larger_batch()
     start, _ = weights_after(1, [])
     for a, b in zip(start, halfway):
         np.testing.assert_array_equal(a, b)  # the first of two batches only accumulates
-    assert opt.gradient_accumulation_steps == 2 and opt._learning_rate.total_steps == 30 * 5  # updates, not batches
+    schedule = opt.get_config()["learning_rate"]["config"]  # the schedule as a saved model keeps it
+    assert opt.gradient_accumulation_steps == 2 and schedule["total_steps"] == 30 * 5  # updates, not batches
 
 
 def test_the_plateau_schedule_lowers_the_lr_when_the_monitor_stops_improving(tiny_competition):

@@ -12,9 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-from comp.cli import main
 from comp.errors import CompError
 from comp.models import check_options, create_model
 from comp.models.transfer import BACKBONES, BackbonePreprocess, list_backbones
@@ -33,10 +31,6 @@ ISSUE_BACKBONES = {"DenseNet121", "DenseNet169", "DenseNet201", "EfficientNetB0"
 REPRESENTATIVES = ["ResNet50", "MobileNetV2", "DenseNet121", "EfficientNetB0", "InceptionV3"]
 SMALL = ["model.backbone=MobileNetV2", "model.weights=none", "model.input_size=32", "train.batch_size=8",
          "predict.batch_size=32"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def images(n, size=12, seed=0):
@@ -275,14 +269,14 @@ def test_a_fold_interrupted_at_and_after_the_phase_switch_resumes(tiny_competiti
 
 
 def test_the_pretrained_flag_covers_imagenet_a_local_file_and_the_builders_default(tmp_path):
-    from comp.runs.identity import run_config
+    from comp.runs.config import build_run_config
 
     competition = load_competition("dacon-cifar10")
     weights_file = tmp_path / "w.h5"
     weights_file.write_bytes(b"")
 
     def pretrained(*sets, recipe="transfer"):
-        return run_config(competition, load_recipe(recipe, list(sets)), 1, 0.2, [], recipe)["run"]["pretrained"]
+        return build_run_config(competition, load_recipe(recipe, list(sets)), recipe, [], 1).pretrained
 
     assert pretrained() is True  # the recipe asks for imagenet
     assert pretrained(f"model.weights={weights_file}") is True
@@ -290,14 +284,14 @@ def test_the_pretrained_flag_covers_imagenet_a_local_file_and_the_builders_defau
     assert pretrained(recipe="fast") is False
 
 
-def test_a_transfer_run_with_imagenet_weights_is_refused_for_dacon_cifar10(tiny_competition):
-    from comp.runs.identity import run_config
+def test_a_transfer_run_with_imagenet_weights_is_refused_for_dacon_cifar10(tiny_competition, cli):
+    from comp.runs.config import build_run_config
     from comp.runs.run import create_run, folds_frame
 
-    config = run_config(load_competition("dacon-cifar10"), load_recipe("transfer"), 5, 0.2, [], "transfer")
+    config = build_run_config(load_competition("dacon-cifar10"), load_recipe("transfer"), "transfer", [], 5)
     create_run(config, "transfer-imagenet", False, ["cat", "dog"],  # no training needed: the guard comes first
                folds_frame(["a", "b"], ["cat", "dog"], [0, 1]))
-    res = invoke("predict", "-c", "dacon-cifar10", "--run", "transfer-imagenet", "--ensemble")
+    res = cli("predict", "-c", "dacon-cifar10", "--run", "transfer-imagenet", "--ensemble")
     assert res.exit_code == 2
     assert res.stderr.strip() == (
         "error: run 'transfer-imagenet' used pretrained weights, which dacon-cifar10's rules forbid "
@@ -307,24 +301,24 @@ def test_a_transfer_run_with_imagenet_weights_is_refused_for_dacon_cifar10(tiny_
 
 
 @pytest.mark.slow
-def test_the_same_pretrained_run_is_submitted_where_the_rules_allow_it(tiny_competition):
+def test_the_same_pretrained_run_is_submitted_where_the_rules_allow_it(tiny_competition, cli):
     save_backbone_weights(tiny_competition / "mnv2.weights.h5")
     spec = (tiny_competition / "competition" / "tiny.toml").read_text()
     (tiny_competition / "competition" / "tiny-open.toml").write_text(
         spec.replace("pretrained_weights = false", "pretrained_weights = true"))
-    trained = invoke("train", "-c", "tiny", "-r", "transfer", "--folds", "1", "--run", "pre", "--executor", "inline",
-                     "-q", *[f"--set={s}" for s in SMALL], "--set", "model.weights=mnv2.weights.h5",
-                     "--set", "train.epochs=1")
+    trained = cli("train", "-c", "tiny", "-r", "transfer", "--folds", "1", "--run", "pre", "--executor", "inline",
+                  "-q", *[f"--set={s}" for s in SMALL], "--set", "model.weights=mnv2.weights.h5",
+                  "--set", "train.epochs=1")
     assert trained.exit_code == 0, trained.output
     config = (tiny_competition / "runs" / "tiny" / "pre" / "config.toml").read_text()
     assert "pretrained = true" in config
 
-    refused = invoke("predict", "-c", "tiny", "--run", "pre", "--ensemble")
+    refused = cli("predict", "-c", "tiny", "--run", "pre", "--ensemble")
     assert refused.exit_code == 2
     assert "run 'pre' used pretrained weights, which tiny's rules forbid" in refused.stderr
     assert not any((tiny_competition / "submissions").glob("*"))
 
-    allowed = invoke("predict", "-c", "competition/tiny-open.toml", "--run", "pre", "--ensemble")
+    allowed = cli("predict", "-c", "competition/tiny-open.toml", "--run", "pre", "--ensemble")
     assert allowed.exit_code == 0, allowed.output
     csv = tiny_competition / allowed.stdout.strip()
     assert len(pd.read_csv(csv)) == 9
@@ -334,6 +328,6 @@ def test_the_same_pretrained_run_is_submitted_where_the_rules_allow_it(tiny_comp
                                       "runs_used_test_data": False, "passed": True}
     assert manifest["runs"][0]["pretrained"] is True
 
-    listing = invoke("runs", "-c", "tiny")
+    listing = cli("runs", "-c", "tiny")
     row = next(line for line in listing.stdout.splitlines() if " pre " in f" {line} ")
     assert "transfer:MobileNetV2" in row and "yes" in row

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from comp.train.kfold import train_folds, training_run
+from comp.train.request import TrainRequest
+from comp.train.runner import train_run
 from comp.files.atomic import write_json
 from comp.config.recipe import load_recipe
 from comp.config.spec import load_competition
@@ -35,9 +36,9 @@ def main() -> None:
 
     competition = load_competition(args.competition)
     recipe = load_recipe(args.recipe, args.overrides)
-    with training_run(competition, recipe, args.recipe, args.overrides, args.folds, 0.2,
-                      args.run, restart=False) as (run, dataset, images):
-        train_folds(run, [args.fold], images, dataset, executor="inline", verbose=2, say=print)
+    request = TrainRequest(competition, args.recipe, args.overrides, n_folds=args.folds, folds=[args.fold],
+                           run_id=args.run, executor="inline", verbose=2, say=print)
+    run = train_run(request)[0].run
     hist = pd.read_csv(run.fold_dir(args.fold) / "history.csv")
     final = json.loads((run.fold_dir(args.fold) / "metrics.json").read_text())
     curve = pd.DataFrame({"epoch": hist["epoch"] + 1, "seconds": hist["seconds"].cumsum().round(0),

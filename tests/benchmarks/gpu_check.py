@@ -35,7 +35,8 @@ from comp.config.recipe import load_recipe
 from comp.config.spec import load_competition
 from comp.train.devices import setup_devices
 from comp.train.fold import FoldTrainer
-from comp.train.kfold import train_folds, training_run
+from comp.train.request import TrainRequest
+from comp.train.runner import train_run
 from comp.train.pipeline import train_dataset
 
 
@@ -89,9 +90,9 @@ def pipeline_figures(recipe, data: FoldData, steps: int) -> dict:
 
 def train_one(competition, recipe_ref: str, overrides: list[str], run_id: str) -> dict:
     """Fold 0 of a 5-fold run from scratch; its metrics.json and history."""
-    recipe = load_recipe(recipe_ref, overrides, competition)
-    with training_run(competition, recipe, recipe_ref, overrides, 5, 0.2, run_id, restart=True) as (run, ds, images):
-        train_folds(run, [0], images, ds, executor="inline", verbose=2, say=print)
+    request = TrainRequest(competition, recipe_ref, list(overrides), n_folds=5, folds=[0], run_id=run_id,
+                           restart=True, executor="inline", verbose=2, say=print)
+    run = train_run(request)[0].run
     hist = pd.read_csv(run.fold_dir(0) / "history.csv")
     metrics = run.fold_metrics(0)
     return {"run": str(run.dir), "score": metrics["score"], "seconds": metrics["seconds"],

@@ -38,7 +38,7 @@ def submit(csv, message, dry_run, competition_ref):
     from comp.submit.ledger import append_row, ledger_path, ledger_row
     from comp.submit.upload import plan_upload, read_manifest, send
 
-    competition = _spec(competition_ref, read_manifest(csv)["competition"])
+    competition = _spec(competition_ref, read_manifest(csv).competition)
     upload = plan_upload(csv, competition, message)
     if dry_run:
         for line in upload.lines():

@@ -52,17 +52,17 @@ def runs(competition):
     groups = seed_groups(all_runs)
     for run in all_runs:
         m = run.metrics() or {}
-        group = group_of(groups, run.config["run"]["competition"], run.id)
+        group = group_of(groups, run.competition_name, run.id)
         rows.append({
-            "competition": run.config["run"]["competition"], "run": run.id, "recipe": run.config["run"]["recipe"],
+            "competition": run.competition_name, "run": run.id, "recipe": run.recipe_name,
             "model": run.model_label, "pretrained": "yes" if run.pretrained else "no", "teacher": _taught(run),
             "folds": f"{len(run.finished_folds())}/{run.n_folds}",
             "oof": f"{m['oof_score']:.4f}" if "oof_score" in m else "-",
             "seeds": str(group.n) if group else "-",
             "minutes": f"{m['seconds'] / 60:.1f}" if "seconds" in m else "-",
-            "submissions": len(manifests_for_run(run.id, run.config["run"]["competition"])),
-            "created": run.config.get("created", ""),
-            "overrides": _overrides_text(run.config["run"].get("overrides") or []),
+            "submissions": len(manifests_for_run(run.id, run.competition_name)),
+            "created": run.created,
+            "overrides": _overrides_text(run.overrides),
         })
     if not rows:
         say("no runs yet: `comp train` makes one")
@@ -83,6 +83,7 @@ def _overrides_text(overrides: list[str]) -> str:
 
 def _taught(run) -> str:
     """How the run learnt from teacher runs: distill, pseudo (trained on test images), both, or -."""
-    teacher = run.config["run"].get("teacher") or {}
-    kinds = [name for name, key in (("distill", "distill"), ("pseudo", "pseudo_label")) if teacher.get(key)]
+    teacher = run.teacher
+    kinds = [] if teacher is None else [name for name, ids in (("distill", teacher.distill),
+                                                                ("pseudo", teacher.pseudo_label)) if ids]
     return "+".join(kinds) or "-"

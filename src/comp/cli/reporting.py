@@ -45,7 +45,7 @@ def report(run_id, competition_ref, data):
 
     run = _run_for(run_id, competition_ref)
     if data is not None:  # the images of the mistakes grid: read from there (the run's config is not changed)
-        run.config["competition"]["data"]["root"] = str(data)
+        run.competition.data.root = str(data)
     path = write_report(run, say)
     finished = run.finished_folds()
     say(f"report of run '{run.id}': {len(finished)} of {run.n_folds} folds finished")

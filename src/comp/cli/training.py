@@ -53,49 +53,21 @@ def train(competition_ref, recipe_ref, n_folds, val_fraction, run_id, fold, over
 
     With --seeds N, N runs one after another (train.seed, +1, ...; with --run R: R, R-seed<S>),
     all on the folds of the first seed; then a table of the seeds and their spread."""
-    from comp.config.recipe import load_recipe
-    from comp.runs.seeds import plan_seeds, train_seeds
     from comp.config.spec import load_competition
-
-    if fold is not None and n_folds >= 1 and not 0 <= fold < n_folds:  # before any decoding or run folder
-        raise CompError(f"--fold must be in [0, {n_folds - 1}] with --folds {n_folds}. Received: --fold={fold}")
-    from comp.train.time_budget import check_budget_recipe, parse_duration
+    from comp.train.request import TrainRequest
+    from comp.train.runner import check_request, train_run
+    from comp.train.time_budget import parse_duration
 
     budget = parse_duration(time_budget) if time_budget is not None else None
-    gpu_ids = gpu_list(gpus)
-    if strategy:
-        overrides = (*overrides, f"train.strategy={strategy}")
-    competition = load_competition(competition_ref, data)
-    recipe = load_recipe(recipe_ref, overrides, competition)
-    if budget:
-        check_budget_recipe(recipe)
-    plans = plan_seeds(recipe.train.seed, seeds, run_id)  # every seed's run id checked before any training
-    teachers = _teachers(competition, distill_ids, pseudo_ids)
-    from comp.report import plots
-    from comp.metrics import per_class_f1_text
-    from comp.train.kfold import summarise_run, train_folds, training_run
-
-    def train_one(plan):
-        seeded = [*overrides, *plan.overrides]
-        recipe_s = load_recipe(recipe_ref, seeded, competition) if plan.overrides else recipe
-        summary = None
-        with training_run(competition, recipe_s, recipe_ref, seeded, n_folds, val_fraction, plan.run_id, restart,
-                          subset, plan.split_seed, teachers, say, budget) as (run, dataset, images):
-            say(f"run {run.dir} | recipe {recipe.name} | model {recipe.model_name} | "
-                f"{len(dataset.train)} train / {len(dataset.test)} test images, {len(dataset.class_names)} classes")
-            folds = range(n_folds) if fold is None else [fold]
-            train_folds(run, folds, images, dataset, executor, gpu_ids, keras_verbosity(quiet), say)
-            if run.finished_folds():
-                summary = summarise_run(run)
-                say("\n" + plots.fold_table(summary))
-                if summary.get("per_class_f1"):
-                    say(per_class_f1_text(summary["per_class_f1"]))
-                say(f"out-of-fold {summary['metric']}: {summary['oof_score']:.4f} "
-                    f"({summary['finished_folds']}/{summary['folds']} folds) | plots: {run.dir / 'plots'}")
-        click.echo(str(run.dir))
-        return run, summary
-
-    train_seeds(plans, train_one, say)
+    request = TrainRequest(
+        competition=load_competition(competition_ref, data), recipe_ref=recipe_ref,
+        overrides=[*overrides, *([f"train.strategy={strategy}"] if strategy else [])],
+        n_folds=n_folds, val_fraction=val_fraction, folds=None if fold is None else [fold], run_id=run_id,
+        restart=restart, subset=subset, seeds=seeds, time_budget_s=budget, executor=executor,
+        gpus=gpu_list(gpus), verbose=keras_verbosity(quiet), say=say, on_run=lambda run: click.echo(str(run.dir)))
+    check_request(request)  # --fold, the recipe and every seed's run id, before any decoding or run folder
+    request.teachers = _teachers(request.competition, distill_ids, pseudo_ids)
+    train_run(request)
 
 
 def _teachers(competition, distill_ids, pseudo_ids):
@@ -162,6 +134,8 @@ def _comparison(kind, competition_ref, rows_for, n_folds, val_fraction, override
     from comp.runs.seeds import spread_note
     from comp.config.spec import load_competition
 
+    from comp.train.request import TrainRequest
+
     gpu_ids = gpu_list(gpus)
     competition = load_competition(competition_ref, data)
     rows = rows_for(competition)
@@ -169,8 +143,10 @@ def _comparison(kind, competition_ref, rows_for, n_folds, val_fraction, override
         header = f"{header} Subset: at most {subset} training images per class.".strip()
     if seeds > 1:
         header = f"{header} Seeds: {seeds} per row, on the same folds.".strip()
-    out_dir, table = run_comparison(kind, competition, rows, n_folds, val_fraction, executor, gpu_ids,
-                                    keras_verbosity(quiet), say, header, subset, seeds)
+    base = TrainRequest(competition=competition, recipe_ref="", n_folds=n_folds, val_fraction=val_fraction,
+                        subset=subset, seeds=seeds, executor=executor, gpus=gpu_ids, verbose=keras_verbosity(quiet),
+                        say=say)
+    out_dir, table = run_comparison(kind, base, rows, header)
     say("\n" + markdown_table(table) + "\n")
     if spread_note(table):
         say(spread_note(table))

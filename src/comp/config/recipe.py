@@ -1,8 +1,9 @@
 """Training recipes: typed dataclasses loaded from TOML, with ``--set`` overrides.
 
 Precedence is dataclass defaults < recipe TOML < the competition's ``[recipe]`` keys <
-``--set key=value`` overrides. Unknown keys, wrong types and values outside a field's choices
-raise :class:`~comp.errors.CompError` naming the file and key (see :mod:`comp.config.spec`).
+``--set key=value`` overrides (:mod:`comp.config.overrides`). Each field declares what it may
+hold, choices or a range (:mod:`comp.config.fields`); unknown keys, wrong types and values
+outside them raise :class:`~comp.errors.CompError` naming the file and key, as they are built.
 
 Example::
 
@@ -11,15 +12,27 @@ Example::
 
 from __future__ import annotations
 
-import copy
-import tomllib
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
 
+from comp.config.fields import Integral, Interval, Pair, Real, choice_field, setting
+from comp.config.overrides import deep_merge, merge_overrides, parse_override  # noqa: F401 (importable from here)
+from comp.config.spec import MAX_PIXELS, Competition, available, build_dataclass, read_toml, resolve
 from comp.errors import CompError
-from comp.config.recipe_parts import PredictCfg, TeacherCfg
-from comp.config.spec import Competition, choice_field, available, build_dataclass, read_toml, resolve
+from comp.predict.tta import TTA_LEVELS
+
+# The ranges keys share. Every number has one (tests/test_fields.py walks them): NaN and
+# infinities never pass, and each count has an upper bound that only a typo reaches.
+POSITIVE = Interval(Real, 0, None, closed="neither")
+NON_NEGATIVE = Interval(Real, 0, None)
+UNIT = Interval(Real, 0, 1)  # [0, 1]
+UNIT_OPEN_TOP = Interval(Real, 0, 1, closed="left")  # [0, 1)
+UNIT_OPEN_BOTTOM = Interval(Real, 0, 1, closed="right")  # (0, 1]
+MAX_EPOCHS = 100_000
+EPOCHS = Interval(Integral, 0, MAX_EPOCHS)
+BATCH = Interval(Integral, 1, 1_000_000)
+PIXELS = Interval(Integral, 0, MAX_PIXELS)
+UNIT_PAIR = Pair(("min", "max"), UNIT_OPEN_BOTTOM, ordered=True)  # [min, max] with 0 < min <= max <= 1
 
 
 @dataclass
@@ -27,76 +40,71 @@ class AugmentCfg:
     preset: str = "heavy"  # albumentations preset: none | light | heavy (see comp.augment.transform)
     flip: bool = False  # in-graph per-sample horizontal flip
     alternate_flip: bool = False  # with flip: each image flipped one way in even epochs, the other in odd
-    translate: int = 0  # in-graph per-sample random translation, in pixels
+    translate: int = setting(0, PIXELS)  # in-graph per-sample random translation, in pixels
     translate_fill: str = choice_field("zeros", ("zeros", "reflect"))  # what the translation shifts in
-    cutout: int = 0  # in-graph per-sample cutout square, side in pixels (0 = off)
-    mixup_alpha: float = 0.0  # mixup Beta(alpha, alpha); 0 = off
-    cutmix_alpha: float = 0.0  # cutmix Beta(alpha, alpha); 0 = off
-    mix_prob: float = 1.0  # probability that a batch is mixed at all
-    switch_prob: float = 0.5  # with both on: probability of cutmix rather than mixup for a batch
-    mix_off_epochs: int = 0  # no mixing in the last N epochs (train on clean images to finish)
+    cutout: int = setting(0, PIXELS)  # in-graph per-sample cutout square, side in pixels (0 = off)
+    mixup_alpha: float = setting(0.0, NON_NEGATIVE)  # mixup Beta(alpha, alpha); 0 = off
+    cutmix_alpha: float = setting(0.0, NON_NEGATIVE)  # cutmix Beta(alpha, alpha); 0 = off
+    mix_prob: float = setting(1.0, UNIT)  # probability that a batch is mixed at all
+    switch_prob: float = setting(0.5, UNIT)  # with both on: probability of cutmix rather than mixup for a batch
+    mix_off_epochs: int = setting(0, EPOCHS)  # no mixing in the last N epochs (train on clean images to finish)
     # for large images (comp.augment.ops), in the graph, all off by default:
-    crop_scale: list[float] = field(default_factory=lambda: [1.0, 1.0])  # random resized crop: area fraction range; [1, 1] = off
-    crop_ratio: list[float] = field(default_factory=lambda: [0.75, 4 / 3])  # its aspect (width / height) range, log-uniform
-    rotate: float = 0.0  # rotation uniform in [-rotate, rotate] degrees, mirrored border; 0 = off
-    scale: float = 0.0  # zoom uniform in [1 - scale, 1 + scale], with the rotation; 0 = off
-    color_jitter: float = 0.0  # brightness, contrast, saturation factors in [1 - s, 1 + s]; 0 = off
-    erase_prob: float = 0.0  # random erasing: probability per image; 0 = off
-    erase_scale: list[float] = field(default_factory=lambda: [0.02, 0.25])  # erased box's area fraction range
+    crop_scale: list[float] = setting([1.0, 1.0], UNIT_PAIR)  # random resized crop: area fraction range; [1, 1] = off
+    # its aspect (width / height) range, log-uniform
+    crop_ratio: list[float] = setting([0.75, 4 / 3], Pair(("min", "max"), POSITIVE, ordered=True))
+    # rotation uniform in [-rotate, rotate] degrees, mirrored border; 0 = off
+    rotate: float = setting(0.0, Interval(Real, 0, 180))
+    scale: float = setting(0.0, UNIT_OPEN_TOP)  # zoom uniform in [1 - scale, 1 + scale], with the rotation; 0 = off
+    color_jitter: float = setting(0.0, UNIT)  # brightness, contrast, saturation factors in [1 - s, 1 + s]; 0 = off
+    erase_prob: float = setting(0.0, UNIT)  # random erasing: probability per image; 0 = off
+    erase_scale: list[float] = setting([0.02, 0.25], UNIT_PAIR)  # erased box's area fraction range
     erase_fill: str = choice_field("noise", ("noise", "zeros"))  # what the erased box holds: 0-255 noise or black
-
-    def checks(self) -> list[tuple]:
-        """(key, value, ok, what is allowed) of the keys with a range (see recipe_from_dict)."""
-        def pair(v, top=float("inf")):
-            return len(v) == 2 and 0 < v[0] <= v[1] <= top
-        unit_pair = "[min, max] with 0 < min <= max <= 1"
-        return [
-            ("augment.crop_scale", self.crop_scale, pair(self.crop_scale, 1.0), unit_pair),
-            ("augment.crop_ratio", self.crop_ratio, pair(self.crop_ratio), "[min, max] with 0 < min <= max"),
-            ("augment.rotate", self.rotate, 0 <= self.rotate <= 180, "in [0, 180]"),
-            ("augment.scale", self.scale, 0 <= self.scale < 1, "in [0, 1)"),
-            ("augment.color_jitter", self.color_jitter, 0 <= self.color_jitter <= 1, "in [0, 1]"),
-            ("augment.erase_prob", self.erase_prob, 0 <= self.erase_prob <= 1, "in [0, 1]"),
-            ("augment.erase_scale", self.erase_scale, pair(self.erase_scale, 1.0), unit_pair),
-        ]
 
 
 @dataclass
 class TrainCfg:
-    epochs: int = 30
-    batch_size: int = 128
+    epochs: int = setting(30, Interval(Integral, 1, MAX_EPOCHS))
+    batch_size: int = setting(128, BATCH)
     optimizer: str = choice_field("sgd", ("sgd", "adamw", "muon"))  # muon: Muon for conv kernels, sgd for the rest
-    muon_lr: float = 0.24  # muon: the kernels' peak learning rate (a relative step: they are kept at a fixed norm)
-    muon_momentum: float = 0.6  # muon: the kernels' Nesterov momentum
-    muon_ns_steps: int = 3  # muon: Newton-Schulz iterations that orthogonalise each update
-    lr: float = 0.1  # peak learning rate
-    momentum: float = 0.9
+    # muon: the kernels' peak learning rate (a relative step: they are kept at a fixed norm)
+    muon_lr: float = setting(0.24, POSITIVE)
+    muon_momentum: float = setting(0.6, UNIT_OPEN_TOP)  # muon: the kernels' Nesterov momentum
+    # muon: Newton-Schulz iterations that orthogonalise each update
+    muon_ns_steps: int = setting(3, Interval(Integral, 1, 100))
+    lr: float = setting(0.1, POSITIVE)  # peak learning rate
+    momentum: float = setting(0.9, UNIT_OPEN_TOP)
     nesterov: bool = True
-    offset_lr_scale: float = 1.0  # sgd: learning-rate multiplier for batch-norm offsets (airbench's 64)
-    weight_decay: float = 5e-4  # decoupled; biases and batch-norm parameters are excluded
+    # sgd: learning-rate multiplier for batch-norm offsets (airbench's 64)
+    offset_lr_scale: float = setting(1.0, NON_NEGATIVE)
+    weight_decay: float = setting(5e-4, NON_NEGATIVE)  # decoupled; biases and batch-norm parameters are excluded
     # after the warm-up: constant, cosine or linear decay; plateau: Keras' ReduceLROnPlateau on the monitor
     # (lr from the first step, times plateau_factor after plateau_patience epochs without improvement)
     schedule: str = choice_field("linear", ("constant", "cosine", "linear", "plateau"))
-    plateau_factor: float = 0.5  # plateau: the lr multiplier when the monitor stops improving
-    plateau_patience: int = 2  # plateau: epochs without improvement before the lr drops
-    warmup_epochs: float = 1.0  # linear warm-up from lr * start_fraction to lr
-    start_fraction: float = 0.1  # learning rate at step 0, as a fraction of lr
-    final_fraction: float = 0.0  # learning rate at the last step, as a fraction of lr
-    label_smoothing: float = 0.1
+    # plateau: the lr multiplier when the monitor stops improving
+    plateau_factor: float = setting(0.5, Interval(Real, 0, 1, closed="neither"))
+    plateau_patience: int = setting(2, EPOCHS)  # plateau: epochs without improvement before the lr drops
+    # linear warm-up from lr * start_fraction to lr
+    warmup_epochs: float = setting(1.0, Interval(Real, 0, MAX_EPOCHS))
+    start_fraction: float = setting(0.1, UNIT)  # learning rate at step 0, as a fraction of lr
+    final_fraction: float = setting(0.0, UNIT)  # learning rate at the last step, as a fraction of lr
+    label_smoothing: float = setting(0.1, UNIT_OPEN_TOP)
     ema: bool = False  # evaluate and keep an exponential moving average of the weights
-    ema_momentum: float = 0.99
+    ema_momentum: float = setting(0.99, UNIT_OPEN_TOP)
     lookahead: bool = False  # every 5 steps pull the weights towards a slow average (airbench); the last step keeps the average
-    seed: int = 42
+    seed: int = setting(42, Interval(Integral, 0, 2**32 - 1))  # NumPy's seeds are 0 to 2**32 - 1
     precision: str = choice_field("auto", ("auto", "float32", "mixed_float16", "mixed_bfloat16"))
     # auto: mixed_float16 on GPUs with tensor cores, mixed_bfloat16 on CPUs with AMX, else float32
     jit_compile: str = choice_field("auto", ("auto", "on", "off"))  # XLA; auto: on for GPUs
-    steps_per_execution: int = 1  # batches per graph call; 8-32 helps small nets on GPUs
+    # batches per graph call; 8-32 helps small nets on GPUs
+    steps_per_execution: int = setting(1, Interval(Integral, 1, 10_000))
     # where training and prediction read images: memory (the fold's rows copied into one tensor),
     # stream (batches gathered from the memory-mapped decode cache: bounded memory at any data size),
     # auto: memory when the fold's images fit train.memory_budget_gb, else stream
     pipeline: str = choice_field("auto", ("auto", "memory", "stream"))
-    memory_budget_gb: float = 1.5  # auto: the largest fold (train + validation + test images) held in memory
-    accumulate: int = 1  # gradient accumulation: apply the summed gradients of N batches at once (small GPUs)
+    # auto: the largest fold (train + validation + test images) held in memory
+    memory_budget_gb: float = setting(1.5, NON_NEGATIVE)
+    # gradient accumulation: apply the summed gradients of N batches at once (small GPUs)
+    accumulate: int = setting(1, Interval(Integral, 1, 10_000))
     strategy: str = choice_field("none", ("none", "mirrored"))  # mirrored: one fold over all local GPUs
     # the epoch whose weights a fold keeps; auto: the competition's metric on the validation rows
     monitor: str = choice_field("auto", ("auto", "val_accuracy", "val_macro_f1", "val_log_loss", "val_loss"))
@@ -106,13 +114,40 @@ class TrainCfg:
     # frozen backbone, so its random gradients never reach the pretrained weights; phase 2
     # fine-tunes the top of the backbone gently. Batch norm stays frozen throughout (small
     # batches would spoil the pretrained statistics).
-    freeze_epochs: int = 2  # phase 1: the first N of train.epochs, backbone frozen, at train.lr
-    unfreeze_fraction: float = 0.3  # phase 2: share of the backbone's layers with weights, from the top, that train
-    finetune_lr_factor: float = 0.1  # phase 2: peak learning rate = train.lr * this, same schedule shape
+    freeze_epochs: int = setting(2, EPOCHS)  # phase 1: the first N of train.epochs, backbone frozen, at train.lr
+    # phase 2: share of the backbone's layers with weights, from the top, that train
+    unfreeze_fraction: float = setting(0.3, UNIT)
+    # phase 2: peak learning rate = train.lr * this, same schedule shape
+    finetune_lr_factor: float = setting(0.1, POSITIVE)
     tensorboard: bool = False  # TensorBoard event files per fold in fold-<k>/tensorboard (scalars per epoch)
     # imbalanced classes: weights (balanced class weights as per-sample loss weights) or sampling
     # (each epoch draws its rows with probability 1 / their class's count); see comp.train.balance
     class_balance: str = choice_field("none", ("none", "weights", "sampling"))
+
+
+@dataclass
+class PredictCfg:
+    tta: str = choice_field("flip", TTA_LEVELS)  # see comp.predict.tta
+    batch_size: int = setting(512, BATCH)
+    # every TTA view sees the centre crop of this fraction of each side, resized back; 1 = the image
+    crop: float = setting(1.0, UNIT_OPEN_BOTTOM)
+
+
+@dataclass
+class TeacherCfg:
+    """How a run learns from teacher runs (``comp train --distill RUN`` / ``--pseudo-label RUN``)."""
+
+    # the teacher's probabilities softened as p^(1/T), renormalised (its logits / T)
+    temperature: float = setting(1.0, POSITIVE)
+    # distillation: a training row's target = (1 - w) x its label + w x the teacher's
+    distill_weight: float = setting(0.5, UNIT)
+    # pseudo-labels: test images whose top teacher probability is at least this
+    pseudo_threshold: float = setting(0.0, UNIT_OPEN_TOP)
+    # and, of those, the most confident share of each predicted class
+    pseudo_top_share: float = setting(0.5, UNIT_OPEN_BOTTOM)
+    pseudo_targets: str = choice_field("soft", ("soft", "hard"))  # the teacher's probabilities, or its class
+    # the loss weight of a pseudo-labelled image (a training image's is 1)
+    pseudo_weight: float = setting(1.0, POSITIVE)
 
 
 @dataclass
@@ -134,49 +169,11 @@ class Recipe:
         return {k: v for k, v in self.model.items() if k != "name"}
 
 
-# --------------------------------------------------------------------------- --set overrides
-
-
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """Parse ``key.sub=value``; the value is read as TOML, else taken as a bare string.
-
-    >>> parse_override("train.epochs=3")
-    (['train', 'epochs'], 3)
-    """
-    key, sep, raw = text.partition("=")
-    key = key.strip()
-    if not sep or not key or any(not part for part in key.split(".")):
-        raise CompError(f"--set {text!r}: expected key=value, for example --set train.epochs=30")
-    raw = raw.strip()
-    try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        if raw[:1] in "[{\"'":
-            raise CompError(f"--set {text!r}: the value {raw!r} does not parse as TOML") from None
-        value = raw  # a bare word: model.name=resnet
-    return key.split("."), value
-
-
-def merge_overrides(table: dict, overrides: list[str]) -> dict:
-    """A deep copy of ``table`` with each ``key=value`` override set in it."""
-    table = copy.deepcopy(table)
-    for text in overrides:
-        parts, value = parse_override(text)
-        node = table
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise CompError(f"--set {text!r}: {part} is not a table")
-        node[parts[-1]] = value
-    return table
-
-
 # --------------------------------------------------------------------------- loading
 
 
 def list_recipes() -> list[str]:
     return available("recipes")
-
 
 
 # Values renamed since they were first accepted: old recipes and runs keep working.
@@ -198,43 +195,7 @@ def recipe_from_dict(table: dict, where: str) -> Recipe:
     recipe = build_dataclass(Recipe, _rename_old_values(table, where), where)
     if "name" not in recipe.model or not isinstance(recipe.model["name"], str):
         raise CompError(f"{where}: model.name is required (see `comp models`)")
-    checks = [
-        ("train.epochs", recipe.train.epochs, recipe.train.epochs >= 1, "at least 1"),
-        ("train.batch_size", recipe.train.batch_size, recipe.train.batch_size >= 1, "at least 1"),
-        ("train.lr", recipe.train.lr, recipe.train.lr > 0, "positive"),
-        ("train.label_smoothing", recipe.train.label_smoothing, 0 <= recipe.train.label_smoothing < 1, "in [0, 1)"),
-        ("train.steps_per_execution", recipe.train.steps_per_execution, recipe.train.steps_per_execution >= 1, "at least 1"),
-        ("train.accumulate", recipe.train.accumulate, recipe.train.accumulate >= 1, "at least 1"),
-        ("train.muon_lr", recipe.train.muon_lr, recipe.train.muon_lr > 0, "positive"),
-        ("train.muon_momentum", recipe.train.muon_momentum, 0 <= recipe.train.muon_momentum < 1, "in [0, 1)"),
-        ("train.muon_ns_steps", recipe.train.muon_ns_steps, recipe.train.muon_ns_steps >= 1, "at least 1"),
-        ("train.plateau_factor", recipe.train.plateau_factor, 0 < recipe.train.plateau_factor < 1, "in (0, 1)"),
-        ("train.plateau_patience", recipe.train.plateau_patience, recipe.train.plateau_patience >= 0, "0 or more"),
-        ("train.memory_budget_gb", recipe.train.memory_budget_gb, recipe.train.memory_budget_gb >= 0, "0 or more"),
-        ("train.freeze_epochs", recipe.train.freeze_epochs, recipe.train.freeze_epochs >= 0, "0 or more"),
-        ("train.unfreeze_fraction", recipe.train.unfreeze_fraction, 0 <= recipe.train.unfreeze_fraction <= 1, "in [0, 1]"),
-        ("train.finetune_lr_factor", recipe.train.finetune_lr_factor, recipe.train.finetune_lr_factor > 0, "positive"),
-        ("augment.mixup_alpha", recipe.augment.mixup_alpha, recipe.augment.mixup_alpha >= 0, "0 or more"),
-        ("augment.cutmix_alpha", recipe.augment.cutmix_alpha, recipe.augment.cutmix_alpha >= 0, "0 or more"),
-        ("augment.mix_prob", recipe.augment.mix_prob, 0 <= recipe.augment.mix_prob <= 1, "in [0, 1]"),
-        ("augment.switch_prob", recipe.augment.switch_prob, 0 <= recipe.augment.switch_prob <= 1, "in [0, 1]"),
-        ("augment.translate", recipe.augment.translate, recipe.augment.translate >= 0, "0 or more"),
-        ("augment.cutout", recipe.augment.cutout, recipe.augment.cutout >= 0, "0 or more"),
-    ] + recipe.augment.checks() + recipe.predict.checks() + recipe.teacher.checks()
-    for key, value, ok, allowed in checks:
-        if not ok:
-            raise CompError(f"{where}: {key} must be {allowed}. Received: {key}={value!r}")
     return recipe
-
-
-def _deep_merge(base: dict, top: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def _keys_for_model(keys: dict, table: dict, overrides) -> dict:
@@ -243,7 +204,7 @@ def _keys_for_model(keys: dict, table: dict, overrides) -> dict:
     model_keys = keys.get("model")
     if not isinstance(model_keys, dict) or not model_keys:
         return keys
-    name = merge_overrides(_deep_merge(table, keys), list(overrides)).get("model", {}).get("name")
+    name = merge_overrides(deep_merge(table, keys), list(overrides)).get("model", {}).get("name")
     if not isinstance(name, str):
         return keys  # recipe_from_dict says what is missing
     from comp.models import list_models, model_info  # registers the builders (imports TensorFlow)
@@ -260,7 +221,7 @@ def load_recipe(name_or_path: str, overrides: list[str] | tuple[str, ...] = (),
     path = resolve(name_or_path, "recipe")
     table = read_toml(path)
     if competition is not None and competition.recipe:
-        table = _deep_merge(table, _keys_for_model(competition.recipe, table, overrides))
+        table = deep_merge(table, _keys_for_model(competition.recipe, table, overrides))
     table = merge_overrides(table, list(overrides))
     parts = [" with the competition's [recipe] keys"] if competition is not None and competition.recipe else []
     parts += [" with --set overrides"] if overrides else []

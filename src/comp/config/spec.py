@@ -1,7 +1,8 @@
 """Competition specs: typed dataclasses loaded from TOML (recipes: :mod:`comp.config.recipe`).
 
-Values are dataclass defaults, then the TOML file's; ``--data`` replaces ``data.root``. Unknown
-keys, wrong types and values outside a field's choices raise :class:`~comp.errors.CompError`
+Values are dataclass defaults, then the TOML file's; ``--data`` replaces ``data.root``. Each
+field declares what it may hold (choices, a range: :mod:`comp.config.fields`); unknown keys,
+wrong types and values outside a field's choices or range raise :class:`~comp.errors.CompError`
 with a message that names the file and key, says what is allowed and shows what was received
 (:func:`build_dataclass`, shared with :mod:`comp.config.recipe`).
 
@@ -12,16 +13,14 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import re
 import tomllib
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from comp.errors import CompError, coerce, unknown_key_error, unknown_name_error
+# build_dataclass and to_dict live in comp.config.fields; callers import them from here too
+from comp.config.fields import Integral, Interval, Pair, build_dataclass, choice_field, setting, to_dict  # noqa: F401
+from comp.errors import CompError, unknown_name_error
 from comp.files.paths import check_name
 
 # An editable install (what the Makefile does) runs from the repository, whose competition/
@@ -30,10 +29,7 @@ SHIPPED_DIR = Path(__file__).resolve().parents[3] / "competition"
 
 LAYOUTS = ("class-folders", "csv-labels", "meta-lists")
 METRICS = ("accuracy", "macro_f1", "log_loss")
-
-
-def choice_field(default: Any, choices: tuple, doc: str = "") -> Any:
-    return field(default=default, metadata={"choices": choices, "doc": doc})
+MAX_PIXELS = 16_384  # the largest image side, translation or cutout a key may ask for (a sanity bound)
 
 
 # --------------------------------------------------------------------------- competition
@@ -43,13 +39,14 @@ def choice_field(default: Any, choices: tuple, doc: str = "") -> Any:
 class DataSpec:
     root: str = ""  # folder of the competition's files, relative to the current directory
     layout: str = choice_field("class-folders", LAYOUTS)
-    image_size: list[int] = field(default_factory=lambda: [32, 32])  # [height, width] after resizing
+    # [height, width] the images are resized to
+    image_size: list[int] = setting([32, 32], Pair(("height", "width"), Interval(Integral, 8, MAX_PIXELS)))
     # class-folders: train/<class>/<image>, test/<image>; csv-labels: train/<id>.<ext>, test/<id>.<ext>
     train: str = "train"
     test: str = "test"
     sample_submission: str | None = None  # id,target CSV whose ids and order the submission must match
     labels: str | None = None  # csv-labels: the labels CSV
-    label_columns: list[str] = field(default_factory=lambda: ["id", "label"])  # id column, class column
+    label_columns: list[str] = setting(["id", "label"], Pair(("id", "label"), of="column names"))  # of labels
     # meta-lists (Food-101): images/<class>/<name>.<ext> and list files of "<class>/<name>"
     images: str = "images"
     classes: str = "meta/classes.txt"
@@ -80,12 +77,15 @@ class RulesSpec:
     test_data_training: bool = False
 
 
+DACON_ID = "the competition's id, a positive integer as in dacon.io/competitions/official/<id>"
+
+
 @dataclass
 class PlatformSpec:
     """Where ``comp submit`` uploads (at most one key): the competition on Kaggle or on Dacon."""
 
     kaggle: str | None = None  # the competition's slug: kaggle.com/competitions/<slug>
-    dacon: int | None = None  # the competition's id: dacon.io/competitions/official/<id>
+    dacon: int | None = setting(None, Interval(Integral, 1, text=DACON_ID))  # dacon.io/competitions/official/<id>
 
     @property
     def name(self) -> str | None:
@@ -119,48 +119,6 @@ class Competition:
         """The data file or folder named by ``data.<key>``, under the root (None if unset)."""
         value = getattr(self.data, key)
         return None if value is None else self.root / value
-
-
-# --------------------------------------------------------------------------- building and checking
-
-
-def build_dataclass(cls: type, table: dict, where: str, prefix: str = "") -> Any:
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for key, value in table.items():
-        full = prefix + key
-        if key not in fields:
-            raise unknown_key_error(where, full, [prefix + k for k in fields])
-        tp = hints[key]
-        if dataclasses.is_dataclass(tp):
-            if not isinstance(value, dict):
-                raise CompError(f"{where}: {full} must be a table. Received: {full}={value!r}")
-            kwargs[key] = build_dataclass(tp, value, where, full + ".")
-            continue
-        value = coerce(value, tp, full, where)
-        choices = fields[key].metadata.get("choices")
-        if choices is not None and value not in choices:
-            allowed = ", ".join(repr(c) if c is not None else "absent" for c in choices)
-            close = difflib.get_close_matches(value, [c for c in choices if isinstance(c, str)], n=1, cutoff=0.5) \
-                if isinstance(value, str) else []
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise CompError(f"{where}: {full} must be one of {allowed}. Received: {full}={value!r}.{hint}")
-        kwargs[key] = value
-    return cls(**kwargs)
-
-
-def to_dict(obj: Any) -> dict:
-    """A dataclass as a plain TOML-ready dict (None values dropped, as TOML has no null)."""
-
-    def clean(v: Any) -> Any:
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items() if x is not None}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        return v
-
-    return clean(dataclasses.asdict(obj))
 
 
 # --------------------------------------------------------------------------- loading
@@ -214,15 +172,8 @@ def competition_from_dict(table: dict, where: str) -> Competition:
     check_name(competition.name, "name", where)  # it names folders under runs/, data/.cache/, submissions/
     if not competition.data.root:
         raise CompError(f"{where}: the key 'data.root' is required")
-    size = competition.data.image_size
-    if len(size) != 2 or min(size) < 8:
-        raise CompError(f"{where}: data.image_size must be [height, width], each at least 8. "
-                        f"Received: data.image_size={size!r}")
     if competition.data.layout == "csv-labels" and not competition.data.labels:
         raise CompError(f"{where}: layout 'csv-labels' needs the key 'data.labels' (the labels CSV)")
-    if len(competition.data.label_columns) != 2:
-        raise CompError(f"{where}: data.label_columns must name two columns [id, label]. "
-                        f"Received: data.label_columns={competition.data.label_columns!r}")
     check_platform(competition.platform, where)
     return competition
 
@@ -231,7 +182,8 @@ KAGGLE_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 
 
 def check_platform(platform: PlatformSpec, where: str) -> None:
-    """At most one platform; a Kaggle slug of lowercase letters, digits and '-'; a positive Dacon id."""
+    """At most one platform; a Kaggle slug of lowercase letters, digits and '-' (a positive Dacon
+    id: the field's range, checked as it is built)."""
     if platform.kaggle is not None and platform.dacon is not None:
         raise CompError(f"{where}: [platform] names one platform, kaggle or dacon, not both. "
                         f"Received: platform.kaggle={platform.kaggle!r}, platform.dacon={platform.dacon!r}")
@@ -239,9 +191,6 @@ def check_platform(platform: PlatformSpec, where: str) -> None:
         raise CompError(f"{where}: platform.kaggle must be the competition's slug, as in "
                         f"kaggle.com/competitions/<slug> (lowercase letters, digits and '-'). "
                         f"Received: platform.kaggle={platform.kaggle!r}")
-    if platform.dacon is not None and platform.dacon < 1:
-        raise CompError(f"{where}: platform.dacon must be the competition's id, a positive integer as in "
-                        f"dacon.io/competitions/official/<id>. Received: platform.dacon={platform.dacon!r}")
 
 
 def load_competition(name_or_path: str, data: str | Path | None = None) -> Competition:

@@ -109,7 +109,7 @@ def ensemble_test_probs(runs, level: str, ensemble: bool, weights: list[float], 
                             f"competition has {n_test} test images; retrain the run")
         run_probs.append(np.mean(probs, axis=0))
         score, rows = oof_score(run, run.competition.metric)
-        used.append({"run": run.id, "recipe": run.config["run"]["recipe"], "folds": folds,
+        used.append({"run": run.id, "recipe": run.recipe_name, "folds": folds,
                      "fold_models": len(folds), "total_folds": run.n_folds,
                      "oof_score": score, "pretrained": run.pretrained})
         partial = f" (the {rows} rows of folds {finished})" if len(finished) < run.n_folds else ""

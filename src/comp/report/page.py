@@ -29,11 +29,10 @@ from sklearn.metrics import precision_recall_fscore_support
 from comp import metrics
 from comp.report import plots
 from comp.files.atomic import sweep_temporary, write_text
-from comp.data.demo import ensure_data
-from comp.data.images import data_fingerprint, load_train_images
-from comp.data.layouts import read_dataset, subset_dataset
+from comp.data.images import load_train_images
 from comp.errors import CompError
 from comp.submit.ledger import ledger_path, read_ledger
+from comp.runs.data import reopen_data
 from comp.runs.run import Run
 from comp.submit.submission import manifests_for_run
 
@@ -64,8 +63,8 @@ def write_report(run: Run, say=lambda msg: None) -> Path:
     body = "\n".join([_header(run, finished, labels, probs), _curves(run, finished),
                       _fold_table(run, finished, labels, probs), _confusion(run, labels, probs),
                       _per_class(run, labels, probs), _mistakes(run, rows, labels, probs, say),
-                      _submissions(run)])
-    title = f"{run.config['run']['competition']} / {run.id}"
+                      _submissions(run, say)])
+    title = f"{run.competition_name} / {run.id}"
     page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
             f"<title>{escape(title)}</title>\n<style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
     path = run.dir / "report" / "index.html"
@@ -109,22 +108,22 @@ def _thumbnail(image: np.ndarray) -> bytes:
 
 
 def _header(run: Run, finished: list[int], labels, probs) -> str:
-    cfg, metric = run.config["run"], run.competition.metric
+    metric = run.competition.metric
     oof = metrics.scores(metric, labels, probs)
-    facts = [("recipe", cfg["recipe"]), ("model", run.model_label), ("metric", metric),
+    facts = [("recipe", run.recipe_name), ("model", run.model_label), ("metric", metric),
              ("folds finished", f"{len(finished)} of {run.n_folds}"),
              (f"OOF {metric}", f"{oof['score']:.4f}"),
              *[(f"OOF {k.replace('_', ' ')}", f"{oof[k]:.4f}") for k in ("accuracy", "log_loss") if k != metric],
              ("OOF rows", len(labels)),
              ("subset", f"{run.subset} images per class" if run.subset else "all images"),
-             ("created", run.config.get("created", "")), ("toolkit", run.config.get("toolkit_version", ""))]
+             ("created", run.created), ("toolkit", run.toolkit_version)]
     items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in facts)
     missing = [k for k in range(run.n_folds) if k not in finished]
     note = ""
     if missing:
         note = (f'<p class="warning" id="missing-folds">Not finished: fold(s) {escape(", ".join(map(str, missing)))}. '
                 f"This page covers fold(s) {escape(', '.join(map(str, finished)))} only.</p>")
-    return f"<h1>{escape(cfg['competition'])} / {escape(run.id)}</h1>\n{note}\n<dl>{items}</dl>"
+    return f"<h1>{escape(run.competition_name)} / {escape(run.id)}</h1>\n{note}\n<dl>{items}</dl>"
 
 
 def _history_folds(run: Run) -> list[int]:
@@ -189,17 +188,8 @@ def _per_class(run: Run, labels, probs) -> str:
 def _train_images(run: Run):
     """(the run's training images as training decodes them, or None; why not)."""
     try:
-        competition = run.competition
-        ensure_data(competition)
-        dataset = read_dataset(competition)
-        dataset = subset_dataset(dataset, run.subset, run.split_seed) if run.subset else dataset
-        table = run.fold_table()
-        if list(table["id"]) != list(dataset.train["id"]) or list(table["label"]) != list(dataset.train["label"]):
-            return None, "the training images or labels changed since the run started"
-        saved = run.config["run"].get("data_fingerprint")
-        if saved and saved != data_fingerprint(competition, dataset):
-            return None, "the training files changed since the run started"
-        return load_train_images(competition, dataset, run.subset), ""
+        dataset = reopen_data(run, advice="")  # the thumbnails must be the images the run was scored on
+        return load_train_images(run.competition, dataset, run.subset), ""
     except CompError as e:
         return None, str(e)
 
@@ -251,21 +241,19 @@ def _score(entry: dict, board: str) -> str:
     return entry.get(board) or "-"
 
 
-def _submissions(run: Run) -> str:
-    competition = run.config["run"]["competition"]
-    manifests = manifests_for_run(run.id, competition)
+def _submissions(run: Run, say=lambda msg: None) -> str:
+    """The submissions that name the run (a damaged manifest is skipped with a warning through ``say``)."""
+    competition = run.competition_name
+    manifests = manifests_for_run(run.id, competition, say)
     if not manifests:
         return (f'<h2>Submissions</h2>\n<p id="no-submissions">No submission names this run yet '
                 f"(comp predict -c {escape(competition)} --run {escape(run.id)} --ensemble).</p>")
     ledger, note = _ledger()
     rows = []
     for m in manifests:
-        csv = str(m.get("csv", ""))
-        entry = ledger.get(csv) or ledger.get("name:" + csv.replace("\\", "/").rsplit("/", 1)[-1], {})
-        mine = next((r for r in m.get("runs", []) if r.get("run") == run.id), {})
-        oof = (m.get("blend") or {}).get("oof_score", mine.get("oof_score"))
-        rows.append([csv, ", ".join(str(r.get("run", "")) for r in m.get("runs", [])), m.get("ensemble", ""),
-                     m.get("tta", ""), oof if isinstance(oof, float) else "-",
+        entry = ledger.get(m.csv) or ledger.get("name:" + m.csv.replace("\\", "/").rsplit("/", 1)[-1], {})
+        oof = m.blend.oof_score if m.blend is not None else m.record(run.id).oof_score
+        rows.append([m.csv, ", ".join(m.run_ids), m.ensemble, m.tta, oof,
                      _score(entry, "public"), _score(entry, "private")])
     headers = ["csv", "runs", "ensemble", "tta", f"OOF {run.competition.metric}", "public LB", "private LB"]
     extra = f"<p>{escape(note)}</p>\n" if note else ""

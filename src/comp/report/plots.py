@@ -49,7 +49,7 @@ def curves_figure(run, folds, labels: dict[int, str] | None = None):
     ax_loss.set(title="loss (dashed: train, solid: validation)", xlabel="epoch")
     ax_acc.set(title="accuracy (train is on augmented/mixed batches)", xlabel="epoch")
     ax_acc.legend(loc="lower right", fontsize=8)
-    fig.suptitle(f"{run.config['run']['competition']} / {run.id}")
+    fig.suptitle(f"{run.competition_name} / {run.id}")
     return fig
 
 

@@ -1,112 +1,148 @@
-"""What makes a run what it is: its config (:func:`run_config`), the part of it that decides
-its results (:func:`config_identity`), the hash in its default id (:func:`config_hash`), and
-the differences between a saved run and the one asked for now (:func:`changes`).
+"""What makes a run what it is: the part of its config that decides its results
+(:func:`config_identity`), the hash in its default id (:func:`config_hash`), and the differences
+between a saved run and the one asked for now (:func:`changes`). The one place a run is hashed.
 
-A key added to a recipe later must keep older runs' ids: :func:`recipe_table` leaves out the
-keys of an unused optimizer, and :func:`changes` reads a saved config with the keys added since
-at their defaults.
+The rules, each in one place below:
+
+- **Not what a run computes**: how it was asked for (``overrides``, ``recipe_ref``), where the
+  data lives (``data.root``, and the data fingerprint, checked apart when a run is reopened),
+  where submissions go (``[platform]``) and what may be submitted (``rules.test_data_training``).
+- **Keys that apply only under a condition** (:data:`CONDITIONAL`): the Muon keys of a run of
+  another optimizer, the ``[teacher]`` keys of a run without teachers.
+- **Keys added since** :data:`BASELINE` (the keys every run id hashed when the rule was made):
+  hashed only where they differ from their default. Adding a key whose default keeps the old
+  behaviour therefore never changes an old run's id, and setting it to anything else always
+  does. Never edit the baseline; a new key needs nothing here. A key added later must keep its
+  first default: changing it would move the ids of runs that left it unset.
+
+``tests/test_run_config.py`` pins real run ids as literal strings.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+from typing import Any
 
-from comp.errors import CompError
-from comp.config.recipe import Recipe, recipe_from_dict
-from comp.config.spec import Competition, to_dict
+from comp.runs.config import RunConfig
 
+# The [run] keys that say how a run was asked for or where its data lives, not what it computes.
+# ``external_data`` was written by older versions, which nothing could set.
+NOT_HASHED_RUN_KEYS = ("overrides", "recipe_ref", "external_data", "data_fingerprint")
 
-def run_config(competition: Competition, recipe: Recipe, n_folds: int, val_fraction: float,
-               overrides: list[str], recipe_ref: str, subset: int = 0, data_fingerprint: str = "",
-               split_seed: int | None = None) -> dict:
-    """What a run is: the competition, the resolved recipe, the split and the flags the rule
-    guard reads (``pretrained``). Runs of older versions also carry ``external_data = false``,
-    which nothing could set; it is no longer written. ``split_seed`` (the folds' and ``--subset``
-    draw's seed) is written only where it differs from ``train.seed``: older runs keep their ids."""
-    config = {
-        "run": {
-            "competition": competition.name,
-            "recipe": recipe.name,
-            "recipe_ref": recipe_ref,
-            "folds": n_folds,
-            "val_fraction": val_fraction,
-            "seed": recipe.train.seed,
-            "overrides": list(overrides),
-            "pretrained": uses_pretrained_weights(recipe),
-        },
-        "competition": to_dict(competition),
-        "recipe": recipe_table(recipe),
-    }
-    if subset:  # only where used: full-data runs keep the ids they had before the key existed
-        config["run"]["subset"] = subset
-    if data_fingerprint:  # the training files and labels (comp.data.images.data_fingerprint)
-        config["run"]["data_fingerprint"] = data_fingerprint
-    if split_seed is not None and split_seed != recipe.train.seed:
-        config["run"]["split_seed"] = split_seed
-    return config
+# key -> (the key it depends on, the value under which it applies; None: wherever that key is set)
+CONDITIONAL = {
+    "recipe.train.muon_lr": ("recipe.train.optimizer", "muon"),
+    "recipe.train.muon_momentum": ("recipe.train.optimizer", "muon"),
+    "recipe.train.muon_ns_steps": ("recipe.train.optimizer", "muon"),
+    "recipe.teacher": ("run.teacher", None),
+}
 
-
-MUON_KEYS = ("muon_lr", "muon_momentum", "muon_ns_steps")
-
-
-def recipe_table(recipe: Recipe) -> dict:
-    """The recipe as a run records it: no [teacher] (comp.train.teacher.record adds it for a
-    student), and the muon keys only for ``train.optimizer = "muon"``, so that runs of other
-    optimizers keep the ids they had before the keys existed."""
-    table = {k: v for k, v in to_dict(recipe).items() if k != "teacher"}
-    if recipe.train.optimizer != "muon":
-        table["train"] = {k: v for k, v in table["train"].items() if k not in MUON_KEYS}
-    return table
+# Every key a run id hashed on 2026-12-04, whatever its value. Sections hashed whole: "recipe.model"
+# (the builder's options) and "competition.recipe" (a spec's recipe keys).
+BASELINE = frozenset(
+    ["run." + k for k in "competition recipe folds val_fraction seed pretrained subset split_seed "
+                         "time_budget_s teacher test_data".split()]
+    + ["recipe." + k for k in "name description model".split()]
+    + ["recipe.augment." + k for k in
+       "preset flip alternate_flip translate translate_fill cutout mixup_alpha cutmix_alpha mix_prob "
+       "switch_prob mix_off_epochs crop_scale crop_ratio rotate scale color_jitter erase_prob erase_scale "
+       "erase_fill".split()]
+    + ["recipe.train." + k for k in
+       "epochs batch_size optimizer muon_lr muon_momentum muon_ns_steps lr momentum nesterov offset_lr_scale "
+       "weight_decay schedule plateau_factor plateau_patience warmup_epochs start_fraction final_fraction "
+       "label_smoothing ema ema_momentum lookahead seed precision jit_compile steps_per_execution pipeline "
+       "memory_budget_gb accumulate strategy monitor freeze_epochs unfreeze_fraction finetune_lr_factor "
+       "tensorboard class_balance".split()]
+    + ["recipe.predict." + k for k in "tta batch_size crop".split()]
+    + ["recipe.teacher." + k for k in
+       "temperature distill_weight pseudo_threshold pseudo_top_share pseudo_targets pseudo_weight".split()]
+    + ["competition." + k for k in "name title metric recipe".split()]
+    + ["competition.data." + k for k in
+       "root layout image_size train test sample_submission labels label_columns images classes train_list "
+       "test_list class_names answers builder".split()]
+    + ["competition.submission." + k for k in "id_column target_column target_format".split()]
+    + ["competition.rules." + k for k in "pretrained_weights external_data test_data_training".split()]
+    + ["competition.platform." + k for k in "kaggle dacon".split()]
+)
 
 
-def _as_today(config: dict) -> dict:
-    """A saved config with the recipe keys added since it was written at their defaults
-    (which keep the old behaviour), so an older run reopens without a spurious difference."""
-    try:
-        recipe = recipe_from_dict(config["recipe"], "config.toml [recipe]")
-    except CompError:
-        return config
-    table = recipe_table(recipe)
-    if "teacher" in config["recipe"]:
-        table["teacher"] = config["recipe"]["teacher"]
-    return {**config, "recipe": table}
+def _flat(table: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in table.items():
+        if isinstance(value, dict) and f"{prefix}{key}" not in ("recipe.model", "competition.recipe"):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
-def uses_pretrained_weights(recipe: Recipe) -> bool:
-    """Whether the recipe's model loads weights trained outside the competition.
-
-    ``model.weights`` (``imagenet`` or a local file's path; ``none`` is a random start), or the
-    builder's default where the recipe leaves the key out.
-    """
-    from comp.models import effective_options
-
-    weights = effective_options(recipe.model_name, recipe.model_options).get("weights", "none")
-    return weights not in (None, "none")
-
-
-def _identity(run_table: dict) -> dict:
-    """The [run] keys that make a run what it is: not how it was asked for (overrides, the
-    recipe's path), nor the retired ``external_data`` flag. The data fingerprint is checked
-    apart when a run is reopened (comp.train.kfold), with a message of its own."""
-    ignored = {"overrides", "recipe_ref", "external_data", "data_fingerprint"}
-    return {k: v for k, v in run_table.items() if k not in ignored}
+def _defaults(obj: Any, prefix: str) -> dict[str, Any]:
+    """Every field's default by dotted key, nested dataclasses walked (the classes of ``obj``'s
+    own values: a key of a subclass counts too)."""
+    out = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            out.update(_defaults(value, f"{prefix}{f.name}."))
+        elif f.default is not dataclasses.MISSING:
+            out[f"{prefix}{f.name}"] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f"{prefix}{f.name}"] = f.default_factory()
+    return out
 
 
-def _hashed_rules(rules: dict) -> dict:
-    """The rules as the hash has always seen them: rules decide what may be submitted, not a
-    run's results, so a rule added later (``test_data_training``) stays out and old runs keep their ids."""
-    return {k: v for k, v in rules.items() if k != "test_data_training"}
+def _unflat(flat: dict[str, Any]) -> dict:
+    out: dict = {}
+    for key, value in flat.items():
+        *parents, last = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
 
 
-def config_hash(config: dict) -> str:
+def _applies(key: str, flat: dict[str, Any]) -> bool:
+    for conditional, (depends_on, value) in CONDITIONAL.items():
+        if key == conditional or key.startswith(conditional + "."):
+            present = flat.get(depends_on) is not None or any(k.startswith(depends_on + ".") for k in flat)
+            return present if value is None else flat.get(depends_on) == value
+    return True
+
+
+def _hashed(key: str, value: Any, defaults: dict[str, Any]) -> bool:
+    """A key added since the baseline counts where it differs from its default."""
+    parts = key.split(".")
+    in_baseline = any(".".join(parts[:i]) in BASELINE for i in range(1, len(parts) + 1))
+    return in_baseline or key not in defaults or value != defaults[key]
+
+
+def config_identity(config: RunConfig) -> dict:
+    """What makes a run what it is: its config less what it does not compute, less the keys of
+    :data:`CONDITIONAL` where they do not apply, less the keys added since :data:`BASELINE` where
+    they hold their defaults."""
+    table = config.to_table()
+    table["competition"]["data"]["root"] = ""
+    flat = _flat({"run": table["run"], "recipe": table["recipe"], "competition": table["competition"]})
+    defaults = {**_defaults(config.recipe, "recipe."), **_defaults(config.competition, "competition."),
+                **{f"run.{k}": v for k, v in _defaults(config, "").items() if "." not in k}}
+    dropped = {f"run.{k}" for k in NOT_HASHED_RUN_KEYS} | {"competition.rules.test_data_training"}
+    kept = {k: v for k, v in flat.items()
+            if k not in dropped and not k.startswith("competition.platform.")
+            and _applies(k, flat) and _hashed(k, v, defaults)}
+    return _unflat(kept)
+
+
+def config_hash(config: RunConfig) -> str:
     """A short hash of what determines a run's results (not where the data lives)."""
     return hashlib.sha1(json.dumps(config_identity(config), sort_keys=True).encode()).hexdigest()[:6]
 
 
-def run_id_for(config: dict, prefix: str | None = None) -> str:
+def run_id_for(config: RunConfig, prefix: str | None = None) -> str:
     """``<prefix>-<folds>f-<config hash>``; the prefix defaults to the recipe's name."""
-    return f"{prefix or config['run']['recipe']}-{config['run']['folds']}f-{config_hash(config)}"
+    return f"{prefix or config.recipe.name}-{config.folds}f-{config_hash(config)}"
 
 
 def _diff(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -120,17 +156,6 @@ def _diff(old: dict, new: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def config_identity(config: dict) -> dict:
-    """What makes a run what it is: the [run] table's identity keys, the recipe, and the
-    competition's spec except where the data lives and where it is submitted ([platform])."""
-    competition = {**config.get("competition", {})}
-    competition["data"] = {**competition.get("data", {}), "root": ""}
-    competition.pop("platform", None)  # where submissions go (comp submit), not what a run computes
-    if "rules" in competition:
-        competition["rules"] = _hashed_rules(competition["rules"])
-    return {"run": _identity(config["run"]), "recipe": config["recipe"], "competition": competition}
-
-
-def changes(saved: dict, new: dict) -> list[str]:
+def changes(saved: RunConfig, new: RunConfig) -> list[str]:
     """What differs between a run's saved config and the one asked for now, in its identity."""
-    return _diff(config_identity(_as_today(saved)), config_identity(_as_today(new)))
+    return _diff(config_identity(saved), config_identity(new))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,10 +31,11 @@ from comp import __version__
 from comp.files.atomic import atomic_dir, sweep_temporary, write_json, write_text
 from comp.errors import CompError
 from comp.files.paths import check_name, inside
-from comp.config.recipe import Recipe, recipe_from_dict
+from comp.config.recipe import Recipe
+from comp.config.spec import Competition
+from comp.runs.config import RunConfig, TeacherRecord, read_config_table, read_run_config
 from comp.runs.identity import changes as config_changes
 from comp.runs.identity import run_id_for
-from comp.config.spec import Competition, competition_from_dict
 
 RUNS_DIR = Path("runs")
 
@@ -43,7 +43,7 @@ RUNS_DIR = Path("runs")
 @dataclass
 class Run:
     dir: Path
-    config: dict
+    config: RunConfig
 
     @property
     def id(self) -> str:
@@ -51,25 +51,72 @@ class Run:
 
     @property
     def competition(self) -> Competition:
-        return competition_from_dict(self.config["competition"], f"{self.dir}/config.toml [competition]")
+        return self.config.competition
 
     @property
     def recipe(self) -> Recipe:
-        return recipe_from_dict(self.config["recipe"], f"{self.dir}/config.toml [recipe]")
+        return self.config.recipe
+
+    @property
+    def competition_name(self) -> str:
+        return self.config.competition.name
+
+    @property
+    def recipe_name(self) -> str:
+        return self.config.recipe.name
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
 
     @property
     def subset(self) -> int:
         """Training images per class the run was limited to (``--subset``); 0: all."""
-        return int(self.config["run"].get("subset", 0))
+        return self.config.subset
 
     @property
     def split_seed(self) -> int:
         """The seed of the run's folds and ``--subset`` draw: ``train.seed`` unless recorded (``--seeds``)."""
-        return int(self.config["run"].get("split_seed", self.config["run"]["seed"]))
+        return self.config.fold_seed
 
     @property
     def n_folds(self) -> int:
-        return int(self.config["run"]["folds"])
+        return self.config.folds
+
+    @property
+    def pretrained(self) -> bool:
+        return self.config.pretrained
+
+    @property
+    def test_data(self) -> bool:
+        """Whether the run trained on test images (its pseudo-labels, or a teacher's)."""
+        return self.config.test_data
+
+    @property
+    def teacher(self) -> TeacherRecord | None:
+        return self.config.teacher
+
+    @property
+    def time_budget_s(self) -> float | None:
+        return self.config.time_budget_s
+
+    @property
+    def overrides(self) -> list[str]:
+        return self.config.overrides
+
+    @property
+    def created(self) -> str:
+        return self.config.created
+
+    @property
+    def toolkit_version(self) -> str:
+        return self.config.toolkit_version
+
+    @property
+    def model_label(self) -> str:
+        """The model as tables show it: ``vgg``, or ``transfer:ResNet50V2`` (with its backbone)."""
+        model = self.recipe.model
+        return f"{model['name']}:{model['backbone']}" if "backbone" in model else model["name"]
 
     def fold_dir(self, k: int) -> Path:
         return self.dir / f"fold-{k}"
@@ -105,16 +152,6 @@ class Run:
         return pd.read_csv(self.dir / "folds.csv", dtype={"id": str, "label": str, "fold": int},
                            keep_default_na=False)
 
-    @property
-    def model_label(self) -> str:
-        """The model as tables show it: ``vgg``, or ``transfer:ResNet50V2`` (with its backbone)."""
-        model = self.config["recipe"]["model"]
-        return f"{model['name']}:{model['backbone']}" if "backbone" in model else model["name"]
-
-    @property
-    def pretrained(self) -> bool:
-        return bool(self.config["run"].get("pretrained", False))
-
     def metrics(self) -> dict | None:
         path = self.dir / "metrics.json"
         return json.loads(path.read_text()) if path.is_file() else None
@@ -132,8 +169,7 @@ def open_run(competition: str, run_id: str) -> Run:
         known = [r.id for r in list_runs(competition)]
         hint = f" Runs of {competition}: {', '.join(known[-5:])}" if known else f" No runs of {competition} yet."
         raise CompError(f"run '{run_id}' not found in {RUNS_DIR / competition}.{hint}")
-    with cfg_path.open("rb") as f:
-        return Run(run_dir, tomllib.load(f))
+    return Run(run_dir, read_run_config(cfg_path))
 
 
 def run_lock(competition: str, run_id: str) -> Path:
@@ -141,7 +177,7 @@ def run_lock(competition: str, run_id: str) -> Path:
     return RUNS_DIR / check_name(competition, "competition") / f".{check_name(run_id, '--run')}.lock"
 
 
-def create_run(config: dict, run_id: str | None, restart: bool, class_names: list[str],
+def create_run(config: RunConfig, run_id: str | None, restart: bool, class_names: list[str],
                fold_table: pd.DataFrame) -> tuple[Run, bool]:
     """The run for ``config``: (run, existed). An existing run must have the same identity.
 
@@ -150,29 +186,38 @@ def create_run(config: dict, run_id: str | None, restart: bool, class_names: lis
     the run's lock (:func:`run_lock`).
     """
     run_id = run_id or run_id_for(config)
-    run_dir = run_dir_of(config["run"]["competition"], run_id)
+    run_dir = run_dir_of(config.competition.name, run_id)
     sweep_temporary(run_dir.parent)
     if restart and run_dir.exists():
         shutil.rmtree(inside(RUNS_DIR, run_dir))
     if (run_dir / "config.toml").is_file():
-        run = open_run(config["run"]["competition"], run_id)
+        run = open_run(config.competition.name, run_id)
         changes = config_changes(run.config, config)
         if changes:
             raise CompError(f"{run_dir} already exists with a different config ({'; '.join(changes[:3])}); "
                             f"pass another --run, or --restart to start it over")
         for folder in (run_dir, run_dir / "plots", *run_dir.glob("fold-*")):
             sweep_temporary(folder)  # what writers killed in this run left
-        if run.config["competition"]["data"].get("root") != config["competition"]["data"]["root"]:
-            run.config["competition"]["data"]["root"] = config["competition"]["data"]["root"]  # --data moved it
-            write_text(run_dir / "config.toml", tomli_w.dumps(run.config))
+        if run.competition.data.root != config.competition.data.root:  # --data moved it
+            _move_root(run, config.competition.data.root)
         return run, True
-    config = {"toolkit_version": __version__,
-              "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **config}
+    config.toolkit_version = __version__
+    config.created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with atomic_dir(inside(RUNS_DIR, run_dir), "the run") as tmp:
-        write_text(tmp / "config.toml", tomli_w.dumps(config))
+        write_text(tmp / "config.toml", tomli_w.dumps(config.to_table()))
         write_json(tmp / "classes.json", {"classes": list(class_names)})
         write_text(tmp / "folds.csv", fold_table.to_csv(index=False))
     return Run(run_dir, config), False
+
+
+def _move_root(run: Run, root: str) -> None:
+    """Record where the run's data lies now: only ``data.root`` of config.toml changes (a person's
+    other keys, and those of older versions, are kept as they are)."""
+    path = run.dir / "config.toml"
+    table = read_config_table(path)
+    table["competition"]["data"]["root"] = root
+    write_text(path, tomli_w.dumps(table))
+    run.competition.data.root = root
 
 
 def list_runs(competition: str | None = None) -> list[Run]:
@@ -183,11 +228,10 @@ def list_runs(competition: str | None = None) -> list[Run]:
         if cfg.parent.name.startswith("."):  # a run being created
             continue
         try:
-            with cfg.open("rb") as f:
-                runs.append(Run(cfg.parent, tomllib.load(f)))
-        except (OSError, tomllib.TOMLDecodeError):
+            runs.append(Run(cfg.parent, read_run_config(cfg)))
+        except CompError:  # unreadable or damaged: `comp report RUN` / `comp train --run RUN` say why
             continue
-    return sorted(runs, key=lambda r: (r.config.get("created", ""), r.id))
+    return sorted(runs, key=lambda r: (r.created, r.id))
 
 
 def latest_run(competition: str) -> Run:

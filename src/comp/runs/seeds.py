@@ -1,10 +1,5 @@
-"""Seed ensembles and the seed spread: ``--seeds N`` on ``comp train``, ``comp compare`` and
-``comp sweep``, and the seed groups ``comp runs`` lists.
-
-A recipe trained with N seeds is N ordinary runs, one after another: ``train.seed`` = s, s+1,
-..., s+N-1 (s: the resolved recipe's ``train.seed``), all on the folds and ``--subset`` draw of
-seed s (the run's *split seed*). The first seed's run is the run ``comp train`` makes without
-``--seeds``; the others add ``--set train.seed=<S>`` and record ``split_seed = s``.
+"""The seed spread and the seed groups ``comp runs`` lists (``--seeds N`` trains them:
+:mod:`comp.train.runner`).
 
 A *seed group* is the runs whose configs differ only in the seed (``recipe.train.seed`` and
 ``run.seed``, and the keys a run id ignores) on the same folds. Its OOF scores' standard
@@ -13,9 +8,8 @@ cannot be told from the seed.
 
 Example::
 
-    plans = plan_seeds(recipe.train.seed, 3, run_id="fast")  # runs fast, fast-seed43, fast-seed44
-    results = train_seeds(plans, train_one, say)             # train_one(plan) -> (run, summary)
     groups = seed_groups(list_runs("dacon-cifar10"))
+    [group_line(g) for g in groups]  # seed group fast (runs a, b, c): oof 0.7512 ± 0.0043 (3 seeds)
 """
 
 from __future__ import annotations
@@ -24,87 +18,11 @@ import json
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
-from comp.errors import CompError
-from comp.files.paths import check_name
+from comp.runs.config import RunConfig
 from comp.runs.identity import config_identity
 from comp.runs.run import Run
-
-# --------------------------------------------------------------------------- training N seeds
-
-
-@dataclass
-class SeedPlan:
-    seed: int  # the run's train.seed
-    split_seed: int  # the seed of its folds and --subset draw: the first seed's
-    overrides: list[str]  # what the seed adds to the --set overrides: [] for the first, then train.seed=<S>
-    run_id: str | None  # --run R: R, then R-seed<S>; None: the default id, from the config
-
-
-def check_seeds(n: int) -> int:
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise CompError(f"--seeds must be 1 or more. Received: --seeds={n}")
-    return n
-
-
-def plan_seeds(base_seed: int, n: int, run_id: str | None = None) -> list[SeedPlan]:
-    """The N runs of ``--seeds N`` from ``base_seed``, their ids checked as ``--run`` is."""
-    check_seeds(n)
-    plans = []
-    for seed in range(base_seed, base_seed + n):
-        first = seed == base_seed
-        rid = None if run_id is None else run_id if first else f"{run_id}-seed{seed}"
-        if rid is not None:
-            check_name(rid, "--run")
-        plans.append(SeedPlan(seed, base_seed, [] if first else [f"train.seed={seed}"], rid))
-    return plans
-
-
-def train_seeds(plans: list[SeedPlan], train_one, say=lambda msg: None) -> list[dict]:
-    """``train_one(plan) -> (run, summary or None)`` for each plan in turn; one row each (seed,
-    run, oof, minutes). With more than one plan, the table and the spread line are said."""
-    results, runs = [], []
-    for i, plan in enumerate(plans, start=1):
-        if len(plans) > 1:
-            say(f"seed {i}/{len(plans)}: train.seed={plan.seed} (folds of seed {plan.split_seed})")
-        run, summary = train_one(plan)
-        runs.append(run)
-        results.append({"seed": plan.seed, "run": run.id,
-                        "oof": summary["oof_score"] if summary else float("nan"),
-                        "minutes": summary["seconds"] / 60 if summary else float("nan")})
-    if len(plans) > 1:
-        folds, scores = common_fold_scores(runs)
-        for row, score in zip(results, scores):
-            row.update(oof=score, folds=" ".join(map(str, folds)) or "-")
-        say("\n" + seed_table(results))
-        say(spread_line(scores))
-    return results
-
-
-def common_fold_scores(runs: list[Run]) -> tuple[list[int], list[float]]:
-    """(the folds every run finished, each run's score on those folds' rows): seeds compare on
-    the same rows, also where one run has more folds finished (an earlier full run and --fold)."""
-    from comp.metrics import score
-
-    done = [set(r.finished_folds()) for r in runs]
-    folds = sorted(set.intersection(*done)) if done else []
-    if not folds:
-        return [], [float("nan")] * len(runs)
-    scores = []
-    for run in runs:
-        rows, labels, probs = run.oof()
-        mask = np.isin(run.fold_table()["fold"].to_numpy()[rows], folds)
-        scores.append(float(score(run.competition.metric, labels[mask], probs[mask])))
-    return folds, scores
-
-
-def seed_table(results: list[dict]) -> str:
-    """One line per seed: seed, run id, OOF score, minutes."""
-    table = pd.DataFrame(results, columns=["seed", "run", "folds", "oof", "minutes"]).dropna(axis=1, how="all")
-    return table.to_string(index=False, na_rep="-", formatters={"oof": "{:.4f}".format, "minutes": "{:.1f}".format})
-
 
 # --------------------------------------------------------------------------- the spread
 
@@ -156,27 +74,6 @@ def spread_note(table: pd.DataFrame) -> str:
             f"{', '.join(map(str, close))}")
 
 
-def seed_result(seeded: list[dict], column: str, group: SeedGroup | None = None) -> dict:
-    """A comparison table's line (:mod:`comp.train.compare`) for a row trained with one or more seeds:
-    the oof_ columns and images_per_second averaged over the seeds, train_seconds summed, every
-    seed's run id; and oof_mean, oof_std, seeds from the seeds' scores in ``column`` (the
-    competition's metric), or for one seed from its seed group (seeds another command trained
-    of the same config), if any."""
-    mean, std, n = ((group.mean, group.std, group.n) if len(seeded) == 1 and group is not None
-                    else spread([r[column] for r in seeded]))
-    out = {}
-    for key, value in seeded[0].items():
-        if key == "train_seconds":
-            out.update({"oof_mean": mean, "oof_std": std, "seeds": n, key: sum(r[key] for r in seeded)})
-        elif key.startswith("oof_") or key == "images_per_second":
-            out[key] = float(pd.Series([r[key] for r in seeded], dtype=float).mean())
-        elif key == "run":
-            out[key] = ", ".join(r["run"] for r in seeded)
-        else:
-            out[key] = value
-    return out
-
-
 # --------------------------------------------------------------------------- seed groups
 
 
@@ -220,11 +117,11 @@ class SeedGroup:
         return len(self.seed_scores)
 
 
-def group_key(config: dict) -> str:
+def group_key(config: RunConfig) -> str:
     """What a run's seeds share: its identity without the seeds, with its split seed."""
     identity = config_identity(config)
     run_table = {k: v for k, v in identity["run"].items() if k not in ("seed", "split_seed")}
-    run_table["split_seed"] = config["run"].get("split_seed", config["run"]["seed"])
+    run_table["split_seed"] = config.fold_seed
     train = {k: v for k, v in identity["recipe"].get("train", {}).items() if k != "seed"}
     keyed = {**identity, "run": run_table, "recipe": {**identity["recipe"], "train": train}}
     return json.dumps(keyed, sort_keys=True)
@@ -258,11 +155,11 @@ def seed_groups(runs: list[Run]) -> list[SeedGroup]:
             entries += [((k,), s) for k, s in _fold_scores(run) if (key, (k,)) in one_fold]
         for folds, score in entries:
             group = by_key.setdefault((key, folds), SeedGroup(
-                run.config["run"]["competition"], run.config["run"]["recipe"], [], [],
+                run.competition_name, run.recipe_name, [], [],
                 folds if len(folds) < run.n_folds else ()))
             group.runs.append(run.id)
             group.scores.append(score)
-            group.seeds.append(int(run.config["run"]["seed"]))
+            group.seeds.append(run.seed)
     return [g for g in by_key.values() if g.n >= 2]
 
 

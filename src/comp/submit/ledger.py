@@ -28,8 +28,9 @@ import pandas as pd
 from comp.files.atomic import write_text
 from comp.errors import CompError
 from comp.files.locks import hold
+from comp.submit.manifest import Manifest
 from comp.submit.submission import SUBMISSIONS_DIR
-from comp.submit.upload import check_unchanged, manifest_oof, read_manifest
+from comp.submit.upload import check_unchanged, read_manifest
 
 COLUMNS = ["time", "competition", "csv", "sha256", "runs", "metric", "oof", "oof_std", "public", "private",
            "message"]
@@ -115,24 +116,23 @@ def append_row(row: dict) -> pd.DataFrame:
 # --------------------------------------------------------------------------- rows
 
 
-def seed_spread(manifest: dict) -> float | None:
+def seed_spread(manifest: Manifest) -> float | None:
     """The largest seed spread (standard deviation) among the seed groups of the submission's runs."""
     from comp.runs.run import list_runs
     from comp.runs.seeds import group_of, seed_groups
 
-    competition = manifest["competition"]
+    competition = manifest.competition
     groups = seed_groups(list_runs(competition))
-    stds = [g.std for r in manifest["runs"] if isinstance(r, dict)
-            if (g := group_of(groups, competition, str(r.get("run")))) is not None and not math.isnan(g.std)]
+    stds = [g.std for run_id in manifest.run_ids
+            if (g := group_of(groups, competition, run_id)) is not None and not math.isnan(g.std)]
     return max(stds) if stds else None
 
 
-def ledger_row(csv: Path, manifest: dict, message: str) -> dict:
+def ledger_row(csv: Path, manifest: Manifest, message: str) -> dict:
     """A new row for a submission from its manifest; the leaderboard scores blank."""
     return {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "competition": manifest["competition"], "csv": csv_key(csv), "sha256": manifest["sha256"],
-            "runs": " ".join(str(r.get("run")) for r in manifest["runs"] if isinstance(r, dict)),
-            "metric": str(manifest.get("metric", "")), "oof": number(manifest_oof(manifest)),
+            "competition": manifest.competition, "csv": csv_key(csv), "sha256": manifest.sha256,
+            "runs": " ".join(manifest.run_ids), "metric": manifest.metric, "oof": number(manifest.oof_score),
             "oof_std": number(seed_spread(manifest)), "public": "", "private": "", "message": message}
 
 

@@ -12,7 +12,7 @@ byte for byte (a lost leading zero is an error, not a match).
 from __future__ import annotations
 
 import hashlib
-import json
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,10 +20,12 @@ import numpy as np
 import pandas as pd
 
 from comp import __version__
-from comp.files.atomic import sweep_temporary, write_json, write_text
+from comp.files.atomic import sweep_temporary, write_text
 from comp.data.layouts import read_csv_str
 from comp.errors import CompError
 from comp.config.spec import Competition
+from comp.submit.manifest import (BEST_FOLD, MEAN_OF_FOLDS, Blend, Manifest, RuleCheck, RunRecord, check_csv_suffix,
+                                  manifest_path)
 
 SUBMISSIONS_DIR = Path("submissions")
 
@@ -38,17 +40,17 @@ def check_rules(competition: Competition, runs) -> dict:
     """
     rules = competition.rules
     for run in runs:
-        if run.config["run"].get("pretrained") and not rules.pretrained_weights:
+        if run.pretrained and not rules.pretrained_weights:
             raise CompError(f"run '{run.id}' used pretrained weights, which {competition.name}'s rules forbid "
                             f"([rules] pretrained_weights = false); transfer runs are for offline comparison only")
-        if run.config["run"].get("test_data") and not rules.test_data_training:
+        if run.test_data and not rules.test_data_training:
             raise CompError(f"run '{run.id}' trained on the test images (pseudo-labels), which {competition.name}'s "
                             f"rules forbid ([rules] test_data_training = false); it is for offline comparison only")
     return {"pretrained_weights_allowed": rules.pretrained_weights,
             "external_data_allowed": rules.external_data,
             "test_data_training_allowed": rules.test_data_training,
-            "runs_used_pretrained": any(r.config["run"].get("pretrained") for r in runs),
-            "runs_used_test_data": any(r.config["run"].get("test_data", False) for r in runs),
+            "runs_used_pretrained": any(r.pretrained for r in runs),
+            "runs_used_test_data": any(r.test_data for r in runs),
             "passed": True}
 
 
@@ -111,19 +113,18 @@ def validate_csv(path: Path, competition: Competition, class_names: list[str] | 
     return frame
 
 
-def write_submission(frame: pd.DataFrame, path: Path, manifest: dict) -> Path:
-    """Write the CSV and its manifest (with the CSV's sha256), each atomically."""
-    path = Path(path)
-    if path.suffix.lower() != ".csv":  # the manifest, path.with_suffix(".json"), must not be the CSV
-        raise CompError(f"{path}: a submission's name must end in .csv")
+def write_submission(frame: pd.DataFrame, path: Path, manifest: Manifest) -> Manifest:
+    """Write the CSV and its manifest (with the CSV's path, rows and sha256), each atomically;
+    returns the manifest written. Both are checked before either file is written."""
+    path = check_csv_suffix(path)
+    text = frame.to_csv(index=False)
+    manifest = replace(manifest, csv=str(path), rows=int(len(frame)), sha256=hashlib.sha256(text.encode()).hexdigest())
+    Manifest.from_dict(manifest.to_dict(), f"the manifest for {manifest_path(path)}")  # no CSV without its manifest
     if path.parent.is_dir():
         sweep_temporary(path.parent)  # what killed writes of earlier submissions left
-    text = frame.to_csv(index=False)
     write_text(path, text)
-    manifest = {**manifest, "csv": str(path), "rows": int(len(frame)),
-                "sha256": hashlib.sha256(text.encode()).hexdigest()}
-    write_json(path.with_suffix(".json"), manifest)
-    return path
+    manifest.write(path)
+    return manifest
 
 
 def default_path(competition: Competition, run_ids: list[str]) -> Path:
@@ -143,10 +144,7 @@ def check_out_path(competition: Competition, out: Path, force: bool = False, who
     """Refuse a submission path (``--out``) before any work: not ``.csv``; the competition's data
     (any file under its root with ``whole_root``, and its named files and folders wherever they
     are); or, without ``force``, an existing file (the CSV or its ``.json`` manifest)."""
-    out = Path(out)
-    if out.suffix.lower() != ".csv":
-        raise CompError(f"--out {out}: must end in .csv (the manifest is written beside it as "
-                        f"{out.with_suffix('.json').name})")
+    out = check_csv_suffix(out, f"--out {out}")
     if out.is_dir():
         raise CompError(f"--out {out}: is a folder; give a file name ending in .csv")
     keys = ("sample_submission", "answers", "labels", "train", "test", "images", "classes", "train_list", "test_list")
@@ -186,15 +184,18 @@ def score_csv(csv: Path, answers: Path, competition: Competition) -> float:
     return float(on_labels[competition.metric](y_true, y_pred))
 
 
-def manifests_for_run(run_id: str, competition: str) -> list[dict]:
+def manifests_for_run(run_id: str, competition: str, say=lambda msg: None) -> list[Manifest]:
+    """The manifests of the competition's submissions (in submissions/) that name the run. A damaged
+    one is skipped with a warning line through ``say``: one bad file does not hide the others."""
     out = []
     for path in sorted(SUBMISSIONS_DIR.glob(f"{competition}-*.json")):
         try:
-            m = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+            manifest = Manifest.read(path.with_suffix(".csv"))
+        except CompError as e:
+            say(f"warning: a damaged submission manifest is skipped: {e}")
             continue
-        if run_id in [r["run"] for r in m.get("runs", [])]:
-            out.append(m)
+        if run_id in manifest.run_ids:
+            out.append(manifest)
     return out
 
 
@@ -231,7 +232,7 @@ def run_weights(runs, weights: str, metric: str, say):
 
 def make_submission(competition: Competition, run_ids: list[str], ensemble: bool, tta: bool,
                     tta_level: str | None, allow_partial: bool, out: Path | None, say,
-                    weights: str = "equal") -> tuple[Path, dict]:
+                    weights: str = "equal") -> tuple[Path, Manifest]:
     """Everything ``comp predict`` does: checks, test probabilities, CSV, manifest and score.
 
     ``weights``: how the runs are blended, ``equal`` or ``oof`` (fitted on their out-of-fold
@@ -259,29 +260,27 @@ def make_submission(competition: Competition, run_ids: list[str], ensemble: bool
 
     probs, used = predict.ensemble_test_probs(runs, level, ensemble, blend_weights, len(dataset.test),
                                               test_images, test_key(competition, dataset), say)
-    manifest = {
-        "competition": competition.name, "created_by": f"comp {__version__}", "runs": used,
-        "ensemble": "mean of fold probabilities" if ensemble else "best fold",
-        "weights": [float(w) for w in blend_weights], "weights_mode": weights, "tta": level,
-        "metric": competition.metric, "rule_check": rule_check,
-        **({"blend": blended.manifest()} if blended is not None else {}),
-    }
-    path = write_checked_submission(competition, dataset, probs, out or default_path(competition, [r.id for r in runs]),
-                                    manifest, say)
-    return path, manifest
+    manifest = Manifest(
+        competition=competition.name, created_by=f"comp {__version__}", runs=[RunRecord(**r) for r in used],
+        ensemble=MEAN_OF_FOLDS if ensemble else BEST_FOLD, weights=[float(w) for w in blend_weights],
+        weights_mode=weights, tta=level, metric=competition.metric, rule_check=RuleCheck(**rule_check),
+        blend=None if blended is None else Blend.from_dict(blended.manifest(), "the fitted blend", "blend"))
+    path = out or default_path(competition, [r.id for r in runs])
+    return path, write_checked_submission(competition, dataset, probs, path, manifest, say)
 
 
-def write_checked_submission(competition: Competition, dataset, probs: np.ndarray, path: Path, manifest: dict,
-                             say) -> Path:
-    """The CSV of ``probs``, validated, written with its manifest, and scored where answers are known."""
+def write_checked_submission(competition: Competition, dataset, probs: np.ndarray, path: Path, manifest: Manifest,
+                             say) -> Manifest:
+    """The CSV of ``probs``, validated, written with its manifest, and scored where answers are known;
+    the manifest written."""
     check_out_path(competition, path, force=True, whole_root=False)  # comp predict checked --out already
     test_ids = list(dataset.test["id"])
     frame = make_frame(competition, test_ids, probs, dataset.class_names)
     validate_frame(frame, competition, dataset.class_names, str(path), test_ids)
-    write_submission(frame, path, manifest)
+    manifest = write_submission(frame, path, manifest)
     say(f"wrote {path} ({len(frame)} rows; validated against "
         f"{competition.path('sample_submission') or 'the test list'})")
     answers = competition.path("answers")
     if answers is not None and answers.is_file():
         say(f"test {competition.metric} against {answers}: {score_csv(path, answers, competition):.4f}")
-    return path
+    return manifest

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import sys
 import tomllib
@@ -29,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from comp.errors import CompError
-from comp.files.paths import check_name
 from comp.config.spec import Competition
+from comp.submit.manifest import Manifest, check_csv_suffix, manifest_path
 from comp.submit.submission import check_rules
 
 KAGGLE_CREDENTIALS = (
@@ -54,7 +53,7 @@ class Upload:
     rows: int
     sha256: str
     message: str
-    manifest: dict
+    manifest: Manifest
 
     def lines(self) -> list[str]:
         """The dry run's lines: everything that would be sent."""
@@ -66,32 +65,17 @@ class Upload:
 # --------------------------------------------------------------------------- checks
 
 
-def manifest_path(csv: Path) -> Path:
-    return Path(csv).with_suffix(".json")
-
-
-def read_manifest(csv: Path) -> dict:
-    """The manifest ``comp predict`` wrote beside the CSV; CompError if there is none or it is not one."""
-    csv = Path(csv)
-    if csv.suffix.lower() != ".csv":
-        raise CompError(f"{csv}: a submission's name ends in .csv")
+def read_manifest(csv: Path) -> Manifest:
+    """The manifest ``comp predict`` wrote beside the CSV, checked (:meth:`Manifest.read`); CompError
+    if the CSV or its manifest is missing, or the manifest is not one."""
+    csv = check_csv_suffix(csv)
     if not csv.is_file():
         raise CompError(f"{csv}: no such file")
     path = manifest_path(csv)
     if not path.is_file():
         raise CompError(f"{csv}: no manifest {path} beside it; only CSVs written by comp predict, which "
                         f"writes one, can be submitted")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise CompError(f"{path}: cannot read the manifest ({e.strerror or e})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CompError(f"{path}: the manifest is not valid JSON ({e})") from None
-    if not (isinstance(manifest, dict) and isinstance(manifest.get("sha256"), str)
-            and isinstance(manifest.get("competition"), str) and isinstance(manifest.get("runs"), list)):
-        raise CompError(f"{path}: not a comp predict manifest (it needs the keys competition, runs and sha256)")
-    check_name(manifest["competition"], "competition", str(path))  # it names folders under runs/
-    return manifest
+    return Manifest.read(csv)
 
 
 def file_sha256(path: Path) -> str:
@@ -101,29 +85,24 @@ def file_sha256(path: Path) -> str:
         raise CompError(f"{path}: cannot read ({e.strerror or e})") from None
 
 
-def check_unchanged(csv: Path, manifest: dict) -> None:
+def check_unchanged(csv: Path, manifest: Manifest) -> None:
     """The CSV is still the file its manifest describes."""
     digest = file_sha256(csv)
-    if digest != manifest["sha256"]:
+    if digest != manifest.sha256:
         raise CompError(f"{csv}: its sha256 {digest[:12]}... differs from its manifest's "
-                        f"{manifest['sha256'][:12]}...: the file changed after comp predict wrote it; "
+                        f"{manifest.sha256[:12]}...: the file changed after comp predict wrote it; "
                         f"write it again with comp predict")
 
 
-def manifest_runs(manifest: dict, competition: Competition, where: str) -> list:
-    """The runs the manifest names, opened now (ids checked as plain names by :func:`comp.runs.run.open_run`)."""
+def manifest_runs(manifest: Manifest, competition: Competition, where: str) -> list:
+    """The runs the manifest names (plain names, :meth:`Manifest.read` checked), opened now."""
     from comp.runs.run import open_run
 
-    if manifest["competition"] != competition.name:
-        raise CompError(f"{where}: the submission is for competition '{manifest['competition']}', "
+    if manifest.competition != competition.name:
+        raise CompError(f"{where}: the submission is for competition '{manifest.competition}', "
                         f"not '{competition.name}'")
-    if not manifest["runs"]:
-        raise CompError(f"{where}: names no runs, so its rules cannot be checked")
     runs = []
-    for record in manifest["runs"]:
-        run_id = record.get("run") if isinstance(record, dict) else None
-        if not isinstance(run_id, str):
-            raise CompError(f"{where}: a record of runs has no run id. Received: {record!r}")
+    for run_id in manifest.run_ids:
         try:
             run = open_run(competition.name, run_id)
         except (OSError, tomllib.TOMLDecodeError) as e:
@@ -131,13 +110,11 @@ def manifest_runs(manifest: dict, competition: Competition, where: str) -> list:
                             f"checked again") from None
         except CompError as e:
             raise CompError(f"{where}: its rules cannot be checked again: {e}") from None
-        if not isinstance(run.config.get("run"), dict):
-            raise CompError(f"{run.dir}/config.toml: has no [run] table, so its rules cannot be checked again")
         runs.append(run)
     return runs
 
 
-def check_submission(csv: Path, competition: Competition) -> dict:
+def check_submission(csv: Path, competition: Competition) -> Manifest:
     """The manifest of a CSV that may be submitted now: it exists, the CSV is unchanged, and its
     runs exist and pass the competition's current rules."""
     manifest = read_manifest(csv)
@@ -156,21 +133,9 @@ def platform_of(competition: Competition) -> tuple[str, str]:
     return platform.name, platform.competition
 
 
-def manifest_oof(manifest: dict) -> float | None:
-    """The submission's out-of-fold score, where the manifest knows it: its fitted blend's, or its one run's."""
-    blend = manifest.get("blend")
-    if isinstance(blend, dict) and isinstance(blend.get("oof_score"), (int, float)):
-        return float(blend["oof_score"])
-    runs = manifest.get("runs") or []
-    if len(runs) == 1 and isinstance(runs[0], dict) and isinstance(runs[0].get("oof_score"), (int, float)):
-        return float(runs[0]["oof_score"])
-    return None
-
-
-def default_message(manifest: dict) -> str:
-    runs = " + ".join(str(r.get("run")) for r in manifest["runs"] if isinstance(r, dict))
-    oof = manifest_oof(manifest)
-    return f"comp: {runs}" + (f", OOF {manifest.get('metric', 'score')} {oof:.4f}" if oof is not None else "")
+def default_message(manifest: Manifest) -> str:
+    oof = manifest.oof_score
+    return f"comp: {' + '.join(manifest.run_ids)}" + (f", OOF {manifest.metric} {oof:.4f}" if oof is not None else "")
 
 
 def plan_upload(csv: Path, competition: Competition, message: str | None = None) -> Upload:
@@ -178,7 +143,7 @@ def plan_upload(csv: Path, competition: Competition, message: str | None = None)
     platform, target = platform_of(competition)
     manifest = check_submission(csv, competition)
     csv = Path(csv)
-    return Upload(platform, target, csv, csv.stat().st_size, int(manifest.get("rows", 0)), manifest["sha256"],
+    return Upload(platform, target, csv, csv.stat().st_size, manifest.rows, manifest.sha256,
                   message if message else default_message(manifest), manifest)
 
 

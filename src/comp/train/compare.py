@@ -13,7 +13,7 @@ is that many runs on the same folds (:mod:`comp.runs.seeds`): the score columns 
 Example::
 
     rows = backbone_rows(["MobileNetV2", "EfficientNetB0"], ["train.epochs=1"]) + recipe_rows(["fast"], [], competition)
-    out_dir, table = run_comparison("compare", competition, rows, n_folds=1, say=print)
+    out_dir, table = run_comparison("compare", TrainRequest(competition, "", n_folds=1, say=print), rows)
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from comp import metrics
 from comp.files.atomic import write_text
 from comp.errors import CompError
 from comp.config.recipe import load_recipe, parse_override
-from comp.runs.seeds import (check_seeds, flag_within_spread, group_of, plan_seeds, seed_groups, seed_result,
-                        spread_note)
+from comp.runs.seeds import SeedGroup, flag_within_spread, group_of, seed_groups, spread, spread_note
+from comp.train.request import TrainRequest
 from comp.config.spec import Competition
 
 # --------------------------------------------------------------------------- rows
@@ -149,26 +149,6 @@ def check_rows(competition: Competition, rows: list[Row]) -> None:
         check_recipe(load_recipe(row.recipe_ref, row.overrides, competition))
 
 
-def train_row(competition: Competition, row: Row, n_folds: int, val_fraction: float, executor: str,
-              gpus: list[str] | None, verbose: int, say, subset: int = 0, split_seed: int | None = None):
-    """Train (or resume, or reuse) the row's run, as ``comp train`` would; returns (run, its summary)."""
-    from comp.runs.identity import run_config, run_id_for
-    from comp.train.kfold import summarise_run, train_folds, training_run
-
-    recipe = load_recipe(row.recipe_ref, row.overrides, competition)
-    run_id = None
-    if row.run_prefix is not None:
-        config = run_config(competition, recipe, n_folds, val_fraction, row.overrides, row.recipe_ref, subset,
-                            split_seed=split_seed)
-        run_id = run_id_for(config, row.run_prefix)
-    with training_run(competition, recipe, row.recipe_ref, row.overrides, n_folds, val_fraction,
-                      run_id, restart=False, subset=subset, split_seed=split_seed) as (run, dataset, images):
-        say(f"[{row.label}] run {run.dir}")
-        train_folds(run, range(n_folds), images, dataset, executor, gpus, verbose,
-                    say=lambda msg: say(f"[{row.label}] {msg}"))
-        return run, summarise_run(run)
-
-
 def _epoch_seconds(run, fold: int) -> float:
     hist = pd.read_csv(run.fold_dir(fold) / "history.csv")
     return float(hist["seconds"].sum())
@@ -191,7 +171,7 @@ def result_row(row: Row, run, summary: dict) -> dict:
 
 def score_column(metric: str) -> str:
     """The table's column of the competition's metric."""
-    return "oof_log_loss" if metric == "log_loss" else f"oof_{metric}"
+    return f"oof_{metric}"
 
 
 def sort_best_first(table: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -223,26 +203,27 @@ def write_outputs(table: pd.DataFrame, kind: str, competition: Competition, n_fo
     return out_dir
 
 
-def run_comparison(kind: str, competition: Competition, rows: list[Row], n_folds: int = 1, val_fraction: float = 0.2,
-                   executor: str = "process", gpus: list[str] | None = None, verbose: int = 0,
-                   say=lambda msg: None, header: str = "", subset: int = 0,
-                   seeds: int = 1) -> tuple[Path, pd.DataFrame]:
+def run_comparison(kind: str, base: TrainRequest, rows: list[Row], header: str = "") -> tuple[Path, pd.DataFrame]:
     """Check every row, train each in turn, write the table and chart; returns (folder, table).
 
-    ``subset``: every row trains on the same at most ``subset`` images per class. ``seeds``: each
-    row trained with that many seeds on the same folds (:mod:`comp.runs.seeds`); where a row's seed
+    ``base``: what every row shares (competition, folds, ``--subset``, ``--seeds``, executor...);
+    each row adds its recipe, overrides and run prefix and is trained by
+    :func:`comp.train.runner.train_run`, as ``comp train`` would. With seeds, where a row's seed
     spread is known (N >= 2, or its run's seed group in ``comp runs``) the table gets oof_mean,
     oof_std, seeds and within_spread columns, and a line naming the rows within the spread of the best.
     """
     from comp.runs.run import list_runs
+    from comp.train.runner import plan_seeds, train_run
 
+    competition = base.competition
     check_rows(competition, rows)
-    check_seeds(seeds)
+    plan_seeds(0, base.seeds)  # --seeds checked before anything trains
     per_row = []
     for i, row in enumerate(rows, start=1):
-        say(f"{kind} {i}/{len(rows)}: {row.label}")
-        per_row.append(_train_seeds(competition, row, seeds, n_folds, val_fraction, executor, gpus, verbose,
-                                    say, subset))
+        base.say(f"{kind} {i}/{len(rows)}: {row.label}")
+        request = replace(base, recipe_ref=row.recipe_ref, overrides=list(row.overrides), run_prefix=row.run_prefix,
+                          label=row.label)
+        per_row.append([result_row(row, r.run, r.summary) for r in train_run(request)])
     groups = seed_groups(list_runs(competition.name))
     results = [seed_result(seeded, score_column(competition.metric),
                            group_of(groups, competition.name, seeded[0]["run"]))
@@ -251,22 +232,24 @@ def run_comparison(kind: str, competition: Competition, rows: list[Row], n_folds
     if table["oof_std"].isna().all():  # no spread known: the table as without --seeds
         table = table.drop(columns=["oof_mean", "oof_std", "seeds"])
     table = flag_within_spread(table, score_column(competition.metric))
-    return write_outputs(table, kind, competition, n_folds, header, spread_note(table)), table
+    return write_outputs(table, kind, competition, base.n_folds, header, spread_note(table)), table
 
 
-def _train_seeds(competition: Competition, row: Row, seeds: int, n_folds: int, val_fraction: float, executor: str,
-                 gpus: list[str] | None, verbose: int, say, subset: int) -> list[dict]:
-    """The row trained with each of ``seeds`` seeds in turn; their lines of the table."""
-    from comp.tf_quiet import keras
-
-    base_seed = load_recipe(row.recipe_ref, row.overrides, competition).train.seed
-    seeded = []
-    for plan in plan_seeds(base_seed, seeds):
-        if seeds > 1:
-            say(f"[{row.label}] seed {plan.seed} (folds of seed {plan.split_seed})")
-        seeded_row = replace(row, overrides=[*row.overrides, *plan.overrides])
-        run, summary = train_row(competition, seeded_row, n_folds, val_fraction, executor, gpus, verbose, say,
-                                 subset, plan.split_seed)
-        seeded.append(result_row(row, run, summary))
-        keras.backend.clear_session()  # inline rows: the graphs of the last model are not needed again
-    return seeded
+def seed_result(seeded: list[dict], column: str, group: SeedGroup | None = None) -> dict:
+    """The table's line for a row trained with one or more seeds: the oof_ columns and
+    images_per_second averaged over the seeds, train_seconds summed, every seed's run id; and
+    oof_mean, oof_std, seeds from the seeds' scores in ``column`` (the competition's metric), or
+    for one seed from its seed group (seeds another command trained of the same config), if any."""
+    mean, std, n = ((group.mean, group.std, group.n) if len(seeded) == 1 and group is not None
+                    else spread([r[column] for r in seeded]))
+    out = {}
+    for key, value in seeded[0].items():
+        if key == "train_seconds":
+            out.update({"oof_mean": mean, "oof_std": std, "seeds": n, key: sum(r[key] for r in seeded)})
+        elif key.startswith("oof_") or key == "images_per_second":
+            out[key] = float(pd.Series([r[key] for r in seeded], dtype=float).mean())
+        elif key == "run":
+            out[key] = ", ".join(r["run"] for r in seeded)
+        else:
+            out[key] = value
+    return out

@@ -28,7 +28,7 @@ from comp.data.stream import is_streamed
 from comp.models import create_model, initialise_model
 from comp.predict.probs import predict_proba
 from comp.config.recipe import Recipe, TrainCfg
-from comp.runs.identity import uses_pretrained_weights
+from comp.runs.config import uses_pretrained_weights
 from comp.errors import CompError
 from comp.tf_quiet import keras, tf
 from comp.train.time_budget_fit import attach_plan, fit_to_plan

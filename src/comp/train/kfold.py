@@ -1,9 +1,9 @@
 """The k-fold driver: prepare (or reopen) a run, train its folds, summarise it.
 
-``comp train`` and every row of ``comp compare`` / ``comp sweep`` go through the same three
-calls::
+:func:`comp.train.runner.train_run` (``comp train`` and every row of ``comp compare`` /
+``comp sweep``) makes the same three calls for each seed::
 
-    with training_run(competition, recipe, "fast", [], n_folds=5, ...) as (run, dataset, images):
+    with training_run(request, recipe, overrides, run_id=None) as (run, dataset, images):
         train_folds(run, range(5), images, dataset, executor="process")
         summary = summarise_run(run)
 
@@ -21,14 +21,15 @@ import contextlib
 from comp import metrics
 from comp.report import plots
 from comp.files.atomic import write_json
-from comp.data.demo import ensure_data
 from comp.data.folds import FoldData, make_folds, split_fold
 from comp.data.images import data_fingerprint, load_competition_images, test_key
-from comp.data.layouts import read_dataset, subset_dataset
-from comp.errors import CompError
 from comp.config.recipe import Recipe
+from comp.errors import CompError
 from comp.files.locks import hold
-from comp.runs.identity import run_config, run_id_for
+from comp.runs.config import build_run_config
+from comp.runs.identity import run_id_for
+from comp.runs.data import check_same_files, check_same_training_set, reopen_data
+from comp.runs.data import read_data as _read_data
 from comp.runs.run import Run, create_run, folds_frame, run_lock
 from comp.train.memory_budget import check_fold_memory, input_path
 from comp.train.time_budget import budget_summary, fold_share
@@ -36,7 +37,7 @@ from comp.train.callbacks import check_tensorboard
 from comp.train.executors import run_folds
 from comp.train.fold import train_fold
 from comp.train.teacher import (TARGETS_FILE, Teachers, apply_targets, load_targets, make_targets, n_pseudo,
-                                record, teacher_folds, test_images_for)
+                                teacher_folds, test_images_for)
 
 
 def check_recipe(recipe: Recipe) -> None:
@@ -53,76 +54,42 @@ def check_recipe(recipe: Recipe) -> None:
         check_tensorboard()
 
 
-def check_same_training_set(run: Run, dataset) -> None:
-    """The run's classes, training ids and labels must still be the data's: its folds and
-    out-of-fold scores index them."""
-    if run.class_names != dataset.class_names:
-        raise CompError(f"{run.dir}/classes.json: the run's classes {run.class_names} differ from "
-                        f"the data's {dataset.class_names}; pass --restart or a new --run")
-    saved = run.fold_table()
-    if list(saved["id"]) != list(dataset.train["id"]):
-        raise CompError(f"{run.dir}/folds.csv: the training images changed since this run started; "
-                        f"pass --restart or a new --run")
-    moved = (saved["label"].to_numpy() != dataset.train["label"].to_numpy()).nonzero()[0]
-    if len(moved):
-        i = moved[0]
-        raise CompError(f"{run.dir}/folds.csv: {len(moved)} training label(s) changed since this run started "
-                        f"(id '{saved['id'][i]}': '{saved['label'][i]}' -> '{dataset.train['label'].iloc[i]}'); "
-                        f"pass --restart or a new --run")
-
-
-def check_same_files(run: Run, fingerprint: str) -> None:
-    """Same ids and labels, but other files (sizes, modification times): the folds' models saw other images."""
-    saved = run.config["run"].get("data_fingerprint")
-    if saved and saved != fingerprint:
-        raise CompError(f"{run.dir}: the training files changed since this run started (same ids and labels, "
-                        f"other sizes or modification times); pass --restart or a new --run")
-
-
-def _read_data(competition, subset: int, seed: int):
-    ensure_data(competition)
-    dataset = read_dataset(competition)
-    return subset_dataset(dataset, subset, seed) if subset else dataset
-
-
 @contextlib.contextmanager
-def training_run(competition, recipe: Recipe, recipe_ref: str, overrides: list[str], n_folds: int,
-                 val_fraction: float, run_id: str | None, restart: bool, subset: int = 0,
-                 split_seed: int | None = None, teachers: Teachers | None = None, say=lambda msg: None,
-                 time_budget_s: float | None = None):
-    """Create (or reopen) the run, locked for the block: config, class map and folds saved
-    before any training. Yields (run, dataset, (train images, test images or None)).
+def training_run(request, recipe: Recipe, overrides: list[str], run_id: str | None, split_seed: int | None = None):
+    """Create (or reopen) the run of ``request`` (:class:`comp.train.request.TrainRequest`) with
+    ``recipe`` (one seed's), locked for the block: config, class map and folds saved before any
+    training. Yields (run, dataset, (train images, test images or None)).
 
-    ``subset``: at most that many training images per class, and no test images (a quick
-    comparison). ``split_seed``: the seed of the folds and of that draw (None: ``train.seed``);
-    runs that share it and differ in ``train.seed`` are seeds of one recipe (``--seeds``).
-    ``teachers`` (:mod:`comp.train.teacher`): the run takes their folds (and split seed), and
-    its targets are worked out from them once, when it is created. ``time_budget_s``
-    (``--time-budget``) is recorded in the config: a run under a budget is another run.
+    ``split_seed``: the seed of the folds and of the ``--subset`` draw (None: the teachers', else
+    ``train.seed``); runs that share it and differ in ``train.seed`` are seeds of one recipe.
+    Teachers (:mod:`comp.train.teacher`): the run takes their folds, and its targets are worked
+    out from them once, when it is created.
     """
+    competition, teachers = request.competition, request.teachers
     check_recipe(recipe)
     if split_seed is None:
         split_seed = teachers.runs[0].split_seed if teachers else recipe.train.seed
-    dataset = _read_data(competition, subset, split_seed)
+    dataset = _read_data(competition, request.subset, split_seed)
     if teachers:
-        fold_of_row = teacher_folds(teachers, dataset, n_folds)
+        fold_of_row = teacher_folds(teachers, dataset, request.n_folds)
     else:
-        fold_of_row = make_folds(dataset.labels, n_folds, split_seed, val_fraction)
-    images = load_competition_images(competition, dataset, subset)  # decoded before any run exists
-    config = run_config(competition, recipe, n_folds, val_fraction, overrides, recipe_ref, subset,
-                        data_fingerprint(competition, dataset), split_seed)
-    config = record(config, teachers, recipe) if teachers else config
-    if time_budget_s:  # only where set: other runs keep their ids
-        config["run"]["time_budget_s"] = float(time_budget_s)
-    run_id = run_id or run_id_for(config)
+        fold_of_row = make_folds(dataset.labels, request.n_folds, split_seed, request.val_fraction)
+    images = load_competition_images(competition, dataset, request.subset)  # decoded before any run exists
+    config = build_run_config(competition, recipe, request.recipe_ref, overrides, request.n_folds,
+                              request.val_fraction, request.subset, data_fingerprint(competition, dataset),
+                              split_seed, teachers, request.time_budget_s)
+    run_id = run_id or run_id_for(config, request.run_prefix)
+    if request.restart and teachers and run_id in {r.id for r in teachers.runs}:
+        raise CompError(f"run '{run_id}' is its own teacher (--distill/--pseudo-label {run_id}): --restart would "
+                        f"delete the folds its targets come from; pass another --run")
     with hold(run_lock(competition.name, run_id), f"run '{run_id}'", "trained"):
-        run, existed = create_run(config, run_id, restart, dataset.class_names,
+        run, existed = create_run(config, run_id, request.restart, dataset.class_names,
                                   folds_frame(dataset.train["id"], dataset.train["label"], fold_of_row))
         if existed:
             check_same_training_set(run, dataset)
-            check_same_files(run, config["run"]["data_fingerprint"])
+            check_same_files(run, config.data_fingerprint)
         if teachers and not (run.dir / TARGETS_FILE).is_file():
-            make_targets(run, teachers, dataset, say)
+            make_targets(run, teachers, dataset, request.say)
         yield run, dataset, images
 
 
@@ -153,9 +120,7 @@ def fold_split(run: Run, k: int, images, dataset, test_images) -> FoldData:
 
 def load_fold(run: Run, k: int) -> FoldData:
     """Fold ``k`` of an existing run: the run's images (its ``--subset`` draw, if any) split by its folds.csv."""
-    dataset = _read_data(run.competition, run.subset, run.split_seed)
-    check_same_training_set(run, dataset)
-    check_same_files(run, data_fingerprint(run.competition, dataset))
+    dataset = reopen_data(run)  # checked unchanged since the run started
     x_train, x_test = load_competition_images(run.competition, dataset, run.subset)
     return fold_split(run, k, x_train, dataset, x_test)
 
@@ -218,7 +183,7 @@ def summarise_run(run: Run) -> dict:
         "seconds": round(sum(f["seconds"] for f in per_fold), 1),
         "params": per_fold[0]["params"],
         "tta": run.recipe.predict.tta,
-        **budget_summary(run.config, per_fold),
+        **budget_summary(run, per_fold),
         **({"per_class_f1": dict(zip(run.class_names, metrics.per_class_f1(labels, probs)))}
            if competition.metric == "macro_f1" else {}),
         "per_fold": per_fold,

@@ -51,14 +51,10 @@ class Teachers:
     def runs(self) -> list[Run]:
         return list({r.id: r for r in self.distill + self.pseudo}.values())
 
-    def record(self) -> dict:
-        """What the run config keeps (and its id hashes)."""
-        return {"distill": [r.id for r in self.distill], "pseudo_label": [r.id for r in self.pseudo]}
-
     @property
     def test_data(self) -> bool:
         """Whether the student trains on test images: its own pseudo-labels, or a teacher's."""
-        return bool(self.pseudo) or any(r.config["run"].get("test_data", False) for r in self.runs)
+        return bool(self.pseudo) or any(r.test_data for r in self.runs)
 
     @property
     def pretrained(self) -> bool:
@@ -81,16 +77,6 @@ def open_teachers(competition: str, distill_ids, pseudo_ids) -> Teachers | None:
     return Teachers([opened[r] for r in dict.fromkeys(distill_ids)], [opened[r] for r in dict.fromkeys(pseudo_ids)])
 
 
-def record(config: dict, teachers: Teachers, recipe) -> dict:
-    """``config`` (:func:`comp.runs.identity.run_config`'s) for a student: its teachers, the ``[teacher]``
-    keys, whether it trained on test data, and ``pretrained`` where a teacher was."""
-    from comp.config.spec import to_dict
-
-    run = {**config["run"], "teacher": teachers.record(), "test_data": teachers.test_data,
-           "pretrained": config["run"]["pretrained"] or teachers.pretrained}
-    return {**config, "run": run, "recipe": {**config["recipe"], "teacher": to_dict(recipe.teacher)}}
-
-
 def teacher_folds(teachers: Teachers, dataset, n_folds: int) -> np.ndarray:
     """The teachers' shared fold of each training row, checked against the student's data and ``--folds``."""
     first = teachers.runs[0]
@@ -99,6 +85,10 @@ def teacher_folds(teachers: Teachers, dataset, n_folds: int) -> np.ndarray:
         if run.n_folds != n_folds:
             raise CompError(f"teacher run '{run.id}' has {run.n_folds} folds; the student takes its teachers' "
                             f"folds, so pass --folds {run.n_folds}")
+        if run.class_names != dataset.class_names:
+            raise CompError(f"teacher run '{run.id}' has the classes {run.class_names} in another order than this "
+                            f"run's {dataset.class_names}; its probabilities would be read against the wrong classes "
+                            f"(train the teacher again, or keep the spec's class_names)")
         other = run.fold_table()
         if list(other["id"]) != list(dataset.train["id"]) or list(other["label"]) != list(dataset.train["label"]):
             raise CompError(f"teacher run '{run.id}' was trained on other training images or labels than this "
@@ -167,7 +157,7 @@ def save_targets(run: Run, arrays: dict) -> None:
 
 def load_targets(run: Run) -> dict | None:
     """The run's teacher targets (``train``, ``pseudo_index``, ``pseudo``, ``pseudo_weight``), or None."""
-    if not run.config["run"].get("teacher"):
+    if run.teacher is None:
         return None
     path = run.dir / TARGETS_FILE
     if not path.is_file():
@@ -249,7 +239,7 @@ def teacher_test_probs(run: Run, runs: list[Run], say) -> np.ndarray:
 
 def test_images_for(run: Run):
     """The competition's test images (the memory-mapped cache) where the run has pseudo-labels, else None."""
-    return load_test_images(run) if run.config["run"].get("teacher", {}).get("pseudo_label") else None
+    return load_test_images(run) if run.teacher is not None and run.teacher.pseudo_label else None
 
 
 def load_test_images(run: Run):

@@ -151,7 +151,7 @@ def fold_share(run, k: int) -> float | None:
     """Fold ``k``'s share of the run's ``time_budget_s`` (None without a budget): what is left
     after the finished folds' seconds and the other planned folds' shares, over the folds that
     still need a share (``k`` among them)."""
-    budget = run.config["run"].get("time_budget_s")
+    budget = run.time_budget_s
     if not budget:
         return None
     left, open_folds = float(budget), 1
@@ -178,17 +178,17 @@ def plan_record(plan: TimePlan | None, finish_seconds: float) -> dict:
             "budget_used_s": round(plan.spent_s + finish_seconds, 1)}
 
 
-def budget_summary(config: dict, per_fold: list[dict]) -> dict:
+def budget_summary(run, per_fold: list[dict]) -> dict:
     """The run summary's budget keys: the budget, and the seconds its finished folds used."""
-    if "time_budget_s" not in config["run"]:
+    if not run.time_budget_s:
         return {}
     used = sum(f.get("budget_used_s", f["seconds"]) for f in per_fold)
-    return {"time_budget_s": config["run"]["time_budget_s"], "budget_used_s": round(used, 1)}
+    return {"time_budget_s": run.time_budget_s, "budget_used_s": round(used, 1)}
 
 
 def check_budget_recipe(recipe) -> None:
     """A budget shortens one schedule; a pretrained backbone's two phases have two."""
-    from comp.runs.identity import uses_pretrained_weights
+    from comp.runs.config import uses_pretrained_weights
 
     if uses_pretrained_weights(recipe):
         raise CompError("--time-budget does not apply to a pretrained backbone's two-phase fine-tuning; "
