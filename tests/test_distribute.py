@@ -10,9 +10,6 @@ import sys
 import textwrap
 
 import pytest
-from click.testing import CliRunner
-
-from comp.cli import main
 
 MIRRORED_SCRIPT = textwrap.dedent("""
     import json, sys
@@ -57,10 +54,10 @@ def test_mirrored_strategy_trains_a_fold_over_two_logical_cpus(tiny_competition,
 
 
 @pytest.mark.slow
-def test_ray_executor_trains_two_folds_on_a_local_instance(tiny_competition):
+def test_ray_executor_trains_two_folds_on_a_local_instance(tiny_competition, cli):
     pytest.importorskip("ray")
-    res = CliRunner().invoke(main, ["train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--run", "ray",
-                                    "--executor", "ray", "-q", "--set", "train.epochs=1"])
+    res = cli("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--run", "ray",
+              "--executor", "ray", "-q", "--set", "train.epochs=1", catch=True)
     assert res.exit_code == 0, res.output
     run = tiny_competition / "runs" / "tiny" / "ray"
     for k in (0, 1):
@@ -82,15 +79,61 @@ def test_a_failed_fold_process_is_named_by_its_fold_and_how_it_ended(monkeypatch
         executors.run_folds_in_subprocesses(SimpleNamespace(dir=tmp_path), [3], None)
 
 
+@pytest.mark.parametrize("code, advice", [
+    (2, "its error line above says what to change; re-running as it is fails the same way"),
+    (1, "its internal error above is a bug in comp; re-run with --debug for the traceback"),
+])
+def test_a_fold_that_would_fail_again_is_not_told_to_re_run(monkeypatch, tmp_path, code, advice):
+    """A fold that refused its input (a diverged lr, exit 2) or hit a bug (exit 1) is not resumable as it is."""
+    from types import SimpleNamespace
+
+    import comp.train.executors as executors
+
+    monkeypatch.setattr(executors, "fold_command", lambda run_dir, k, parent: [sys.executable, "-c",
+                                                                                f"raise SystemExit({code})"])
+    with pytest.raises(executors.CompError) as e:
+        executors.run_folds_in_subprocesses(SimpleNamespace(dir=tmp_path), [0], None)
+    assert str(e.value).endswith(f"fold(s) 0 failed (exit {code}); {advice}")
+    assert "resume" not in str(e.value)
+
+
 def test_a_ray_task_starts_its_fold_watching_the_worker_that_runs_it(tmp_path, monkeypatch):
     """When the Ray worker goes (its driver, `comp train`, died), the fold's process exits with
     it instead of training on as an orphan that holds the fold's lock."""
     import os
+    from pathlib import Path
+    from types import SimpleNamespace
 
     import comp.train.executors as executors
 
-    echo = [sys.executable, "-c", "import sys; sys.stderr.write(' '.join(sys.argv[1:]))", "fold"]
+    class InlineRay:
+        """Ray as run_folds_ray calls it, its tasks run here: this process stands for the worker."""
+        def __init__(self):
+            self.calls = []  # each task's arguments
+
+        def init(self, **kwargs):
+            pass
+
+        def shutdown(self):
+            pass
+
+        def cluster_resources(self):
+            return {}
+
+        def remote(self, **options):
+            return lambda task: SimpleNamespace(remote=lambda *args: self.calls.append(args) or task(*args))
+
+        def get(self, result):
+            return result
+
+    # the fold writes the arguments it was started with and fails: its last line reaches the error
+    echo = [sys.executable, "-c", "import sys; sys.stderr.write(' '.join(sys.argv[1:])); sys.exit(3)", "fold"]
     real = executors.fold_command
     monkeypatch.setattr(executors, "fold_command", lambda run_dir, k, parent: [*echo, *real(run_dir, k, parent)[-2:]])
-    code, tail = executors._train_fold_task(str(tmp_path), 1, str(tmp_path))
-    assert (code, tail) == (0, f"fold --parent-pid {os.getpid()}")
+    ray = InlineRay()
+    monkeypatch.setitem(sys.modules, "ray", ray)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with pytest.raises(executors.CompError, match=rf"fold 1 failed on the Ray cluster \(exit 3\): "
+                                                  rf"fold --parent-pid {os.getpid()}$"):
+        executors.run_folds(SimpleNamespace(dir=tmp_path), [1], "ray", None, None)
+    assert ray.calls == [(str(tmp_path.resolve()), 1, str(Path.cwd().resolve()))]

@@ -228,6 +228,22 @@ def test_cache_of_garbage_bytes_is_rebuilt(tmp_path, pngs):
     np.testing.assert_array_equal(load_images(pngs, (8, 8), cache, "train"), first)
 
 
+@pytest.mark.parametrize("same_mtime", [False, True], ids=["touched", "mtime-put-back"])
+def test_a_cache_whose_pixels_were_overwritten_is_rebuilt(tmp_path, pngs, same_mtime):
+    """Header, size, count and fingerprint intact, pixels changed: decoded again, not trained on."""
+    cache = tmp_path / "cache"
+    first = np.array(load_images(pngs, (8, 8), cache, "train"))
+    npy = cache / "train-8x8.npy"
+    st = npy.stat()
+    damaged = np.load(npy, mmap_mode="r+")
+    damaged[1:3] = 7  # another process, or a bad disk, wrote into the payload
+    damaged.flush()
+    del damaged
+    if same_mtime:  # a copy that kept the old time: the content check still tells
+        os.utime(npy, ns=(st.st_atime_ns, st.st_mtime_ns))
+    np.testing.assert_array_equal(load_images(pngs, (8, 8), cache, "train"), first)
+
+
 @pytest.mark.parametrize("text", [
     "{not json", "", "[]",
 ], ids=["invalid-json", "empty", "json-list"])

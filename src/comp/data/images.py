@@ -5,8 +5,8 @@ the decoding itself is in comp.data.decode).
 The cache is one ``.npy`` per competition, split and size, named by a fingerprint of the
 file list (relative paths, sizes, modification times) and of the decoder (its code and Pillow's
 version), so it is rebuilt only when the files or the decoder change. It is written to a
-temporary file and renamed, and checked (shape, count, fingerprint) before use; a stale or
-damaged cache is rebuilt.
+temporary file and renamed, and checked (shape, count, fingerprint, and the stamp of its own
+content: :func:`payload_stamp`) before use; a stale or damaged cache is rebuilt.
 
 Example::
 
@@ -43,14 +43,37 @@ def fingerprint(paths: list[str], size: tuple[int, int]) -> str:
     return h.hexdigest()[:16]
 
 
+# The payload's stamp reads this many blocks spread over the file (all of it when smaller): a
+# cheap check on every open, not a hash of gigabytes.
+STAMP_BLOCKS, STAMP_BLOCK_BYTES = 64, 1 << 16
+
+
+def payload_stamp(npy: Path) -> dict:
+    """The cache file's size, modification time and a hash of sampled blocks of its content:
+    pixels overwritten from outside (by a write, or by a copy that kept the old time) no longer
+    match the stamp recorded when comp wrote the file."""
+    st = npy.stat()
+    h = hashlib.sha1()
+    with npy.open("rb") as f:
+        if st.st_size <= STAMP_BLOCKS * STAMP_BLOCK_BYTES:
+            h.update(f.read())
+        else:
+            for i in range(STAMP_BLOCKS):
+                f.seek((st.st_size - STAMP_BLOCK_BYTES) * i // (STAMP_BLOCKS - 1))
+                h.update(f.read(STAMP_BLOCK_BYTES))
+    return {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "sample_sha1": h.hexdigest()[:16]}
+
+
 def _cache_ok(npy: Path, meta: Path, count: int, size: tuple[int, int], fp: str) -> bool:
     try:
         info = json.loads(meta.read_text())
         arr = np.load(npy, mmap_mode="r")
+        stamp = payload_stamp(npy)
     except (OSError, ValueError, EOFError):  # missing, truncated or not a .npy at all
         return False
     return (isinstance(info, dict) and info.get("fingerprint") == fp and info.get("count") == count
-            and arr.shape == (count, size[0], size[1], 3) and arr.dtype == np.uint8)
+            and arr.shape == (count, size[0], size[1], 3) and arr.dtype == np.uint8
+            and info.get("payload") == stamp)  # a cache of an older version, without a stamp, is decoded again
 
 
 def load_images(paths: list[str], size: tuple[int, int], cache_dir: Path | None, name: str) -> np.ndarray:
@@ -105,7 +128,7 @@ def _write_cache(paths: list[str], size: tuple[int, int], npy: Path, meta: Path,
             meta.unlink(missing_ok=True)  # the old metadata must never describe the new pixels
         except OSError as e:
             raise CompError(f"{npy.parent}: cannot write the decode cache ({e.strerror or e})") from None
-    write_json(meta, {"fingerprint": fp, "count": len(paths), "size": list(size)})
+    write_json(meta, {"fingerprint": fp, "count": len(paths), "size": list(size), "payload": payload_stamp(npy)})
 
 
 def _preallocate(path: Path) -> None:

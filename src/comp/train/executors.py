@@ -88,7 +88,18 @@ def run_folds_in_subprocesses(run, folds: list[int], gpus: list[str] | None) -> 
             time.sleep(0.2)
     if failed:
         raise CompError(f"{run.dir}: fold(s) {', '.join(str(k) for k, _ in failed)} failed "
-                        f"({exit_status(failed[0][1])}); re-run the same command to resume")
+                        f"({exit_status(failed[0][1])}); {failure_advice(failed[0][1])}")
+
+
+def failure_advice(code: int) -> str:
+    """What to do about a fold process that ended with ``code``: only a fold that was stopped
+    (a signal, the memory killer) resumes by itself; one that refused its input (exit 2) or met an
+    internal error (exit 1) fails the same way again until what its error line says is fixed."""
+    if code == 2:
+        return "its error line above says what to change; re-running as it is fails the same way"
+    if code == 1:
+        return "its internal error above is a bug in comp; re-run with --debug for the traceback"
+    return "re-run the same command to resume"
 
 
 def exit_status(code: int) -> str:
