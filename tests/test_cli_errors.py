@@ -88,7 +88,7 @@ def test_train_with_a_set_that_does_not_parse(tiny_competition, override, fragme
 
 
 def test_train_with_zero_folds(tiny_competition, cli, train_args, error_line, assert_no_run):
-    error_line(cli(*train_args, "--folds", "0"), "--folds must be 1 or more. Received: --folds=0")
+    error_line(cli(*train_args, "--folds", "0"), "--folds must be at least 1. Received: --folds=0")
     assert_no_run(tiny_competition)
 
 
@@ -142,7 +142,7 @@ def test_train_with_an_unknown_name_in_the_recipe(tiny_competition, override, fr
 
 def test_train_holdout_with_a_bad_val_fraction(tiny_competition, cli, train_args, error_line, assert_no_run):
     error_line(cli(*train_args, "--folds", "1", "--val-fraction", "1.5"),
-               "--val-fraction must be between 0 and 1. Received: --val-fraction=1.5")
+               "--val-fraction must be in (0, 1). Received: --val-fraction=1.5")
     assert_no_run(tiny_competition)
 
 
@@ -215,3 +215,64 @@ def test_debug_shows_the_traceback_of_a_bad_input(tiny_competition, cli, train_a
     assert debug.exit_code == 2
     assert "Traceback (most recent call last)" in debug.stderr and "CompError" in debug.stderr
     assert debug.stderr.strip().splitlines()[-1].startswith("error: unknown model 'vgj'")
+
+
+# --------------------------------------------------------------------------- every number of the CLI has a range
+
+
+def _numeric_params():
+    """(command path, parameter) of every int or float option and argument of every comp command."""
+    import click
+
+    from comp.cli import main
+
+    def walk(group, path):
+        for name, command in sorted(group.commands.items()):
+            if isinstance(command, click.Group):
+                yield from walk(command, [*path, name])
+                continue
+            for param in command.params:
+                if isinstance(param.type, (click.types.IntParamType, click.types.FloatParamType)) or \
+                        getattr(param.type, "name", "") in ("integer", "number"):
+                    yield [*path, name], param
+
+    return list(walk(main, []))
+
+
+def test_every_number_of_the_cli_declares_a_bounded_range():
+    from comp.cli.app import Number
+
+    metric_scores = {"lb add public", "lb add private"}  # the metric's range (comp.metrics.RANGES): test_ledger.py
+    loose = [f"{' '.join(path)} {param.name}" for path, param in _numeric_params()
+             if f"{' '.join(path)} {param.name}" not in metric_scores and not isinstance(param.type, Number)
+             or (isinstance(param.type, Number) and param.type.interval.kind.__name__ == "Integral"
+                 and None in (param.type.interval.lo, param.type.interval.hi))]
+    assert loose == []
+
+
+def _outside(interval):
+    """Values just outside an interval, and non-finite ones for a real one."""
+    step = 1 if interval.kind.__name__ == "Integral" else 1e-9 * max(1.0, abs(interval.hi or interval.lo or 1))
+    values = [] if interval.lo is None else [interval.lo - step if interval.lo_closed else interval.lo]
+    values += [] if interval.hi is None else [interval.hi + step if interval.hi_closed else interval.hi]
+    return values + ([] if interval.kind.__name__ == "Integral" else ["nan", "inf"])
+
+
+@pytest.mark.parametrize("path, param", _numeric_params(), ids=lambda x: x if isinstance(x, str) else
+                         (" ".join(x) if isinstance(x, list) else x.name))
+def test_a_cli_number_outside_its_range_is_one_error_line(tiny_competition, cli, path, param):
+    """Walks every numeric option: a value past either end, NaN and infinity, refused before any work."""
+    from comp.cli.app import Number
+
+    if not isinstance(param.type, Number):
+        pytest.skip("a leaderboard score: its metric's range, checked by the ledger (tests/test_ledger.py)")
+    flag = param.opts[0]
+    if not flag.startswith("-"):
+        pytest.skip("an argument: its command's other arguments come first (lb add CSV SCORE: tests/test_ledger.py)")
+    for value in _outside(param.type.interval):
+        args = [*path, flag, str(value)]
+        result = cli(*args, catch=True)
+        assert result.exit_code == 2, (args, result.output)
+        line = result.stderr.strip().splitlines()[-1]
+        assert line.startswith(f"error: {flag} must be ") and "Received:" in line, (args, line)
+        assert "Traceback" not in result.output and not (tiny_competition / "runs").exists()

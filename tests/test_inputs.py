@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import unicodedata
 import warnings
 from dataclasses import dataclass
@@ -224,6 +225,7 @@ class Cell:
     error: tuple[str, ...] = ()  # fragments of the one error line; none: the data reads
     warned: tuple[str, ...] = ()  # fragments of the one warning line expected (none: no warning)
     check: Callable | None = None  # on the Dataset read, where it reads
+    marks: tuple = ()  # pytest marks of the cell (a skip where it cannot be made)
 
 
 def _write(path: Path, content: bytes = b"x") -> None:
@@ -278,11 +280,55 @@ def _unchanged(ds) -> None:
     assert ds.train["path"].str.endswith(".png").all() and ds.test["path"].str.endswith(".png").all()
 
 
+def _csv_unchanged(ds) -> None:
+    assert ds.class_names == ["circle", "square", "stripe"] and len(ds.train) == 36
+    assert ds.train["id"].iloc[0] == "00000"
+    assert list(ds.test["id"]) == TEST_IDS
+
+
 def _hot_dog(table: pd.DataFrame) -> None:
     table.loc[table["label"] == "circle", "label"] = "hot dog"
     table.loc[0, "label"] = "hot\xa0dog"
 
 
+def _socket(relative: str) -> Callable[[Path], None]:
+    """A Unix socket at ``relative`` (bound by a path relative to the working folder: an absolute
+    one may pass the 108 bytes a socket's path may have)."""
+    def change(root: Path) -> None:
+        import socket
+
+        with socket.socket(socket.AF_UNIX) as s:
+            s.bind(os.path.relpath(root / relative))
+    return change
+
+
+def _copy_to_bytes(src: str, name: bytes) -> Callable[[Path], None]:
+    """A copy of the image ``src`` under ``name``, bytes relative to the data folder (any byte but '/' and NUL)."""
+    return lambda root: shutil.copy(root / src, os.path.join(os.fsencode(root), name))
+
+
+def _no_sample(root: Path) -> None:
+    """The spec without its sample submission: the test ids are the test images' names."""
+    spec = root.parent.parent / "competition" / "tiny.toml"
+    spec.write_text(spec.read_text().replace('sample_submission = "sample_submission.csv"\n', ""))
+    (root / "sample_submission.csv").unlink()
+
+
+def _undecodable(relative: str, *fragments: str) -> Callable:
+    """A check: the data reads as before, but the image at ``relative`` fails to decode in one line naming it."""
+    def check(ds) -> None:
+        from comp.data.decode import decode_image
+
+        _unchanged(ds)
+        path = next(p for p in [*ds.train["path"], *ds.test["path"]] if p.endswith(relative))
+        with pytest.raises(CompError) as e:
+            decode_image(path, (12, 12))
+        assert "\n" not in str(e.value) and all(f in str(e.value) for f in (path, *fragments)), str(e.value)
+    return check
+
+
+AS_ROOT = pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                             reason="root reads and lists an entry of mode 000: the permission cannot fail")
 CAFE_NFD = unicodedata.normalize("NFD", "café")
 ERROR_CELLS = {
     # files an image folder holds
@@ -337,6 +383,35 @@ ERROR_CELLS = {
     "sample that is a FIFO": Cell("folders", lambda r: (r / "sample_submission.csv").unlink() or os.mkfifo(
         r / "sample_submission.csv"), error=("sample_submission.csv", "not a regular file")),
     "sample with a header only": Cell("folders", _sample([]), error=("sample_submission.csv", "no rows")),
+    # odd entries (issue 30): names, links, folders and permissions
+    "a link loop in test/": Cell("folders", lambda r: (r / "test" / "loop.png").symlink_to("loop.png"),
+                                 error=("data/tiny/test/loop.png", "cannot read", "symbolic links")),
+    "a folder named like an image in train/": Cell("folders", lambda r: (r / "train" / "x.jpg").mkdir(),
+                                                   error=("data/tiny/train/x.jpg", "class folder has no images")),
+    "a name with a newline in a class folder": Cell(
+        "folders", _copy_as("train/circle/0000.png", "train/circle/a\nb.png"),
+        error=("data/tiny/train/circle: the name 'a\\nb.png' holds the control character U+000A", "rename it")),
+    "a name with a newline in test/": Cell(
+        "folders", _copy_as("test/TEST_000.png", "test/TEST\n9.png"),
+        error=("data/tiny/test: the name 'TEST\\n9.png' holds the control character U+000A", "rename it")),
+    "a class folder named with a tab": Cell(
+        "folders", lambda r: (r / "train" / "circle").rename(r / "train" / "cir\tcle"),
+        error=("data/tiny/train: class 'cir\\tcle' holds the invisible character U+0009",)),
+    "a non-UTF-8 name in a class folder": Cell(
+        "folders", _copy_to_bytes("train/square/0000.png", b"train/square/\xff\xfe.png"),
+        error=("data/tiny/train/square: the name '\\udcff\\udcfe.png' is not valid UTF-8", "rename it")),
+    "a non-UTF-8 class folder": Cell(
+        "folders", lambda r: os.rename(r / "train" / "square", os.path.join(os.fsencode(r), b"train/sq\xc3")),
+        error=("data/tiny/train: the name 'sq\\udcc3' is not valid UTF-8", "rename it")),
+    "a non-UTF-8 test image, no sample submission": Cell(
+        "folders", lambda r: _no_sample(r) or _copy_to_bytes("test/TEST_000.png", b"test/TEST_\xe9.png")(r),
+        error=("data/tiny/test: the name 'TEST_\\udce9.png' is not valid UTF-8", "rename it")),
+    "a non-UTF-8 name in the csv-labels train folder": Cell(
+        "csv", _copy_to_bytes("flat/00001.png", b"flat/\x80.png"),
+        error=("data/tiny/flat: the name '\\udc80.png' is not valid UTF-8", "rename it")),
+    "an unreadable class folder (mode 000)": Cell(
+        "folders", lambda r: os.chmod(r / "train" / "square", 0),
+        error=("data/tiny/train/square", "cannot list the folder", "Permission denied"), marks=(AS_ROOT,)),
 }
 READ_CELLS = {
     "non-ASCII class names": Cell("folders", _rename_classes, check=_check_renamed),
@@ -359,6 +434,33 @@ READ_CELLS = {
                              check=_unchanged),
     "a FIFO in test/": Cell("folders", lambda r: os.mkfifo(r / "test/TEST_100.png"),
                             warned=("data/tiny/test: skipped 1 special file(s)", "TEST_100.png"), check=_unchanged),
+    # odd entries (issue 30): sockets, FIFOs, folders named like images, names, empty and unreadable images
+    "a socket in a class folder": Cell("folders", _socket("train/circle/s.png"),
+                                       warned=("train/circle: skipped 1 special file(s)", ": s.png"), check=_unchanged),
+    "a socket in test/": Cell("folders", _socket("test/TEST_100.png"),
+                              warned=("data/tiny/test: skipped 1 special file(s)", ": TEST_100.png"), check=_unchanged),
+    "a FIFO in the csv-labels train folder": Cell("csv", lambda r: os.mkfifo(r / "flat/00100.png"),
+                                                  warned=("data/tiny/flat: skipped 1 special file(s)", ": 00100.png"),
+                                                  check=_csv_unchanged),
+    "a folder named like an image in a class folder": Cell(
+        "folders", lambda r: (r / "train" / "circle" / "x.jpg").mkdir(),
+        warned=("train/circle: skipped 1 folder(s)", ": x.jpg"), check=_unchanged),
+    "a folder named like an image in test/": Cell("folders", lambda r: (r / "test" / "TEST_100.jpg").mkdir(),
+                                                  warned=("data/tiny/test: skipped 1 folder(s)", ": TEST_100.jpg"),
+                                                  check=_unchanged),
+    "a folder named like an image in the csv-labels train folder": Cell(
+        "csv", lambda r: (r / "flat" / "00100.png").mkdir(),
+        warned=("data/tiny/flat: skipped 1 folder(s)", ": 00100.png"), check=_csv_unchanged),
+    "a name that is only an extension (a hidden file)": Cell(
+        "folders", lambda r: [_write(r / p) for p in ("train/circle/.png", "test/.jpg")], check=_unchanged),
+    "a non-image name with an undecodable byte": Cell(
+        "folders", lambda r: _write(Path(os.fsdecode(os.path.join(os.fsencode(r), b"train/circle/notes\xff.txt")))),
+        warned=("train/circle: skipped 1 file(s) without an image extension: 'notes\\udcff.txt'",), check=_unchanged),
+    "a zero-byte test image": Cell("folders", lambda r: _write(r / "test" / "TEST_003.png", b""),
+                                   check=_undecodable("test/TEST_003.png", "cannot decode image (empty file)")),
+    "an unreadable image (mode 000)": Cell("folders", lambda r: os.chmod(r / "train" / "circle" / "0002.png", 0),
+                                           check=_undecodable("train/circle/0002.png", "Permission denied"),
+                                           marks=(AS_ROOT,)),
     "labels CSV with a BOM": Cell("csv", lambda r: (r / "labels.csv").write_bytes(
         b"\xef\xbb\xbf" + (r / "labels.csv").read_bytes().replace(b"\n", b"\r\n")),
         check=lambda ds: ds.class_names == ["circle", "square", "stripe"] and ds.train["id"].iloc[0] == "00000"),
@@ -368,8 +470,9 @@ READ_CELLS = {
 
 
 def _params(cells: dict[str, Cell]) -> list:
-    """The cells' names; a FIFO's cells time out rather than hang where a reader would open it."""
-    return [pytest.param(name, marks=pytest.mark.timeout(60)) if "FIFO" in name else name for name in cells]
+    """The cells' names and marks; a FIFO's cells time out rather than hang where a reader would open it."""
+    return [pytest.param(name, marks=[*cell.marks, *([pytest.mark.timeout(60)] if "FIFO" in name else [])])
+            for name, cell in cells.items()]
 
 
 def _prepare(request, cell: Cell) -> Path:
@@ -410,3 +513,86 @@ def test_messy_data_folder_reads(request, name, cli):
     assert result.exit_code == 0, result.output
     lines = result.stderr.strip("\n").splitlines()
     assert lines == ([f"warning: {warned[0]}"] if cell.warned else []), result.stderr
+
+
+# --------------------------------------------------------------------------- D. comp train over odd entries
+
+FIFO_PLACES = {  # (layout, the FIFO's path under data/tiny, the folder the warning names)
+    "a class folder": ("folders", "train/circle/x.png", "data/tiny/train/circle"),
+    "the test folder": ("folders", "test/x.png", "data/tiny/test"),
+    "the csv-labels train folder": ("csv", "flat/x.png", "data/tiny/flat"),
+}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("python_filter", ["as-is", "ignore", "error::UserWarning"])
+@pytest.mark.parametrize("place", FIFO_PLACES)
+def test_train_warns_once_of_a_fifo_named_like_an_image(request, place, python_filter, cli, train_args):
+    """comp train never opens the FIFO, and says once which folder held it and its name, whatever
+    Python's warning filters say (PYTHONWARNINGS=ignore hid it; -W error::UserWarning made it a crash)."""
+    layout, fifo, folder = FIFO_PLACES[place]
+    root = request.getfixturevalue("csv_competition" if layout == "csv" else "tiny_competition")
+    os.mkfifo(root / "data" / "tiny" / fifo)
+    action, _, category = python_filter.partition("::")
+    with warnings.catch_warnings():
+        if action != "as-is":  # as PYTHONWARNINGS=ignore or -W error::UserWarning set them
+            warnings.simplefilter(action, UserWarning if category else Warning)
+        result = cli(*train_args, "--folds", "2", "--fold", "0", "--set", "train.epochs=1")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warned) == 1, result.stderr
+    assert warned[0].startswith(f"warning: {folder}: skipped 1 special file(s)") and warned[0].endswith(": x.png"), \
+        warned
+
+
+def _non_utf8(relative: bytes, source: str = "") -> Callable[[Path], None]:
+    """Copies ``source`` (an image of the data, relative to its root) to a name that is not UTF-8;
+    no ``source``: renames the class folder circle to it."""
+    def change(root: Path) -> None:
+        target = os.path.join(os.fsencode(root), relative)
+        if source:
+            shutil.copy(root / source, target)
+        else:
+            os.rename(root / "train" / "circle", target)
+    return change
+
+
+NON_UTF8 = {  # (layout, the change, fragments of the error line)
+    "an image of a class folder": ("folders", _non_utf8(b"train/circle/bad\xff.png", "train/circle/0000.png"),
+                                   ("data/tiny/train/circle: the name 'bad\\udcff.png' is not valid UTF-8",)),
+    "a class folder": ("folders", _non_utf8(b"train/circ\xe9le"),
+                       ("data/tiny/train: the name 'circ\\udce9le' is not valid UTF-8",)),
+    "a test image": ("folders", _non_utf8(b"test/TEST_\xff.png", "test/TEST_000.png"),
+                     ("data/tiny/test: the name 'TEST_\\udcff.png' is not valid UTF-8",)),
+    "an image of the csv-labels train folder": ("csv", _non_utf8(b"flat/bad\xff.png", "flat/00000.png"),
+                                                ("data/tiny/flat: the name 'bad\\udcff.png' is not valid UTF-8",)),
+}
+
+
+@pytest.mark.parametrize("place", NON_UTF8)
+def test_train_refuses_a_name_that_is_not_utf8(request, place, cli, train_args, error_line, assert_no_run):
+    """Ids and class names are written to UTF-8 files (folds.csv, the submission): such a name is
+    refused in one line that shows it as ascii() does and says what is accepted."""
+    layout, change, fragments = NON_UTF8[place]
+    root = request.getfixturevalue("csv_competition" if layout == "csv" else "tiny_competition")
+    change(root / "data" / "tiny")
+    line = error_line(cli(*train_args, "--folds", "2", "--fold", "0", "--set", "train.epochs=1"), *fragments,
+                      "rename it to a UTF-8 name")
+    assert not any(0xDC80 <= ord(c) <= 0xDCFF for c in line)  # no undecodable byte reaches the terminal
+    assert_no_run(root)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_fold_processes_do_not_repeat_what_comp_train_said_of_the_data(tiny_competition):
+    """--executor process: each fold's process reads the data again; the warning is said once, by comp train."""
+    import subprocess
+    import sys
+
+    os.mkfifo(tiny_competition / "data" / "tiny" / "train" / "circle" / "x.png")
+    result = subprocess.run([sys.executable, "-m", "comp", "train", "-c", "tiny", "-r", "tiny", "-q", "--folds", "2",
+                             "--set", "train.epochs=1"], cwd=tiny_competition, capture_output=True, text=True,
+                            timeout=280)
+    assert result.returncode == 0, result.stderr
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warned) == 1 and warned[0].endswith(": x.png"), result.stderr

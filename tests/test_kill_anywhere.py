@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -87,7 +88,6 @@ def finished_state(root: Path) -> dict:
 @pytest.fixture
 def two_copies(tiny_competition, tmp_path_factory):
     """The tiny competition twice: one trained without interruption, one killed again and again."""
-    import shutil
 
     killed = tmp_path_factory.mktemp("killed")
     for name in ("competition", "data"):
@@ -106,12 +106,17 @@ def test_kill_train_and_predict_anywhere_then_rerun(two_copies):
 
     rng = np.random.default_rng(SEED)
     kills = 0
-    for moment in rng.uniform(0.3, train_seconds, TRAIN_KILLS):
+    moments = list(rng.uniform(0.3, train_seconds, TRAIN_KILLS))
+    while moments:
+        moment = moments.pop(0)
         result = comp(killed, TRAIN, kill_after=float(moment))
         kills += result is None
         wait_for_orphans(killed)
-        if result == 0:
+        if result == 0 and kills:
             break  # finished before the kill: the remaining points would find nothing to do
+        if result == 0 and moment > 0.6:  # faster than the reference (a loaded machine timed it): kill sooner
+            shutil.rmtree(killed / "runs")
+            moments.insert(0, moment / 2)
     assert kills >= 1
     assert comp(killed, TRAIN) == 0
     assert finished_state(killed) == finished_state(reference)

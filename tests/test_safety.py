@@ -112,6 +112,29 @@ def test_a_run_interrupted_while_it_is_created_is_created_again(tiny_competition
     assert sorted(p.name for p in (tiny_competition / "runs" / "tiny").iterdir() if p.name.startswith(".tmp")) == []
 
 
+def test_restart_deletes_the_old_run_only_once_the_new_one_is_written(tiny_competition, monkeypatch, cli, train_args):
+    """--restart is destructive: a failure while the new run is written (a full disk) keeps the old run whole."""
+    import comp.runs.run
+    from comp.errors import CompError
+
+    args = (*train_args, "--folds", "2", "--fold", "0", "--run", "r", "--set", "train.epochs=1")
+    assert cli(*args).exit_code == 0
+    run = tiny_competition / "runs" / "tiny" / "r"
+    before = sorted(str(p.relative_to(run)) for p in run.rglob("*"))
+
+    def disk_full(*a, **k):
+        raise CompError("runs/tiny/r/classes.json: cannot write (No space left on device)")
+
+    with monkeypatch.context() as m:
+        m.setattr(comp.runs.run, "write_json", disk_full)
+        result = cli(*args, "--restart", catch=True)
+    assert result.exit_code == 2 and "No space left on device" in result.stderr
+    assert sorted(str(p.relative_to(run)) for p in run.rglob("*")) == before
+    assert [p.name for p in run.parent.iterdir() if p.name.startswith(".tmp")] == []
+    restarted = cli(*args, "--restart")
+    assert restarted.exit_code == 0 and "already finished" not in restarted.stderr
+
+
 def test_a_fold_killed_while_saving_its_results_resumes_there(tiny_competition, monkeypatch, cli, train_args):
     import numpy as np
 
@@ -197,7 +220,7 @@ def test_divergence_stops_the_fold_with_the_epoch_and_a_lower_lr(tiny_competitio
                  "--set", "train.weight_decay=0")
     assert result.exit_code == 2 and "Traceback" not in result.output and "internal error" not in result.output
     last = result.stderr.strip().splitlines()[-1]
-    assert re.match(r"error: fold-0: training diverged in epoch [12] \(loss (nan|inf)\)", last), last
+    assert re.match(r"error: fold-0: training diverged in epoch [12] \((val_)?loss (nan|inf|[0-9.]+e\+[0-9]+)\)", last), last
     assert "train.lr is 1e+12, try --set train.lr=1e+11" in last
     assert not (tiny_competition / "runs" / "tiny" / "nan" / "fold-0" / "metrics.json").exists()
 
@@ -434,3 +457,19 @@ def test_an_atomic_write_gets_the_mode_a_plain_write_would(tmp_path):
     plain.write_text("x")  # open(): 0o666 less the umask (mkstemp's temporary file starts 0o600)
     write_text(tmp_path / "atomic.csv", "id,target\n")
     assert os.stat(tmp_path / "atomic.csv").st_mode & 0o777 == os.stat(plain).st_mode & 0o777 != 0o600
+
+
+@pytest.mark.parametrize("logs, shown", [
+    ({"loss": 2.3, "val_loss": float("nan")}, "val_loss nan"),  # weights gone non-finite, the mean train loss not yet
+    ({"loss": 1.9e19, "val_loss": 2.30}, "loss 1.9e+19"),  # an absurd lr: finite, but no model learns at that loss
+    ({"loss": float("inf")}, "loss inf"),
+])
+def test_divergence_watches_the_validation_loss_and_an_absurd_loss(logs, shown):
+    from comp.errors import CompError
+    from comp.train.callbacks import StopOnDivergence
+
+    with pytest.raises(CompError) as e:
+        StopOnDivergence("fold-0", 1e12).on_epoch_end(0, logs)
+    assert str(e.value) == (f"fold-0: training diverged in epoch 1 ({shown}); lower the learning rate: "
+                            f"train.lr is 1e+12, try --set train.lr=1e+11")
+    StopOnDivergence("fold-0", 0.1).on_epoch_end(0, {"loss": 2.3, "val_loss": 2.2})  # a sound epoch passes

@@ -102,7 +102,7 @@ def test_seeds_with_a_run_id_make_r_and_r_seed43_and_print_the_spread(tiny_compe
 def test_bad_seeds_and_run_ids_are_refused_before_anything_trains(tiny_competition, cli):
     res = cli("train", "-c", "tiny", "-r", "tiny", "--seeds", "0", catch=True)
     assert res.exit_code == 2
-    assert res.stderr.strip() == "error: --seeds must be 1 or more. Received: --seeds=0"
+    assert res.stderr.strip() == "error: --seeds must be at least 1. Received: --seeds=0"
     long_id = "r" * 127  # a valid --run, but its second seed's run id would be too long
     res = cli("train", "-c", "tiny", "-r", "tiny", "--seeds", "2", "--run", long_id, catch=True)
     assert res.exit_code == 2

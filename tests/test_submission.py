@@ -231,3 +231,49 @@ def test_score_csv_refuses_log_loss(root):
     answers = write(root / "answers.csv", [("00042", "cat")])
     with pytest.raises(CompError, match="log_loss needs probabilities"):
         score_csv(answers, answers, spec(root, metric="log_loss"))
+
+
+def _tiny_answers(root: Path) -> list[list[str]]:
+    return pd.read_csv(root / "data" / "tiny" / "answers.csv", dtype=str).values.tolist()
+
+
+def _rows_to(path: Path, rows: list[list[str]]) -> None:
+    path.write_text("id,target\n" + "".join(f"{i},{t}\n" for i, t in rows))
+
+
+SCORE_CASES = {  # name: (edit of the submission's rows, edit of the answers' rows, fragments of the error line)
+    "an id listed twice in the submission": (
+        lambda rows: rows[:8] + [rows[2]], None,
+        ("error: sub.csv: duplicate id 'TEST_002' (line 10, first on line 4", "ids must be unique")),
+    "an id listed twice, one more row than the answers": (
+        lambda rows: rows + [[rows[2][0], "square"]], None,
+        ("error: sub.csv: duplicate id 'TEST_002' (line 11, first on line 4",)),
+    "an id listed twice in the answers": (
+        None, lambda rows: rows + [rows[5]],
+        ("error: data/tiny/answers.csv: duplicate id 'TEST_005' (line 11, first on line 7",)),
+    "an id that is not in the answers": (
+        lambda rows: rows + [["TEST_999", "circle"]], None,
+        ("error: sub.csv: id 'TEST_999' (line 11) is not in data/tiny/answers.csv",)),
+    "an id of the answers missing from the submission": (
+        lambda rows: rows[:4] + rows[5:], None, ("error: sub.csv: no prediction for id 'TEST_004' of",)),
+}
+
+
+@pytest.mark.parametrize("case", SCORE_CASES)
+def test_score_refuses_a_csv_whose_ids_do_not_pair_with_the_answers(tiny_competition, case, cli, error_line):
+    edit_sub, edit_answers, fragments = SCORE_CASES[case]
+    answers = tiny_competition / "data" / "tiny" / "answers.csv"
+    rows = _tiny_answers(tiny_competition)
+    _rows_to(tiny_competition / "sub.csv", edit_sub(rows) if edit_sub else rows)
+    if edit_answers:
+        _rows_to(answers, edit_answers(rows))
+    error_line(cli("score", "sub.csv", "--answers", "data/tiny/answers.csv", "-c", "tiny"), *fragments)
+
+
+def test_score_of_a_csv_that_pairs_with_the_answers(tiny_competition, cli):
+    rows = _tiny_answers(tiny_competition)
+    wrong = "square" if rows[0][1] != "square" else "circle"
+    _rows_to(tiny_competition / "sub.csv", rows[::-1][:8] + [[rows[0][0], wrong]])  # any order; one wrong
+    result = cli("score", "sub.csv", "--answers", "data/tiny/answers.csv", "-c", "tiny")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"{8 / 9:.4f}"

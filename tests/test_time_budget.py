@@ -38,6 +38,14 @@ def test_a_zero_budget_is_refused():
         parse_duration("0m")
 
 
+@pytest.mark.parametrize("text", ["8785h", "9" * 400 + "h", "527041m"])
+def test_a_budget_over_a_year_is_refused(text):
+    """A duration that long is a typo, and one of 400 digits is an infinite float the planner cannot floor."""
+    with pytest.raises(CompError, match=r"--time-budget '.*': at most 366 days \(8784h\)"):
+        parse_duration(text)
+    assert parse_duration("8784h") == 8784 * 3600
+
+
 def test_the_cli_refuses_a_bad_budget_in_one_line(tiny_competition, cli):
     res = cli("train", "-c", "tiny", "-r", "tiny", "--time-budget", "2x", "-q", catch=True)
     assert res.exit_code == 2

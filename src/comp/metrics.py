@@ -6,6 +6,8 @@ tables, and the checkpoint monitor (``val_<metric>``, or Keras' ``val_loss``).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, log_loss
 
@@ -16,6 +18,19 @@ METRICS = {
     # probabilities arrive normalised (see score); log_loss clips exact zeros itself
     "log_loss": (lambda y, p: log_loss(y, p, labels=np.arange(p.shape[1])), False),
 }
+# name -> (lowest, highest) score: what a recorded score (a leaderboard's, in the ledger) may be
+RANGES = {"accuracy": (0.0, 1.0), "macro_f1": (0.0, 1.0), "log_loss": (0.0, math.inf)}
+
+
+def range_problem(metric: str, value: float) -> str | None:
+    """Why ``value`` cannot be a score of ``metric``, naming the value, the metric and its range
+    (a percentage of a fraction gets a hint); None where it can be one."""
+    low, high = RANGES[metric]
+    if math.isfinite(value) and low <= value <= high:
+        return None
+    where = f"in [{low:g}, {high:g}]" if math.isfinite(high) else f"finite and {low:g} or more"
+    hint = f" (scores are fractions: {value / 100:.6g}?)" if high == 1 and 1 < value <= 100 else ""
+    return f"{value!r} is out of range: {metric} scores are {where}{hint}"
 
 
 def score(metric: str, y_true: np.ndarray, probs: np.ndarray) -> float:

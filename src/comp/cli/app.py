@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from comp.config.fields import Integral, Interval, Real
 from comp.errors import CompError
 from comp.predict.tta import TTA_LEVELS
 from comp.train.executors import EXECUTORS
@@ -79,11 +80,40 @@ def main(debug: bool) -> None:
 
 # --------------------------------------------------------------------------- shared options and values
 
+
+class Number(click.ParamType):
+    """An integer or real CLI value with a declared range (:class:`comp.config.fields.Interval`, as a
+    recipe key's): a value outside it, NaN or an infinity is one error line naming the option."""
+
+    def __init__(self, interval: Interval):
+        self.interval = interval
+        self.name = "integer" if interval.kind is Integral else "number"
+
+    def convert(self, value, param, ctx):
+        flag = param.opts[0] if param is not None and param.opts[0].startswith("-") else \
+            (param.human_readable_name if param is not None else "value")
+        integer = self.interval.kind is Integral
+        try:
+            number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else \
+                int(value) if integer else float(value)
+        except (TypeError, ValueError):
+            raise CompError(f"{flag} must be {'an integer' if integer else 'a number'}. "
+                            f"Received: {flag}={value!r}") from None
+        if number not in self.interval:
+            raise CompError(f"{flag} must be {self.interval.describe(number)}. Received: {flag}={number}")
+        return number
+
+
+FOLDS = Number(Interval(Integral, 1, 100))
+FOLD = Number(Interval(Integral, 0, 99))
+SEEDS = Number(Interval(Integral, 1, 100))
+FRACTION = Number(Interval(Real, 0, 1, closed="neither"))
+
 competition_option = click.option("--competition", "-c", "competition_ref", default=DEFAULT_COMPETITION,
                                   show_default=True,
                                   help="Competition spec: a name from competition/ or a path to a TOML file.")
 subset_option = click.option(
-    "--subset", type=click.IntRange(min=0), default=0, metavar="N",
+    "--subset", type=Number(Interval(Integral, 0, 10_000_000)), default=0, metavar="N",
     help="Train on at most N images per class (a seeded, stratified draw) and skip the test set: quick comparisons.")
 data_option = click.option("--data", type=click.Path(path_type=Path), default=None,
                            help="Use this data folder instead of the spec's data.root.")

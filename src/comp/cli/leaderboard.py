@@ -9,6 +9,10 @@ import click
 
 from comp.cli.app import main, say
 
+# A leaderboard score's range is its metric's (comp.metrics.RANGES, NaN and infinities refused), known
+# once the CSV's manifest names the metric: the ledger checks it there, with a hint for a percentage.
+SCORE = click.FLOAT
+
 spec_option = click.option("--competition", "-c", "competition_ref", default=None,
                            help="Competition spec: a name from competition/ or a path to a TOML file "
                                 "(default: the competition of the manifest, or of the ledger's last row).")
@@ -32,14 +36,16 @@ def submit(csv, message, dry_run, competition_ref):
     """Upload a submission CSV to the platform in the spec's [platform] table (Kaggle or Dacon).
 
     Refused, before any network call, without a manifest beside the CSV, when the CSV changed since
-    comp predict wrote it, when a run it was made from is gone or breaks the rules now, or when the
-    spec has no [platform] table. A sent CSV gets a row in submissions/ledger.csv.
+    comp predict wrote it, when a run it was made from is gone or breaks the rules now, when the
+    spec has no [platform] table, or when submissions/ledger.csv cannot be read. A sent CSV gets a
+    row in that ledger.
     """
-    from comp.submit.ledger import append_row, ledger_path, ledger_row
+    from comp.submit.ledger import append_row, ledger_path, ledger_row, read_ledger
     from comp.submit.upload import plan_upload, read_manifest, send
 
     competition = _spec(competition_ref, read_manifest(csv).competition)
     upload = plan_upload(csv, competition, message)
+    read_ledger()  # the sent CSV's row will be written there: a damaged ledger refuses before the upload
     if dry_run:
         for line in upload.lines():
             click.echo(line)
@@ -97,13 +103,15 @@ def lb(ctx, competition_ref):
 
 @lb.command("add")
 @click.argument("csv", type=click.Path(path_type=Path))
-@click.argument("public", type=float)
-@click.option("--private", type=float, default=None, help="The private leaderboard score.")
+@click.argument("public", type=SCORE)
+@click.option("--private", type=SCORE, default=None, help="The private leaderboard score.")
 @click.option("--message", "-m", default="", help="The message of a row added for a CSV not in the ledger.")
 def lb_add(csv, public, private, message):
     """Record a submission's public (and private) leaderboard score.
 
-    A CSV not in the ledger yet (submitted by hand) is added from its manifest."""
+    The score goes to the ledger's latest row of the CSV's file, found by its sha256 (the manifest's,
+    checked against the file): a CSV not in the ledger yet (submitted by hand, or replaced at the same
+    path) gets a row from its manifest. A score outside the metric's range is refused."""
     from comp.submit.ledger import ledger_path, record_scores
 
     row, added = record_scores(csv, public, private, message)
@@ -117,9 +125,10 @@ def lb_fetch(competition_ref):
     """Fill in the ledger's scores from Kaggle's list of the competition's latest submissions.
 
     A ledger row matches the submission with its CSV's file name (of several: the same message,
-    then the nearest time)."""
+    then the nearest time). A score outside the metric's range is skipped with a warning."""
     from comp.errors import CompError
-    from comp.submit.ledger import fetch_scores, ledger_path, read_ledger
+    from comp.submit.leaderboard import fetch_scores
+    from comp.submit.ledger import ledger_path, read_ledger
     from comp.submit.upload import kaggle_api, platform_of
 
     ledger = read_ledger()
@@ -130,6 +139,9 @@ def lb_fetch(competition_ref):
     if platform != "kaggle":
         raise CompError(f"comp lb fetch reads Kaggle's submission list; {competition.name}'s platform is "
                         f"{platform}: record its scores with comp lb add CSV SCORE")
-    counts = fetch_scores(kaggle_api(), slug, competition.name)
+    counts, warnings = fetch_scores(kaggle_api(), slug, competition.name, competition.metric)
+    for line in warnings:
+        say(f"warning: {line}")
+    skipped = f", {counts['skipped']} skipped (scores out of range)" if counts["skipped"] else ""
     say(f"{ledger_path()}: {counts['scored']} scored, {counts['pending']} pending, "
-        f"{counts['not found']} not among the latest Kaggle submissions of {slug}")
+        f"{counts['not found']} not among the latest Kaggle submissions of {slug}{skipped}")

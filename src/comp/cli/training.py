@@ -7,15 +7,16 @@ from pathlib import Path
 
 import click
 
-from comp.cli.app import (DEFAULT_RECIPE, competition_option, data_option, executor_option, gpu_list,
-                          gpus_option, keras_verbosity, main, quiet_option, say, subset_option)
+from comp.cli.app import (DEFAULT_RECIPE, FOLD, FOLDS, FRACTION, SEEDS, Integral, Interval, Number, competition_option,
+                          data_option, executor_option, gpu_list, gpus_option, keras_verbosity, main, quiet_option,
+                          say, subset_option)
 from comp.errors import CompError
 
-folds_option = click.option("--folds", "-k", "n_folds", type=int, default=5, show_default=True,
+folds_option = click.option("--folds", "-k", "n_folds", type=FOLDS, default=5, show_default=True,
                             help="Number of stratified folds; 1 = a single hold-out split.")
-val_fraction_option = click.option("--val-fraction", type=float, default=0.2, show_default=True,
+val_fraction_option = click.option("--val-fraction", type=FRACTION, default=0.2, show_default=True,
                                    help="Validation share of the hold-out split (--folds 1).")
-seeds_option = click.option("--seeds", type=int, default=1, show_default=True, metavar="N",
+seeds_option = click.option("--seeds", type=SEEDS, default=1, show_default=True, metavar="N",
                             help="Train N seeds (train.seed, +1, ...) on the same folds; report their spread.")
 
 
@@ -26,7 +27,7 @@ seeds_option = click.option("--seeds", type=int, default=1, show_default=True, m
 @folds_option
 @val_fraction_option
 @click.option("--run", "run_id", default=None, help="Run id (default: recipe, folds and a hash of the config).")
-@click.option("--fold", type=int, default=None, help="Train only this fold of the run.")
+@click.option("--fold", type=FOLD, default=None, help="Train only this fold of the run.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a recipe key, e.g. --set train.epochs=30 (repeatable).")
 @data_option
@@ -84,8 +85,8 @@ def _teachers(competition, distill_ids, pseudo_ids):
 
 @main.command("train-fold", hidden=True)
 @click.option("--run-dir", type=click.Path(path_type=Path), required=True)
-@click.option("--fold", type=int, required=True)
-@click.option("--parent-pid", type=int, default=None, help="Exit when this process (comp train) is gone.")
+@click.option("--fold", type=FOLD, required=True)
+@click.option("--parent-pid", type=Number(Interval(Integral, 1, 2**31 - 1)), default=None, help="Exit when this process (comp train) is gone.")
 def train_fold_cmd(run_dir: Path, fold: int, parent_pid: int | None):
     """Train one fold of an existing run (what `comp train` runs in each fold's subprocess)."""
     from comp.train.executors import watch_parent
@@ -110,7 +111,7 @@ def comparison_options(fn):
     """The options comp compare and comp sweep share with comp train."""
     options = [
         competition_option,
-        click.option("--folds", "-k", "n_folds", type=int, default=1, show_default=True,
+        click.option("--folds", "-k", "n_folds", type=FOLDS, default=1, show_default=True,
                      help="Folds per row; 1 = one hold-out split (quick), 5 = a cross-validated estimate."),
         val_fraction_option,
         click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",

@@ -9,7 +9,15 @@ What a folder of images may hold, and what becomes of it:
   images must lie directly in it) and special files (a pipe, socket or device, never opened):
   skipped, with one warning per folder naming them;
 - a link to a missing file with an image extension: an error naming the link and its target;
-- two images with one id (``TEST_1.png`` and ``TEST_1.jpg``): an error naming both.
+- two images with one id (``TEST_1.png`` and ``TEST_1.jpg``): an error naming both;
+- an image or class folder whose name is not valid UTF-8 (``bad\\xff.png``), or an image whose name holds
+  a control character (a newline): an error showing the name as ``ascii()`` does. Ids and class
+  names are written to UTF-8 CSVs and printed in one-line messages, so such a name is refused
+  rather than read (renaming the file is the fix).
+
+The warnings are :class:`DataWarning`: shown once per folder and message whatever Python's warning
+filters say (``PYTHONWARNINGS=ignore`` hid them, ``-W error`` made them a crash), unless a filter
+names :class:`DataWarning` itself.
 
 Class names (folder names, labels of a labels CSV, lines of ``classes.txt``) are kept exactly,
 non-ASCII letters included, but a name with leading or trailing whitespace or an invisible
@@ -40,6 +48,36 @@ FOLDER = "folder(s) (images must lie directly in the folder)"
 SPECIAL = "special file(s) (not a regular file: a pipe, socket or device)"
 
 
+class DataWarning(UserWarning):
+    """Entries of a data folder that comp skips (see the module's docstring)."""
+
+
+def shown(text: str | Path) -> str:
+    """A name or path as a message shows it: as is, or as ``ascii()`` shows it where it is not valid
+    UTF-8 or holds a control character (a newline would split the message's line)."""
+    text = str(text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return ascii(text)
+    return ascii(text) if any(unicodedata.category(c) == "Cc" for c in text) else text
+
+
+def check_name(p: Path, control: bool = True) -> None:
+    """A name that becomes an id or a class name is valid UTF-8 and, with ``control``, holds no control
+    character (see the module's docstring)."""
+    where = f"{shown(p.parent)}: the name {ascii(p.name)}"
+    try:
+        p.name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CompError(f"{where} is not valid UTF-8; rename it to a UTF-8 name (ids and class names "
+                        f"are written to UTF-8 CSVs)") from None
+    hidden = [c for c in p.name if unicodedata.category(c) == "Cc"] if control else []
+    if hidden:
+        raise CompError(f"{where} holds the control character U+{ord(hidden[0]):04X}; rename it "
+                        f"(an id is written on one line)")
+
+
 def entry_kind(p: Path) -> str:
     """What an entry of an image folder is (see the module's docstring); never opens it."""
     if p.name.startswith(".") or p.name.lower() in SYSTEM_FILES:
@@ -48,16 +86,19 @@ def entry_kind(p: Path) -> str:
         mode = p.stat().st_mode  # follows a link
     except FileNotFoundError:
         if p.suffix.lower() in IMAGE_EXTENSIONS:
-            raise CompError(f"{p}: a link to a missing file ({os.readlink(p)}); "
+            raise CompError(f"{shown(p)}: a link to a missing file ({shown(os.readlink(p))}); "
                             f"restore its target or remove the link") from None
         return NOT_IMAGE
     except OSError as e:
-        raise CompError(f"{p}: cannot read ({e.strerror or e})") from None
+        raise CompError(f"{shown(p)}: cannot read ({e.strerror or e})") from None
     if stat.S_ISDIR(mode):
         return FOLDER
     if not stat.S_ISREG(mode):
         return SPECIAL
-    return IMAGE if p.suffix.lower() in IMAGE_EXTENSIONS else NOT_IMAGE
+    if p.suffix.lower() not in IMAGE_EXTENSIONS:
+        return NOT_IMAGE
+    check_name(p)
+    return IMAGE
 
 
 def entries(folder: Path) -> list[Path]:
@@ -65,13 +106,16 @@ def entries(folder: Path) -> list[Path]:
     try:
         return sorted(folder.iterdir())
     except OSError as e:
-        raise CompError(f"{folder}: cannot list the folder ({e.strerror or e})") from None
+        raise CompError(f"{shown(folder)}: cannot list the folder ({e.strerror or e})") from None
 
 
 def warn_skipped(folder: Path, skipped: dict[str, list[str]]) -> None:
+    """One :class:`DataWarning` per kind of entry skipped in ``folder``, naming the first three."""
+    if not any(f[2] is DataWarning for f in warnings.filters):  # before any other filter: see the docstring
+        warnings.filterwarnings("default", category=DataWarning)
     for kind, names in skipped.items():
-        shown = ", ".join(names[:3]) + (" ..." if len(names) > 3 else "")
-        warnings.warn(f"{folder}: skipped {len(names)} {kind}: {shown}", stacklevel=3)
+        listed = ", ".join(shown(n) for n in names[:3]) + (" ..." if len(names) > 3 else "")
+        warnings.warn(f"{shown(folder)}: skipped {len(names)} {kind}: {listed}", DataWarning, stacklevel=3)
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -100,13 +144,14 @@ def by_stem(paths: list[Path], folder: Path) -> dict[str, Path]:
 
 
 def check_unique(ids: pd.Series, where: str, lines: list[int] | None = None) -> None:
-    """Unique ids; ``lines``: each row's line in ``where`` (default: a CSV's, after its header)."""
+    """Unique ids; ``lines``: each row's line in ``where`` (default: a CSV's, after its header).
+    The error names the first repeated id, its line and the line it was first on."""
     dup = ids[ids.duplicated()]
     if len(dup):
-        row = ids.index.get_loc(dup.index[0])
-        line = lines[row] if lines is not None else row + 2
-        raise CompError(f"{where}: duplicate id '{dup.iloc[0]}' (line {line}; {len(dup)} duplicate(s)); "
-                        f"ids must be unique")
+        rows = [ids.index.get_loc(i) for i in (ids[ids == dup.iloc[0]].index[0], dup.index[0])]
+        first, line = (lines[r] if lines is not None else r + 2 for r in rows)
+        raise CompError(f"{where}: duplicate id {dup.iloc[0]!r} (line {line}, first on line {first}; "
+                        f"{len(dup)} duplicate(s)); ids must be unique")
 
 
 def _name_key(name: str) -> str:

@@ -12,8 +12,9 @@ Ids are strings throughout: ``00042`` stays ``00042``.
 A messy folder is read as :mod:`comp.data.checks` says: hidden files, ``Thumbs.db`` and
 ``desktop.ini`` are ignored; other non-image files, folders inside an image folder and special
 files (pipes, sockets) are skipped with a warning; a link to a missing image, two images with
-one id, a class name with stray whitespace or an invisible character, and two class names
-that differ only in case or Unicode form are errors. A labels CSV and a sample submission need
+one id, a class name with stray whitespace or an invisible character, two class names
+that differ only in case or Unicode form, and an image or class folder named in bytes that are not
+UTF-8 (or an image named with a newline) are errors. A labels CSV and a sample submission need
 rows; the sample has exactly the spec's id and target columns and unique, non-empty ids. A
 meta-lists entry or class that is absolute, holds ``\\`` or NUL, or leads out of the images
 folder (``../x``) is refused with its list file and line.
@@ -27,8 +28,8 @@ from pathlib import Path
 import pandas as pd
 
 from comp.data.checks import (FOLDER, IGNORED, IMAGE_EXTENSIONS, by_stem, check_class_line,  # noqa: F401
-                              check_class_names, check_list_entry, check_sample, check_unique, entries, entry_kind,
-                              list_images, warn_skipped)
+                              check_class_names, check_list_entry, check_name, check_sample, check_unique, entries,
+                              entry_kind, list_images, warn_skipped)
 from comp.errors import CompError
 from comp.config.spec import Competition
 
@@ -110,9 +111,9 @@ def order_like_sample(test: pd.DataFrame, competition: Competition) -> pd.DataFr
         extra = sorted(sample_ids - test_ids)
         parts = []
         if extra:
-            parts.append(f"{len(extra)} id(s) with no test image (e.g. '{extra[0]}')")
+            parts.append(f"{len(extra)} id(s) with no test image (e.g. {extra[0]!r})")
         if missing:
-            parts.append(f"{len(missing)} test image(s) not in it (e.g. '{missing[0]}')")
+            parts.append(f"{len(missing)} test image(s) not in it (e.g. {missing[0]!r})")
         raise CompError(f"{sample_path}: ids do not match the test images in {competition.path('test')}: "
                         + "; ".join(parts))
     return test.set_index("id").loc[sample[id_col]].reset_index()
@@ -124,6 +125,7 @@ def read_class_folders(competition: Competition) -> Dataset:
     for p in entries(train_dir):
         kind = entry_kind(p)
         if kind == FOLDER:
+            check_name(p, control=False)  # a class name: its control characters are check_class_names'
             class_dirs.append(p)
         elif kind != IGNORED:
             loose.append(p.name)

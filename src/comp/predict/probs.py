@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,9 @@ from comp.predict.blend import blend
 from comp.data.stream import row_batches
 from comp.errors import CompError
 from comp.predict.tta import tta_views
+from comp.runs.artefacts import TEST_ADVICE, read_probs, retrain_fold_advice
+
+PREDICT_KEYS = ("score",)  # what prediction needs of a fold's metrics.json (and tta, crop, test_key where there)
 
 
 def predict_proba(model, images: np.ndarray, tta: str = "none", batch_size: int = 512, crop: float = 1.0) -> np.ndarray:
@@ -48,24 +52,33 @@ def load_model(path: Path):
 
     import comp.models  # noqa: F401  (registers the custom objects a saved model refers to)
 
+    advice = retrain_fold_advice(path.parent)
     if not path.is_file():
-        raise CompError(f"{path}: model file not found (is the fold finished?)")
-    return keras.saving.load_model(path, compile=False)
+        raise CompError(f"{path}: model file not found (is the fold finished?); {advice}")
+    if not zipfile.is_zipfile(path):  # keras would say "file not found"
+        raise CompError(f"{path}: not a .keras archive (truncated or damaged); {advice}")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:  # a member truncated or damaged
+        reason = " ".join(str(e).split())[:100]
+        raise CompError(f"{path}: the fold's model cannot be loaded ({type(e).__name__}: {reason}); {advice}") from None
 
 
-def fold_test_probs(run, fold: int, tta: str, test_images, test_key: str | None) -> np.ndarray:
+def fold_test_probs(run, fold: int, tta: str, test_images, test_key: str | None,
+                    n_test: int | None = None) -> np.ndarray:
     """One fold's test probabilities at TTA level ``tta``: saved at training time, else recomputed.
 
     The saved ones are reused only for the same TTA level and the same ``test_key`` (the test
     ids in submission order and the test files, :func:`comp.data.images.test_key`): rows
     reordered in sample_submission.csv, or other test images, are predicted again.
-    ``test_images()`` returns the test images; it is called only when a model must predict.
+    ``test_images()`` returns the test images; it is called only when a model must predict. The
+    saved ones are checked: ``n_test`` rows (None: any) of the run's classes, probabilities.
     """
-    fold_dir, saved = run.fold_dir(fold), run.fold_metrics(fold)
-    crop = run.recipe.predict.crop
+    fold_dir, saved = run.fold_dir(fold), run.fold_metrics(fold, PREDICT_KEYS)
+    crop, saved_probs = run.recipe.predict.crop, fold_dir / "test.npy"
     if saved.get("tta") == tta and saved.get("crop", 1.0) == crop and test_key is not None \
-            and saved.get("test_key") == test_key and (fold_dir / "test.npy").is_file():
-        return np.load(fold_dir / "test.npy")
+            and saved.get("test_key") == test_key and saved_probs.is_file():
+        return read_probs(saved_probs, n_test, len(run.class_names), TEST_ADVICE, "the competition has {} test images")
     model = load_model(fold_dir / "model.keras")
     return predict_proba(model, test_images(), tta, run.recipe.predict.batch_size, crop)
 
@@ -83,7 +96,7 @@ def oof_score(run, metric: str) -> tuple[float, int]:
 
 def best_fold(run, finished: list[int]) -> int:
     """The finished fold with the best validation score in the competition's metric."""
-    scores = [run.fold_metrics(k)["score"] for k in finished]
+    scores = [run.fold_metrics(k, PREDICT_KEYS)["score"] for k in finished]
     return finished[metrics.best_index(scores, run.competition.metric)]
 
 
@@ -103,7 +116,7 @@ def ensemble_test_probs(runs, level: str, ensemble: bool, weights: list[float], 
     for run in runs:
         finished = run.finished_folds()
         folds = finished if ensemble else [best_fold(run, finished)]
-        probs = [fold_test_probs(run, k, level, test_images, test_key) for k in folds]
+        probs = [fold_test_probs(run, k, level, test_images, test_key, n_test) for k in folds]
         if any(p.shape[0] != n_test for p in probs):
             raise CompError(f"run '{run.id}': its test predictions have {probs[0].shape[0]} rows but the "
                             f"competition has {n_test} test images; retrain the run")

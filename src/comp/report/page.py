@@ -22,7 +22,6 @@ from html import escape
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from PIL import Image
 from sklearn.metrics import precision_recall_fscore_support
 
@@ -126,25 +125,28 @@ def _header(run: Run, finished: list[int], labels, probs) -> str:
     return f"<h1>{escape(run.competition_name)} / {escape(run.id)}</h1>\n{note}\n<dl>{items}</dl>"
 
 
-def _history_folds(run: Run) -> list[int]:
-    """Folds with a readable history.csv (finished ones, and one still training)."""
-    out = []
+def _histories(run: Run, finished: list[int]) -> dict:
+    """Each fold's history.csv, checked (:func:`comp.report.plots.fold_history`): every finished fold's
+    that is there (a damaged one is an error), and that of a fold still training where it can be read."""
+    out = {}
     for k in range(run.n_folds):
         try:
-            columns = pd.read_csv(run.fold_dir(k) / "history.csv", nrows=1).columns
-        except (OSError, ValueError):
-            continue
-        if {"epoch", "loss", "val_loss", "accuracy", "val_accuracy"} <= set(columns):
-            out.append(k)
+            history = plots.fold_history(run, k)
+        except CompError:
+            if k in finished:
+                raise
+            continue  # being written, or left by a killed attempt
+        if history is not None:
+            out[k] = history
     return out
 
 
 def _curves(run: Run, finished: list[int]) -> str:
-    folds = _history_folds(run)
-    if not folds:
+    histories = _histories(run, finished)
+    if not histories:
         return "<h2>Learning curves</h2>\n<p>No fold has a history.csv.</p>"
-    labels = {k: f"fold {k} (unfinished)" for k in folds if k not in finished}
-    figure = _png(plots.png_bytes(plots.curves_figure(run, folds, labels)), "learning curves", "figure")
+    labels = {k: f"fold {k} (unfinished)" for k in histories if k not in finished}
+    figure = _png(plots.png_bytes(plots.curves_figure(run, histories, labels)), "learning curves", "figure")
     return f'<h2>Learning curves</h2>\n<div id="curves">{figure}</div>'
 
 

@@ -18,6 +18,7 @@ from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
 from comp import metrics  # noqa: E402
 from comp.files.atomic import atomic_path  # noqa: E402
+from comp.runs.artefacts import HISTORY_ADVICE, read_history  # noqa: E402
 
 
 def _save(fig, path: Path) -> None:
@@ -26,20 +27,27 @@ def _save(fig, path: Path) -> None:
     plt.close(fig)
 
 
+def fold_history(run, k: int) -> pd.DataFrame | None:
+    """Fold ``k``'s history.csv, checked (:func:`comp.runs.artefacts.read_history`; a finished fold's has
+    the epochs of its metrics.json); None where there is none (a deleted one leaves the fold out)."""
+    path = run.fold_dir(k) / "history.csv"
+    if not path.is_file():
+        return None
+    epochs = run.fold_metrics(k)["epochs"] if run.fold_done(k) else None
+    return read_history(path, HISTORY_ADVICE, epochs)
+
+
 def plot_curves(run, path: Path) -> None:
     """Loss and accuracy per epoch, train (dashed) and validation (solid), one colour per fold."""
-    _save(curves_figure(run, run.finished_folds()), path)
+    histories = {k: fold_history(run, k) for k in run.finished_folds()}
+    _save(curves_figure(run, {k: h for k, h in histories.items() if h is not None}), path)
 
 
-def curves_figure(run, folds, labels: dict[int, str] | None = None):
-    """The figure of :func:`plot_curves` for ``folds`` (those with a history.csv); ``labels``:
-    a legend entry per fold other than ``fold <k>``."""
+def curves_figure(run, histories: dict, labels: dict[int, str] | None = None):
+    """The figure of :func:`plot_curves` of ``histories`` (fold -> its history.csv, read by
+    :func:`fold_history`); ``labels``: a legend entry per fold other than ``fold <k>``."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
-    for k in folds:
-        hist_path = run.fold_dir(k) / "history.csv"
-        if not hist_path.is_file():
-            continue
-        hist = pd.read_csv(hist_path)
+    for k, hist in histories.items():
         epoch = hist["epoch"] + 1
         color, label = f"C{k % 10}", (labels or {}).get(k, f"fold {k}")
         ax_loss.plot(epoch, hist["loss"], "--", color=color, alpha=0.6)

@@ -12,13 +12,15 @@
 
 The default run id is the recipe name plus a hash of the resolved config, so the same
 command lands in the same run (resume, skip finished folds) and a changed setting does not.
+The :class:`Run` methods read its files back checked (:mod:`comp.runs.artefacts`).
 """
 
 from __future__ import annotations
 
-import json
+import os
 import shutil
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -28,11 +30,12 @@ import tomli_w
 import numpy as np
 
 from comp import __version__
-from comp.files.atomic import atomic_dir, sweep_temporary, write_json, write_text
+from comp.files.atomic import TMP_PREFIX, atomic_dir, sweep_temporary, write_json, write_text
 from comp.errors import CompError
 from comp.files.paths import check_name, inside
 from comp.config.recipe import Recipe
 from comp.config.spec import Competition
+from comp.runs import artefacts
 from comp.runs.config import RunConfig, TeacherRecord, read_config_table, read_run_config
 from comp.runs.identity import changes as config_changes
 from comp.runs.identity import run_id_for
@@ -44,6 +47,7 @@ RUNS_DIR = Path("runs")
 class Run:
     dir: Path
     config: RunConfig
+    _summary_warned: bool = field(default=False, init=False, repr=False, compare=False)
 
     @property
     def id(self) -> str:
@@ -127,34 +131,57 @@ class Run:
     def finished_folds(self) -> list[int]:
         return [k for k in range(self.n_folds) if self.fold_done(k)]
 
-    def fold_metrics(self, k: int) -> dict:
-        """A finished fold's metrics.json (its scores, epochs, seconds)."""
-        return json.loads((self.fold_dir(k) / "metrics.json").read_text())
+    def fold_metrics(self, k: int, keys=artefacts.FOLD_KEYS) -> dict:
+        """A finished fold's metrics.json, checked; ``keys``: those it must hold (default: all a fold writes)."""
+        return artefacts.read_fold_metrics(self.fold_dir(k) / "metrics.json",
+                                           artefacts.retrain_fold_advice(self.fold_dir(k)), keys)
 
     def oof(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(row indices, integer labels, OOF probabilities) of every validated row of finished folds."""
         table = self.fold_table()
-        classes = {c: i for i, c in enumerate(self.class_names)}
+        names = self.class_names
+        fold_of_row = table["fold"].to_numpy()
         rows, probs = [], []
         for k in self.finished_folds():
-            rows.append(np.flatnonzero(table["fold"].to_numpy() == k))
-            probs.append(np.load(self.fold_dir(k) / "oof.npy"))
+            rows.append(np.flatnonzero(fold_of_row == k))
+            probs.append(self._fold_oof(k, len(rows[-1]), len(names)))
         if not rows:
             raise CompError(f"{self.dir}: no finished folds")
         rows = np.concatenate(rows)
-        return rows, table["label"].map(classes).to_numpy()[rows], np.concatenate(probs)
+        return rows, table["label"].map({c: i for i, c in enumerate(names)}).to_numpy()[rows], np.concatenate(probs)
+
+    def _fold_oof(self, k: int, n_rows: int, n_classes: int) -> np.ndarray:
+        """Fold ``k``'s oof.npy, of its ``n_rows`` rows in folds.csv (or folds.csv changed: metrics.json agrees)."""
+        path, advice = self.fold_dir(k) / "oof.npy", artefacts.retrain_fold_advice(self.fold_dir(k))
+        probs = artefacts.read_probs(path, None, n_classes, advice)
+        if len(probs) != n_rows:
+            if self.fold_metrics(k, keys=()).get("n_val") == len(probs):
+                raise CompError(f"{self.dir / 'folds.csv'}: fold {k} has {n_rows} rows, but its oof.npy and "
+                                f"metrics.json have {len(probs)}; {artefacts.restart_advice(self.dir)}")
+            raise CompError(f"{path}: {len(probs)} rows, but folds.csv gives fold {k} {n_rows} rows; {advice}")
+        return probs
 
     @property
     def class_names(self) -> list[str]:
-        return json.loads((self.dir / "classes.json").read_text())["classes"]
+        """classes.json, checked: the class of each column of the run's probabilities."""
+        return artefacts.read_classes(self.dir / "classes.json", artefacts.restart_advice(self.dir))
 
     def fold_table(self) -> pd.DataFrame:
-        return pd.read_csv(self.dir / "folds.csv", dtype={"id": str, "label": str, "fold": int},
-                           keep_default_na=False)
+        """folds.csv, checked: id, label and validation fold of every training row."""
+        return artefacts.read_folds(self.dir / "folds.csv", self.class_names, self.n_folds,
+                                    artefacts.restart_advice(self.dir))
 
     def metrics(self) -> dict | None:
-        path = self.dir / "metrics.json"
-        return json.loads(path.read_text()) if path.is_file() else None
+        """The run's summary, checked; None: none, or damaged (a warning, once): it is worked out from the folds."""
+        try:
+            return artefacts.read_summary(self.dir / "metrics.json", self.n_folds)
+        except CompError as e:
+            if not self._summary_warned:
+                self._summary_warned = True
+                with warnings.catch_warnings():
+                    warnings.simplefilter("always")  # once per Run, not once per process
+                    warnings.warn(str(e), stacklevel=2)
+            return None
 
 
 def run_dir_of(competition: str, run_id: str) -> Path:
@@ -189,7 +216,7 @@ def create_run(config: RunConfig, run_id: str | None, restart: bool, class_names
     run_dir = run_dir_of(config.competition.name, run_id)
     sweep_temporary(run_dir.parent)
     if restart and run_dir.exists():
-        shutil.rmtree(inside(RUNS_DIR, run_dir))
+        return _restart(config, run_dir, class_names, fold_table), False
     if (run_dir / "config.toml").is_file():
         run = open_run(config.competition.name, run_id)
         changes = config_changes(run.config, config)
@@ -201,13 +228,31 @@ def create_run(config: RunConfig, run_id: str | None, restart: bool, class_names
         if run.competition.data.root != config.competition.data.root:  # --data moved it
             _move_root(run, config.competition.data.root)
         return run, True
+    return _write_run(config, run_dir, class_names, fold_table), False
+
+
+def _write_run(config: RunConfig, run_dir: Path, class_names: list[str], fold_table: pd.DataFrame) -> Run:
     config.toolkit_version = __version__
     config.created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with atomic_dir(inside(RUNS_DIR, run_dir), "the run") as tmp:
         write_text(tmp / "config.toml", tomli_w.dumps(config.to_table()))
         write_json(tmp / "classes.json", {"classes": list(class_names)})
         write_text(tmp / "folds.csv", fold_table.to_csv(index=False))
-    return Run(run_dir, config), False
+    return Run(run_dir, config)
+
+
+def _restart(config: RunConfig, run_dir: Path, class_names: list[str], fold_table: pd.DataFrame) -> Run:
+    """``--restart``: the old run is set aside under a temporary name (swept if this process dies),
+    the new one written, and only then the old one deleted; a failure puts the old one back."""
+    aside = run_dir.parent / f"{TMP_PREFIX}{os.getpid()}-restart-{run_dir.name}"
+    os.rename(inside(RUNS_DIR, run_dir), aside)
+    try:
+        run = _write_run(config, run_dir, class_names, fold_table)
+    except BaseException:
+        os.rename(aside, run_dir)
+        raise
+    shutil.rmtree(inside(RUNS_DIR, aside))
+    return run
 
 
 def _move_root(run: Run, root: str) -> None:

@@ -1,5 +1,8 @@
-"""CV against the leaderboard, from the ledger (:mod:`comp.submit.ledger`): ``comp lb``.
+"""Leaderboard scores: fetched from Kaggle into the ledger (:mod:`comp.submit.ledger`), ``comp lb
+fetch``, and CV against them, ``comp lb``.
 
+- :func:`fetch_scores`: Kaggle's latest submissions matched to ledger rows (:func:`match_submission`);
+  a fetched score outside the row's metric's range is skipped with a warning, not recorded.
 - :func:`lb_table`: one line per submission: its number, time, CSV, OOF score and seed spread,
   public and private scores, message.
 - :func:`rank_correlation`: the Spearman rank correlation of OOF and public scores, over the
@@ -23,8 +26,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from comp.errors import CompError
 from comp.files.atomic import atomic_path
 from comp.metrics import METRICS, higher_is_better
+from comp.submit.ledger import number, score_problem, update_ledger
 
 
 def better_sign(metric: str) -> int:
@@ -121,3 +126,99 @@ def plot_lb(frame: pd.DataFrame, metric: str, path: Path) -> bool:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
     plt.close(fig)
     return True
+
+
+# --------------------------------------------------------------------------- comp lb fetch (Kaggle)
+
+
+def _field(item, *names):
+    """A submission's field: the kaggle package's objects (snake_case since 1.7, camelCase before) or dicts."""
+    for name in names:
+        value = item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def submission_records(submissions) -> list[dict]:
+    """Kaggle's submission list as plain records: file, description, date (UTC), public, private
+    (the scores as Kaggle gives them, None where there is none yet; checked by :func:`fill_scores`)."""
+    out = []
+    for item in submissions or []:
+        date = pd.to_datetime(_field(item, "date"), utc=True, errors="coerce")
+        out.append({"file": str(_field(item, "file_name", "fileName") or ""),
+                    "description": str(_field(item, "description") or ""), "date": date,
+                    "public": _field(item, "public_score", "publicScore"),
+                    "private": _field(item, "private_score", "privateScore")})
+    return out
+
+
+def match_submission(row: pd.Series, records: list[dict], used: set[int]) -> int | None:
+    """The record of a ledger row: the same file name; of several, the same message, then the nearest date."""
+    candidates = [k for k, r in enumerate(records) if k not in used and r["file"] == Path(row["csv"]).name]
+    if len(candidates) > 1:
+        candidates = [k for k in candidates if records[k]["description"] == row["message"]] or candidates
+    if len(candidates) > 1:
+        when = pd.to_datetime(row["time"], utc=True, errors="coerce")
+        if not pd.isna(when):
+            far = [abs((records[k]["date"] - when).total_seconds()) if not pd.isna(records[k]["date"])
+                   else math.inf for k in candidates]
+            candidates = [candidates[far.index(min(far))]]
+    return candidates[0] if candidates else None
+
+
+def checked_scores(record: dict, metric: str, warnings: list[str]) -> dict:
+    """The scores of a Kaggle submission that can be scores of ``metric``
+    (:func:`comp.submit.ledger.score_problem`); a warning for each other, which is not recorded."""
+    good = {}
+    for column in ("public", "private"):
+        value = record[column]
+        problem = None if value is None else score_problem(value, metric)
+        if problem:
+            when = "" if pd.isna(record["date"]) else f" ({record['date']:%Y-%m-%d %H:%M})"
+            warnings.append(f"kaggle: {record['file']}{when}: {column} score {problem}; not recorded")
+        elif value is not None:
+            good[column] = float(value)
+    return good
+
+
+def fill_scores(frame: pd.DataFrame, competition: str, records: list[dict],
+                metric: str = "") -> tuple[pd.DataFrame, dict, list[str]]:
+    """The competition's ledger rows with the scores of their Kaggle submissions, each checked against
+    the row's metric (``metric`` where the row names none); counts of what happened, and warnings."""
+    counts, used, warnings = {"scored": 0, "pending": 0, "not found": 0, "skipped": 0}, set(), []
+    frame = frame.copy()
+    for i, row in frame[frame["competition"] == competition].iterrows():
+        k = match_submission(row, records, used)
+        if k is None:
+            counts["not found"] += 1
+            continue
+        used.add(k)
+        if records[k]["public"] is None and records[k]["private"] is None:
+            counts["pending"] += 1
+            continue
+        good = checked_scores(records[k], row["metric"] or metric, warnings)
+        for column, value in good.items():
+            frame.loc[i, column] = number(value)
+        counts["scored" if good else "skipped"] += 1
+    return frame, counts, warnings
+
+
+def fetch_scores(api, slug: str, competition: str, metric: str = "") -> tuple[dict, list[str]]:
+    """``comp lb fetch``: Kaggle's latest submissions (``api.competition_submissions``) into the ledger;
+    (counts, warnings: the scores skipped)."""
+    try:
+        records = submission_records(api.competition_submissions(slug))
+    except Exception as e:  # the network, the platform
+        raise CompError(f"kaggle: cannot list the submissions of '{slug}' ({type(e).__name__}: {e})") from None
+    counts: dict = {}
+    warnings: list[str] = []
+
+    def change(frame: pd.DataFrame) -> pd.DataFrame:
+        filled, found, said = fill_scores(frame, competition, records, metric)
+        counts.update(found)
+        warnings[:] = said
+        return filled
+
+    update_ledger(change)
+    return counts, warnings

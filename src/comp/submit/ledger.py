@@ -5,10 +5,18 @@ Columns (:data:`COLUMNS`): ``time`` (UTC, ISO 8601), ``competition``, ``csv`` (i
 to the working folder where it lies under it), ``sha256``, ``runs`` (run ids, space-separated),
 ``metric``, ``oof`` (the out-of-fold score where the manifest knows it), ``oof_std`` (the largest
 seed spread of its runs' seed groups, :mod:`comp.runs.seeds`), ``public``, ``private`` (leaderboard
-scores) and ``message``. Unknown values are blank.
+scores) and ``message``. Unknown values are blank. A column a person adds is kept, in its place.
 
-Every change reads the ledger, changes it and writes it whole (:func:`comp.files.atomic.write_text`)
-under a lock, so two commands at once lose no row.
+:func:`read_ledger` is the one typed loader of the file: a missing or duplicated column, a row
+with more values than columns, an unknown metric, a sha256 that is not one, a score that is not
+a number or lies outside its metric's range (:data:`comp.metrics.RANGES`) is refused in one line
+naming the file, the row and the column; nothing is skipped. Every change reads the ledger that
+way, changes it, checks the result the same way and writes it whole
+(:func:`comp.files.atomic.write_text`) under a lock, so two commands at once lose no row and no
+command writes a ledger it would refuse.
+
+A row belongs to a file, not a path: ``comp lb add`` finds it by the CSV's sha256 (its manifest's,
+checked against the file), so a CSV replaced at the same path gets a row of its own.
 
 Example::
 
@@ -18,6 +26,7 @@ Example::
 
 from __future__ import annotations
 
+import csv as csvlib
 import math
 import os
 from datetime import datetime, timezone
@@ -25,16 +34,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from comp.files.atomic import write_text
 from comp.errors import CompError
+from comp.files.atomic import write_text
 from comp.files.locks import hold
-from comp.submit.manifest import Manifest
+from comp.metrics import METRICS, RANGES, range_problem
+from comp.submit.manifest import SHA256, Manifest
 from comp.submit.submission import SUBMISSIONS_DIR
 from comp.submit.upload import check_unchanged, read_manifest
 
 COLUMNS = ["time", "competition", "csv", "sha256", "runs", "metric", "oof", "oof_std", "public", "private",
            "message"]
 NUMBERS = ["oof", "oof_std", "public", "private"]
+TYPED = ["metric", "sha256", *NUMBERS]  # the columns whose values are checked; the others are text
 
 
 def ledger_path() -> Path:
@@ -57,43 +68,105 @@ def number(value) -> str:
     return repr(float(value))
 
 
-def check_score(value: float, what: str) -> float:
-    if value is None or not math.isfinite(value):
-        raise CompError(f"{what} must be a finite number. Received: {what}={value!r}")
+# --------------------------------------------------------------------------- the checks of a value
+
+
+def score_problem(value, metric: str) -> str | None:
+    """Why ``value`` (a number, or the ledger's text) cannot be a score of ``metric``; None where it
+    can. A metric the row does not name (blank: unknown) takes any finite number."""
+    try:
+        score = float(value)
+    except (TypeError, ValueError):
+        return f"{value!r} is not a number (a score, or blank where unknown)"
+    if metric in RANGES:
+        return range_problem(metric, score)
+    return None if math.isfinite(score) else f"{value!r} is not a finite number"
+
+
+def value_problem(column: str, value: str, metric: str) -> str | None:
+    """Why a ledger cell cannot be what its column holds; None where it can (blank: unknown)."""
+    if not value:
+        return None
+    if column == "metric" and value not in METRICS:
+        return f"{value!r} is not a metric ({', '.join(METRICS)})"
+    if column == "sha256" and not SHA256.fullmatch(value):
+        return f"{value!r} is not a sha256 (64 hexadecimal digits, lower case)"
+    if column == "oof_std":
+        spread = float(value) if score_problem(value, "") is None else -1.0
+        return None if spread >= 0 else f"{value!r} is not a seed spread (a standard deviation: finite, 0 or more)"
+    return score_problem(value, metric) if column in NUMBERS else None
+
+
+def check_score(value: float, what: str, metric: str, csv: Path) -> float:
+    """A leaderboard score given on the command line, in ``metric``'s range."""
+    problem = score_problem(value, metric)
+    if problem:
+        raise CompError(f"{csv}: {what} score {problem}")
     return float(value)
 
 
 # --------------------------------------------------------------------------- reading and writing
 
 
-def read_ledger(path: Path | None = None) -> pd.DataFrame:
-    """The ledger, every value a string (blank: unknown); an empty one where there is no file."""
-    path = path or ledger_path()
-    if not path.exists():
-        return pd.DataFrame(columns=COLUMNS, dtype=str)
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame(columns=COLUMNS, dtype=str)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as e:
-        raise CompError(f"{path}: cannot read the ledger ({e})") from None
-    missing = [c for c in COLUMNS if c not in frame.columns]
+def check_header(header: list[str], path: Path) -> None:
+    """Every column named, once; the ledger's own all there."""
+    for k, name in enumerate(header):
+        if not name.strip():
+            raise CompError(f"{path}: row 1: column {k + 1} has no name (name it, or delete the column)")
+        if name in header[:k]:
+            raise CompError(f"{path}: row 1: the column '{name}' appears twice (columns "
+                            f"{header.index(name) + 1} and {k + 1}); a ledger names each column once")
+    missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise CompError(f"{path}: not a comp ledger: no column {', '.join(missing)} "
                         f"(a ledger has the columns {','.join(COLUMNS)})")
-    for column in NUMBERS:
-        for i, value in frame[column].items():
-            try:
-                float(value or "nan")
-            except ValueError:
-                raise CompError(f"{path}: row {i + 2}, column {column}: {value!r} is not a number "
-                                f"(a score, or blank where unknown)") from None
-    return frame[COLUMNS].reset_index(drop=True)
+
+
+def check_rows(frame: pd.DataFrame, path: Path, numbers) -> None:
+    """Every typed cell (:func:`value_problem`), against its row's metric; ``numbers``: the rows'
+    numbers as a spreadsheet shows them (the header is row 1)."""
+    for n, record in zip(numbers, frame[TYPED].to_dict("records")):
+        metric = record["metric"] if record["metric"] in METRICS else ""
+        for column in TYPED:
+            problem = value_problem(column, record[column], metric)
+            if problem:
+                raise CompError(f"{path}: row {n}, column {column}: {problem}")
+
+
+def _records(path: Path) -> list[list[str]]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # a spreadsheet's byte-order mark read as none
+            return list(csvlib.reader(f))
+    except (OSError, UnicodeDecodeError, csvlib.Error) as e:
+        raise CompError(f"{path}: cannot read the ledger ({getattr(e, 'strerror', None) or e})") from None
+
+
+def read_ledger(path: Path | None = None) -> pd.DataFrame:
+    """The ledger, checked whole (:func:`check_header`, :func:`check_rows`): every value a string
+    (blank: unknown), the columns in the file's order; an empty one where there is no file."""
+    path = path or ledger_path()
+    records = _records(path) if path.exists() else []
+    if not records:
+        return pd.DataFrame(columns=COLUMNS, dtype=str)
+    header, rows, numbers = records[0], [], []
+    check_header(header, path)
+    for n, record in enumerate(records[1:], start=2):
+        if not any(record):  # a blank line
+            continue
+        if len(record) > len(header):
+            raise CompError(f"{path}: row {n} has {len(record)} values, the header {len(header)} columns "
+                            f"(a value with a comma in it is quoted)")
+        rows.append(record + [""] * (len(header) - len(record)))
+        numbers.append(n)
+    frame = pd.DataFrame(rows, columns=header, dtype=str)
+    check_rows(frame, path, numbers)
+    return frame
 
 
 def scores_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """The ledger with its score columns as floats (NaN: unknown) and ``n``, the row's number from 1."""
-    out = frame.copy()
+    """The ledger's own columns (not those a person added), its scores as floats (NaN: unknown), and
+    ``n``, the row's number from 1."""
+    out = frame[COLUMNS].copy()
     for column in NUMBERS:
         out[column] = pd.to_numeric(out[column].replace("", float("nan")), errors="coerce").astype(float)
     out.insert(0, "n", range(1, len(out) + 1))
@@ -101,16 +174,24 @@ def scores_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def update_ledger(change) -> pd.DataFrame:
-    """``change(frame) -> frame`` applied to the ledger under its lock; the new ledger, written atomically."""
+    """``change(frame) -> frame`` applied to the ledger under its lock; the new ledger, checked as
+    :func:`read_ledger` checks it, then written atomically: nothing is written unless all is well."""
     path = ledger_path()
     with hold(path.parent / ".ledger.lock", "the ledger", "updated", wait=True):
-        frame = change(read_ledger(path))
-        write_text(path, frame[COLUMNS].to_csv(index=False))
+        frame = change(read_ledger(path)).reset_index(drop=True)
+        check_rows(frame, path, range(2, len(frame) + 2))
+        write_text(path, frame.to_csv(index=False))
     return frame
 
 
+def with_row(frame: pd.DataFrame, row: dict) -> pd.DataFrame:
+    """The ledger and a new last row; blank in the columns a person added."""
+    new = pd.DataFrame([[str(row.get(c, "")) for c in frame.columns]], columns=frame.columns, dtype=str)
+    return new if frame.empty else pd.concat([frame, new], ignore_index=True)
+
+
 def append_row(row: dict) -> pd.DataFrame:
-    return update_ledger(lambda frame: pd.concat([frame, pd.DataFrame([row], columns=COLUMNS)], ignore_index=True))
+    return update_ledger(lambda frame: with_row(frame, row))
 
 
 # --------------------------------------------------------------------------- rows
@@ -137,108 +218,27 @@ def ledger_row(csv: Path, manifest: Manifest, message: str) -> dict:
 
 
 def record_scores(csv: Path, public: float, private: float | None, message: str = "") -> tuple[dict, bool]:
-    """``comp lb add``: the leaderboard scores of a CSV's latest ledger row, that row added from the
-    CSV's manifest if the ledger has none. (the row, whether it was added)."""
-    public = check_score(public, "public")
-    private = None if private is None else check_score(private, "--private")
-    key, added = csv_key(csv), []
+    """``comp lb add``: the leaderboard scores of the latest ledger row of the CSV's file, found by its
+    sha256 (the manifest's, checked against the file), not its path; a row added from the manifest
+    where the ledger has none (a CSV replaced at the same path gets a row of its own). Every check
+    comes before the ledger is written. (the row, whether it was added)."""
+    manifest = read_manifest(csv)
+    check_unchanged(csv, manifest)
+    scores = {"public": check_score(public, "public", manifest.metric, csv)}
+    if private is not None:
+        scores["private"] = check_score(private, "private", manifest.metric, csv)
+    new_row, found = ledger_row(csv, manifest, message), {}
 
     def change(frame: pd.DataFrame) -> pd.DataFrame:
-        hits = frame.index[frame["csv"] == key]
-        if not len(hits):
-            manifest = read_manifest(csv)
-            check_unchanged(csv, manifest)
-            frame = pd.concat([frame, pd.DataFrame([ledger_row(csv, manifest, message)], columns=COLUMNS)],
-                              ignore_index=True)
-            added.append(True)
-        i = frame.index[frame["csv"] == key][-1]
-        frame.loc[i, "public"] = number(public)
-        if private is not None:
-            frame.loc[i, "private"] = number(private)
+        mine = (frame["sha256"] == manifest.sha256) & (frame["competition"] == manifest.competition)
+        hits = list(frame.index[mine])
+        if not hits:
+            frame = with_row(frame, new_row)
+            hits, found["added"] = [len(frame) - 1], True
+        found["row"] = hits[-1]
+        for column, value in scores.items():
+            frame.loc[hits[-1], column] = number(value)
         return frame
 
     frame = update_ledger(change)
-    return frame[frame["csv"] == key].iloc[-1].to_dict(), bool(added)
-
-
-# --------------------------------------------------------------------------- comp lb fetch (Kaggle)
-
-
-def _field(item, *names):
-    """A submission's field: the kaggle package's objects (snake_case since 1.7, camelCase before) or dicts."""
-    for name in names:
-        value = item.get(name) if isinstance(item, dict) else getattr(item, name, None)
-        if value not in (None, ""):
-            return value
-    return None
-
-
-def _score(value) -> float | None:
-    try:
-        score = float(value)
-    except (TypeError, ValueError):
-        return None
-    return score if math.isfinite(score) else None
-
-
-def submission_records(submissions) -> list[dict]:
-    """Kaggle's submission list as plain records: file, description, date (UTC), public, private."""
-    out = []
-    for item in submissions or []:
-        date = pd.to_datetime(_field(item, "date"), utc=True, errors="coerce")
-        out.append({"file": str(_field(item, "file_name", "fileName") or ""),
-                    "description": str(_field(item, "description") or ""), "date": date,
-                    "public": _score(_field(item, "public_score", "publicScore")),
-                    "private": _score(_field(item, "private_score", "privateScore"))})
-    return out
-
-
-def match_submission(row: pd.Series, records: list[dict], used: set[int]) -> int | None:
-    """The record of a ledger row: the same file name; of several, the same message, then the nearest date."""
-    candidates = [k for k, r in enumerate(records) if k not in used and r["file"] == Path(row["csv"]).name]
-    if len(candidates) > 1:
-        candidates = [k for k in candidates if records[k]["description"] == row["message"]] or candidates
-    if len(candidates) > 1:
-        when = pd.to_datetime(row["time"], utc=True, errors="coerce")
-        if not pd.isna(when):
-            far = [abs((records[k]["date"] - when).total_seconds()) if not pd.isna(records[k]["date"])
-                   else math.inf for k in candidates]
-            candidates = [candidates[far.index(min(far))]]
-    return candidates[0] if candidates else None
-
-
-def fill_scores(frame: pd.DataFrame, competition: str, records: list[dict]) -> tuple[pd.DataFrame, dict]:
-    """The competition's ledger rows with the scores of their Kaggle submissions; counts of what happened."""
-    counts, used = {"scored": 0, "pending": 0, "not found": 0}, set()
-    frame = frame.copy()
-    for i, row in frame[frame["competition"] == competition].iterrows():
-        k = match_submission(row, records, used)
-        if k is None:
-            counts["not found"] += 1
-            continue
-        used.add(k)
-        if records[k]["public"] is None and records[k]["private"] is None:
-            counts["pending"] += 1
-            continue
-        for column in ("public", "private"):
-            if records[k][column] is not None:
-                frame.loc[i, column] = number(records[k][column])
-        counts["scored"] += 1
-    return frame, counts
-
-
-def fetch_scores(api, slug: str, competition: str) -> dict:
-    """``comp lb fetch``: Kaggle's latest submissions (``api.competition_submissions``) into the ledger."""
-    try:
-        records = submission_records(api.competition_submissions(slug))
-    except Exception as e:  # the network, the platform
-        raise CompError(f"kaggle: cannot list the submissions of '{slug}' ({type(e).__name__}: {e})") from None
-    counts: dict = {}
-
-    def change(frame: pd.DataFrame) -> pd.DataFrame:
-        filled, found = fill_scores(frame, competition, records)
-        counts.update(found)
-        return filled
-
-    update_ledger(change)
-    return counts
+    return frame.loc[found["row"]].to_dict(), "added" in found

@@ -21,7 +21,7 @@ import pandas as pd
 
 from comp import __version__
 from comp.files.atomic import sweep_temporary, write_text
-from comp.data.layouts import read_csv_str
+from comp.data.layouts import check_unique, read_csv_str
 from comp.errors import CompError
 from comp.config.spec import Competition
 from comp.submit.manifest import (BEST_FOLD, MEAN_OF_FOLDS, Blend, Manifest, RuleCheck, RunRecord, check_csv_suffix,
@@ -163,6 +163,23 @@ def check_out_path(competition: Competition, out: Path, force: bool = False, who
     return out
 
 
+def _pair_with_answers(sub: pd.DataFrame, truth: pd.DataFrame, csv: Path, answers: Path, id_col: str,
+                       target_col: str) -> pd.DataFrame:
+    """The answers' rows beside their predictions: ids unique in both, every answer predicted, no other id."""
+    check_unique(sub[id_col], str(csv))
+    check_unique(truth[id_col], str(answers))
+    merged = truth.merge(sub, on=id_col, how="left", suffixes=("_true", "_pred"), validate="one_to_one")
+    missing = merged[f"{target_col}_pred"].isna()
+    if missing.any():
+        raise CompError(f"{csv}: no prediction for id '{merged[id_col][missing].iloc[0]}' of {answers}")
+    extra = ~sub[id_col].isin(truth[id_col]).to_numpy()
+    if extra.any():
+        row = int(extra.argmax())
+        raise CompError(f"{csv}: id {sub[id_col].iloc[row]!r} (line {row + 2}) is not in {answers} "
+                        f"({int(extra.sum())} such id(s)); score a submission against its own test set's answers")
+    return merged
+
+
 def score_csv(csv: Path, answers: Path, competition: Competition) -> float:
     """The competition's metric (accuracy or macro F1 on the predicted labels) against an answers CSV."""
     from sklearn.metrics import accuracy_score, f1_score
@@ -173,10 +190,7 @@ def score_csv(csv: Path, answers: Path, competition: Competition) -> float:
     for frame, where in ((sub, csv), (truth, answers)):
         if id_col not in frame.columns or target_col not in frame.columns:
             raise CompError(f"{where}: needs the columns {id_col},{target_col}. Received: {list(frame.columns)}")
-    merged = truth.merge(sub, on=id_col, how="left", suffixes=("_true", "_pred"))
-    missing = merged[f"{target_col}_pred"].isna()
-    if missing.any():
-        raise CompError(f"{csv}: no prediction for id '{merged[id_col][missing].iloc[0]}' of {answers}")
+    merged = _pair_with_answers(sub, truth, csv, answers, id_col, target_col)
     y_true, y_pred = merged[f"{target_col}_true"], merged[f"{target_col}_pred"]
     on_labels = {"accuracy": accuracy_score, "macro_f1": lambda t, p: f1_score(t, p, average="macro")}
     if competition.metric not in on_labels:  # log_loss, and any metric of probabilities

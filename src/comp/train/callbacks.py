@@ -132,21 +132,29 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
 
 class StopOnDivergence(keras.callbacks.Callback):
-    """Stop a fold whose epoch loss is not finite, before that epoch is logged or backed up.
+    """Stop a fold whose epoch diverged, before that epoch is logged or backed up.
 
-    Checked once per epoch (a per-step check would sync the device every step); a diverged
-    epoch's mean loss is NaN or infinite. Raises a CompError naming the epoch and a lower lr.
+    Checked once per epoch (a per-step check would sync the device every step). An epoch has
+    diverged where its mean training loss or its validation loss is not finite (the weights went
+    NaN during the epoch while its mean loss was still finite), or where the training loss is
+    above :data:`MAX_LOSS`: no cross-entropy of a model that learns comes near it (chance over
+    1,000 classes is 6.9), while an absurd learning rate (1e12) gives finite losses of 1e19 and a
+    model at chance. Raises a CompError naming the epoch and a lower lr.
     """
+
+    MAX_LOSS = 1e6
 
     def __init__(self, where: str, lr: float):
         super().__init__()
         self.where, self.lr = where, float(lr)
 
     def on_epoch_end(self, epoch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            raise CompError(f"{self.where}: training diverged in epoch {epoch + 1} (loss {float(loss)}); "
-                            f"lower the learning rate: train.lr is {self.lr:g}, try --set train.lr={self.lr / 10:g}")
+        logs = logs or {}
+        for key in ("loss", "val_loss"):
+            value = logs.get(key)
+            if value is not None and not (math.isfinite(float(value)) and float(value) <= self.MAX_LOSS):
+                raise CompError(f"{self.where}: training diverged in epoch {epoch + 1} ({key} {float(value):.2g}); "
+                                f"lower the learning rate: train.lr is {self.lr:g}, try --set train.lr={self.lr / 10:g}")
 
 
 def loadable_h5(path: Path) -> bool:

@@ -150,8 +150,11 @@ def check_rows(competition: Competition, rows: list[Row]) -> None:
 
 
 def _epoch_seconds(run, fold: int) -> float:
-    hist = pd.read_csv(run.fold_dir(fold) / "history.csv")
-    return float(hist["seconds"].sum())
+    """The fold's epoch seconds (its history.csv, checked); NaN where a person deleted it."""
+    from comp.report.plots import fold_history
+
+    hist = fold_history(run, fold)
+    return float("nan") if hist is None else float(hist["seconds"].sum())
 
 
 def result_row(row: Row, run, summary: dict) -> dict:

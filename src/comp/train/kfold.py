@@ -17,10 +17,12 @@ one resumes (:mod:`comp.train.fold`).
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 from comp import metrics
 from comp.report import plots
 from comp.files.atomic import write_json
+from comp.data.checks import DataWarning
 from comp.data.folds import FoldData, make_folds, split_fold
 from comp.data.images import data_fingerprint, load_competition_images, test_key
 from comp.config.recipe import Recipe
@@ -120,7 +122,9 @@ def fold_split(run: Run, k: int, images, dataset, test_images) -> FoldData:
 
 def load_fold(run: Run, k: int) -> FoldData:
     """Fold ``k`` of an existing run: the run's images (its ``--subset`` draw, if any) split by its folds.csv."""
-    dataset = reopen_data(run)  # checked unchanged since the run started
+    with warnings.catch_warnings():  # what the data folder holds was said once, by comp train itself
+        warnings.simplefilter("ignore", DataWarning)
+        dataset = reopen_data(run)  # checked unchanged since the run started
     x_train, x_test = load_competition_images(run.competition, dataset, run.subset)
     return fold_split(run, k, x_train, dataset, x_test)
 

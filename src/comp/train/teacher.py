@@ -35,6 +35,7 @@ from comp.data.folds import FoldData
 from comp.data.stream import Rows, Stacked, is_streamed
 from comp.errors import CompError
 from comp.config.recipe import TeacherCfg
+from comp.runs.artefacts import read_targets
 from comp.runs.run import Run, open_run
 
 TARGETS_FILE = "teacher.npz"
@@ -156,14 +157,24 @@ def save_targets(run: Run, arrays: dict) -> None:
 
 
 def load_targets(run: Run) -> dict | None:
-    """The run's teacher targets (``train``, ``pseudo_index``, ``pseudo``, ``pseudo_weight``), or None."""
+    """The run's teacher targets (``train``, ``pseudo_index``, ``pseudo``, ``pseudo_weight``), or None;
+    checked (:func:`comp.runs.artefacts.read_targets`) against its folds.csv, classes and test images."""
     if run.teacher is None:
         return None
     path = run.dir / TARGETS_FILE
     if not path.is_file():
-        raise CompError(f"{path}: missing; the run's teacher targets are made when `comp train` opens the run")
-    with np.load(path) as saved:
-        return {k: saved[k] for k in saved.files}
+        raise CompError(f"{path}: missing; the run's teacher targets are made when `comp train` opens the run "
+                        f"(with its --distill/--pseudo-label)")
+    pseudo = bool(run.teacher.pseudo_label)
+    return read_targets(path, len(run.fold_table()), len(run.class_names), bool(run.teacher.distill), pseudo,
+                        _n_test(run) if pseudo else None)
+
+
+def _n_test(run: Run) -> int:
+    """The competition's test images (the pseudo-labels index them all, also for a --subset student)."""
+    from comp.data.layouts import read_dataset
+
+    return len(read_dataset(run.competition).test)
 
 
 def n_pseudo(targets: dict | None) -> int:

@@ -39,6 +39,7 @@ from comp.files.atomic import write_json
 from comp.errors import CompError
 
 PLAN_FILE = "time_budget.json"
+MAX_BUDGET_S = 366 * 24 * 3600
 _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
 
 
@@ -53,6 +54,8 @@ def parse_duration(text: str) -> float:
     total = hours * 3600 + minutes * 60 + seconds
     if total <= 0:
         raise CompError(f"--time-budget {text!r}: the budget must be more than 0 seconds")
+    if not total <= MAX_BUDGET_S:  # also an infinite float (hundreds of digits)
+        raise CompError(f"--time-budget {text!r}: at most 366 days (8784h)")
     return total
 
 
