@@ -124,6 +124,10 @@ gpus_option = click.option("--gpus", default=None, help="Comma-separated GPU ids
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No per-epoch lines.")
 tta_level_option = click.option("--tta-level", type=click.Choice(TTA_LEVELS), default=None,
                                 help="TTA views (default: the recipe's, at least flip).")
+tta_share_option = click.option(
+    "--tta-share", type=Number(Interval(Real, 0, 1)), default=None, metavar="SHARE",
+    help="Selective TTA: the level's extra views only for this share of the test images the plain view is "
+         "least sure of (default: the recipe's predict.tta_share; 1 = every image, 0 = the plain view only).")
 
 
 def gpu_list(gpus: str | None) -> list[str] | None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from comp.cli.app import competition_option, data_option, main, say, tta_level_option
+from comp.cli.app import competition_option, data_option, main, say, tta_level_option, tta_share_option
 
 
 @main.command()
@@ -15,6 +15,7 @@ from comp.cli.app import competition_option, data_option, main, say, tta_level_o
 @click.option("--ensemble", is_flag=True, help="Average every finished fold (default: the best fold only).")
 @click.option("--tta/--no-tta", default=True, show_default=True, help="Test-time augmentation.")
 @tta_level_option
+@tta_share_option
 @click.option("--allow-partial", is_flag=True, help="Let --ensemble use a run with unfinished folds.")
 @click.option("--weights", "blend_weights", type=click.Choice(["equal", "oof"]), default="equal", show_default=True,
               help="How several --run are blended: equal weights, or weights fitted on their out-of-fold "
@@ -24,7 +25,8 @@ from comp.cli.app import competition_option, data_option, main, say, tta_level_o
                    "(default: submissions/<competition>-<run>-<stamp>.csv, never an existing name).")
 @click.option("--force", is_flag=True, help="Let --out replace an existing file (the CSV and its .json manifest).")
 @data_option
-def predict(competition_ref, run_ids, ensemble, tta, tta_level, allow_partial, blend_weights, out, force, data):
+def predict(competition_ref, run_ids, ensemble, tta, tta_level, tta_share, allow_partial, blend_weights, out, force,
+            data):
     """Write a submission CSV from trained runs, checked against the sample submission.
 
     Prints the CSV's path on stdout; a JSON manifest lies beside it.
@@ -36,7 +38,7 @@ def predict(competition_ref, run_ids, ensemble, tta, tta_level, allow_partial, b
     if out is not None:
         check_out_path(competition, out, force)  # before any work
     path, _ = make_submission(competition, list(run_ids), ensemble, tta, tta_level, allow_partial, out, say,
-                              weights=blend_weights)
+                              weights=blend_weights, tta_share=tta_share)
     click.echo(str(path))
 
 

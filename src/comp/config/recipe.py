@@ -131,6 +131,9 @@ class PredictCfg:
     batch_size: int = setting(512, BATCH)
     # every TTA view sees the centre crop of this fraction of each side, resized back; 1 = the image
     crop: float = setting(1.0, UNIT_OPEN_BOTTOM)
+    # selective TTA: the level's extra views only for this share of the images the plain view is
+    # least sure of (the rest keep its probabilities); 1 = every image gets every view, 0 = none
+    tta_share: float = setting(1.0, UNIT)
 
 
 @dataclass

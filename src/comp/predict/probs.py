@@ -7,11 +7,13 @@ CSV is :mod:`comp.submit.submission`'s work.
 Example::
 
     probs = predict_proba(model, uint8_images, "flip")
+    probs = predict_proba(model, uint8_images, "flip-shift", share=0.25)  # extra views for the 25 % least sure
     probs, used = ensemble_test_probs(runs, "flip", True, [0.5, 0.5], n_test, load, test_key(competition, dataset))
 """
 
 from __future__ import annotations
 
+import math
 import zipfile
 from pathlib import Path
 
@@ -19,24 +21,41 @@ import numpy as np
 
 from comp import metrics
 from comp.predict.blend import blend
-from comp.data.stream import row_batches
+from comp.data.stream import Rows, row_batches
 from comp.errors import CompError
 from comp.predict.tta import tta_views
 from comp.runs.artefacts import TEST_ADVICE, read_probs, retrain_fold_advice
 
-PREDICT_KEYS = ("score",)  # what prediction needs of a fold's metrics.json (and tta, crop, test_key where there)
+PREDICT_KEYS = ("score",)  # what prediction needs of a fold's metrics.json (and tta, tta_share, crop, test_key where there)
 
 
-def predict_proba(model, images: np.ndarray, tta: str = "none", batch_size: int = 512, crop: float = 1.0) -> np.ndarray:
+def predict_proba(model, images: np.ndarray, tta: str = "none", batch_size: int = 512, crop: float = 1.0,
+                  share: float = 1.0) -> np.ndarray:
     """Class probabilities (N, C) for uint8 images (N, H, W, 3): the weighted mean over the TTA views.
 
     ``images``: an array, a memory map or :class:`comp.data.stream.Rows`; ``crop``: every view sees
-    the centre crop of that fraction of each side, resized back (``predict.crop``).
+    the centre crop of that fraction of each side, resized back (``predict.crop``). ``share``
+    (``predict.tta_share``): below 1, selective TTA: the level's first view (the plain image)
+    predicts every image, its other views only the ``share`` of images the plain view is least
+    sure of (:func:`unsure_rows`), which get the level's weighted mean; the rest keep the plain
+    view's probabilities. 1: every image gets every view (the same computation as ever).
     """
+    views = tta_views(tta, crop)
+    if share >= 1 or len(views) == 1:
+        return _weighted_views(model, images, views, batch_size)
+    (plain, weight), extra = views[0], views[1:]
+    probs = _weighted_views(model, images, [(plain, 1.0)], batch_size)
+    rows = unsure_rows(probs, share)
+    if len(rows):  # the selected rows read on demand, in row order: the test set may not fit in memory
+        probs[rows] = _weighted_views(model, Rows(images, rows), extra, batch_size, weight * probs[rows])
+    return probs
+
+
+def _weighted_views(model, images, views, batch_size: int, total: np.ndarray | None = None) -> np.ndarray:
+    """``total`` (None: nothing) plus the weighted softmax of each (view, weight), added in order."""
     from comp.tf_quiet import plain_graph, tf
 
-    total = None
-    for view, weight in tta_views(tta, crop):
+    for view, weight in views:
         ds = (row_batches(images, batch_size)  # a batch at a time: the test set may not fit in memory
               .map(plain_graph(lambda x, v=view: v(tf.cast(x, tf.float32))), num_parallel_calls=tf.data.AUTOTUNE)
               .prefetch(tf.data.AUTOTUNE))
@@ -44,6 +63,17 @@ def predict_proba(model, images: np.ndarray, tta: str = "none", batch_size: int 
         probs = weight * tf.nn.softmax(tf.cast(logits, tf.float32)).numpy()
         total = probs if total is None else total + probs
     return total
+
+
+def unsure_count(n: int, share: float) -> int:
+    """How many of ``n`` images selective TTA sends through the extra views: ceil(share x n)."""
+    return min(n, math.ceil(round(share * n, 9)))  # 0.7 x 10 is 7, not 7.000000000000001
+
+
+def unsure_rows(probs: np.ndarray, share: float) -> np.ndarray:
+    """The rows, in row order, of the ``share`` of ``probs`` (:func:`unsure_count` of them) whose
+    top probability is lowest; among equal ones the earlier rows (a stable sort)."""
+    return np.sort(np.argsort(probs.max(axis=1), kind="stable")[:unsure_count(len(probs), share)])
 
 
 def load_model(path: Path):
@@ -65,22 +95,25 @@ def load_model(path: Path):
 
 
 def fold_test_probs(run, fold: int, tta: str, test_images, test_key: str | None,
-                    n_test: int | None = None) -> np.ndarray:
-    """One fold's test probabilities at TTA level ``tta``: saved at training time, else recomputed.
+                    n_test: int | None = None, share: float = 1.0) -> np.ndarray:
+    """One fold's test probabilities at TTA level ``tta`` and share ``share`` (selective TTA,
+    :func:`predict_proba`): saved at training time, else recomputed.
 
-    The saved ones are reused only for the same TTA level and the same ``test_key`` (the test
-    ids in submission order and the test files, :func:`comp.data.images.test_key`): rows
-    reordered in sample_submission.csv, or other test images, are predicted again.
-    ``test_images()`` returns the test images; it is called only when a model must predict. The
-    saved ones are checked: ``n_test`` rows (None: any) of the run's classes, probabilities.
+    The saved ones are reused only for the same TTA level and share (a fold saved before
+    ``predict.tta_share`` existed holds share 1) and the same ``test_key`` (the test ids in
+    submission order and the test files, :func:`comp.data.images.test_key`): rows reordered in
+    sample_submission.csv, or other test images, are predicted again. ``test_images()`` returns
+    the test images; it is called only when a model must predict. The saved ones are checked:
+    ``n_test`` rows (None: any) of the run's classes, probabilities.
     """
     fold_dir, saved = run.fold_dir(fold), run.fold_metrics(fold, PREDICT_KEYS)
     crop, saved_probs = run.recipe.predict.crop, fold_dir / "test.npy"
-    if saved.get("tta") == tta and saved.get("crop", 1.0) == crop and test_key is not None \
+    same_share = len(tta_views(tta)) == 1 or saved.get("tta_share", 1.0) == share  # one view: no share to apply
+    if saved.get("tta") == tta and same_share and saved.get("crop", 1.0) == crop and test_key is not None \
             and saved.get("test_key") == test_key and saved_probs.is_file():
         return read_probs(saved_probs, n_test, len(run.class_names), TEST_ADVICE, "the competition has {} test images")
     model = load_model(fold_dir / "model.keras")
-    return predict_proba(model, test_images(), tta, run.recipe.predict.batch_size, crop)
+    return predict_proba(model, test_images(), tta, run.recipe.predict.batch_size, crop, share)
 
 
 def oof_score(run, metric: str) -> tuple[float, int]:
@@ -108,15 +141,29 @@ def tta_level(runs, tta: bool, requested: str | None) -> str:
     return requested or (recipe_level if recipe_level != "none" else "flip")
 
 
+def tta_share(runs, level: str, requested: float | None) -> float:
+    """The selective-TTA share a prediction at ``level`` uses: ``requested``, else the first run's
+    ``predict.tta_share``; 1 for a level of one view (nothing to select for)."""
+    share = runs[0].recipe.predict.tta_share if requested is None else float(requested)
+    return 1.0 if len(tta_views(level)) == 1 else share
+
+
+def share_note(level: str, share: float) -> str:
+    """How a log line names a selective-TTA share: nothing for 1, or for a level of one view."""
+    return "" if share >= 1 or len(tta_views(level)) == 1 else f" (extra views on the {share:g} least sure)"
+
+
 def ensemble_test_probs(runs, level: str, ensemble: bool, weights: list[float], n_test: int, test_images,
-                        test_key: str | None, say=lambda msg: None) -> tuple[np.ndarray, list[dict]]:
-    """Each run's test probabilities (mean of its finished folds, or its best fold), blended
-    with ``weights``; returns (probabilities, one record per run for the manifest)."""
+                        test_key: str | None, say=lambda msg: None,
+                        share: float = 1.0) -> tuple[np.ndarray, list[dict]]:
+    """Each run's test probabilities (mean of its finished folds, or its best fold) at TTA level
+    ``level`` and share ``share``, blended with ``weights``; returns (probabilities, one record
+    per run for the manifest)."""
     run_probs, used = [], []
     for run in runs:
         finished = run.finished_folds()
         folds = finished if ensemble else [best_fold(run, finished)]
-        probs = [fold_test_probs(run, k, level, test_images, test_key, n_test) for k in folds]
+        probs = [fold_test_probs(run, k, level, test_images, test_key, n_test, share) for k in folds]
         if any(p.shape[0] != n_test for p in probs):
             raise CompError(f"run '{run.id}': its test predictions have {probs[0].shape[0]} rows but the "
                             f"competition has {n_test} test images; retrain the run")
@@ -126,6 +173,6 @@ def ensemble_test_probs(runs, level: str, ensemble: bool, weights: list[float], 
                      "fold_models": len(folds), "total_folds": run.n_folds,
                      "oof_score": score, "pretrained": run.pretrained})
         partial = f" (the {rows} rows of folds {finished})" if len(finished) < run.n_folds else ""
-        say(f"run {run.id}: {len(folds)} fold model(s) {folds}, TTA {level}, "
+        say(f"run {run.id}: {len(folds)} fold model(s) {folds}, TTA {level}{share_note(level, share)}, "
             f"OOF {run.competition.metric} {score:.4f}{partial}")
     return blend(run_probs, weights), used

@@ -29,8 +29,8 @@ TARGET_KEYS = ("train", "pseudo_index", "pseudo", "pseudo_weight")
 TEXT, NUMBER, SECONDS, SHARE = (str, None, None), (float, None, None), (float, 0, None), (float, 0, 1)
 COUNT, SOME = (int, 0, None), (int, 1, None)
 FOLD_FIELDS = {
-    "score": NUMBER, "accuracy": SHARE, "log_loss": SECONDS, "metric": TEXT, "tta": TEXT, "crop": SHARE,
-    "monitor": TEXT, "seconds": SECONDS, "epoch_seconds": SECONDS, "epochs": SOME, "best_epoch": SOME,
+    "score": NUMBER, "accuracy": SHARE, "log_loss": SECONDS, "metric": TEXT, "tta": TEXT, "tta_share": SHARE,
+    "crop": SHARE, "monitor": TEXT, "seconds": SECONDS, "epoch_seconds": SECONDS, "epochs": SOME, "best_epoch": SOME,
     "n_train": SOME, "n_pseudo": COUNT, "n_val": SOME, "params": COUNT, "test_key": TEXT, "time_budget_s": SECONDS,
     "planned_epochs": COUNT, "budget_used_s": SECONDS,
 }

@@ -8,6 +8,7 @@ Its keys, in the order they are written (``blend`` only for ``--weights oof``)::
     ensemble, weights, weights_mode, tta, metric,
     rule_check   {pretrained_weights_allowed, external_data_allowed, test_data_training_allowed,
                   runs_used_pretrained, runs_used_test_data, passed}
+    tta_share    only for selective TTA (a share below 1)
     blend        {method, oof_rows, metric, oof_score, oof_log_loss, runs: [{run, weight, oof_score,
                   oof_log_loss}, ...], and where a single run was kept: note, fitted_weights}
     csv, rows, sha256
@@ -179,6 +180,7 @@ class Manifest(_Record):
     tta: str
     metric: str
     rule_check: RuleCheck
+    tta_share: float | None = None  # selective TTA (predict.tta_share, --tta-share): only where below 1
     blend: Blend | None = None  # with weights_mode "oof"
     csv: str = ""
     rows: int = 0
@@ -198,6 +200,8 @@ class Manifest(_Record):
         if self.weights_mode == "oof" and self.blend is None:
             raise CompError(f"{where}: blend is missing (weights_mode is 'oof': the fitted blend is recorded)")
         _one_of(self.tta, list(LEVELS), "tta", where)
+        if self.tta_share is not None and not 0 <= self.tta_share < 1:
+            raise _fail(where, "tta_share", "in [0, 1) (absent: every image got every view)", self.tta_share)
         _one_of(self.metric, list(METRICS), "metric", where)
         check_csv_suffix(self.csv, f"{where}: csv {self.csv!r}")
         _at_least(self.rows, 1, "rows", where)

@@ -11,6 +11,7 @@ byte for byte (a lost leading zero is an error, not a match).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -246,11 +247,12 @@ def run_weights(runs, weights: str, metric: str, say):
 
 def make_submission(competition: Competition, run_ids: list[str], ensemble: bool, tta: bool,
                     tta_level: str | None, allow_partial: bool, out: Path | None, say,
-                    weights: str = "equal") -> tuple[Path, Manifest]:
+                    weights: str = "equal", tta_share: float | None = None) -> tuple[Path, Manifest]:
     """Everything ``comp predict`` does: checks, test probabilities, CSV, manifest and score.
 
     ``weights``: how the runs are blended, ``equal`` or ``oof`` (fitted on their out-of-fold
-    predictions by :mod:`comp.predict.blend`, before any test prediction is made).
+    predictions by :mod:`comp.predict.blend`, before any test prediction is made). ``tta_share``:
+    selective TTA's share (``--tta-share``; None: the first run's ``predict.tta_share``).
     """
     from comp.predict import probs as predict
     from comp.data.demo import ensure_data
@@ -265,19 +267,15 @@ def make_submission(competition: Competition, run_ids: list[str], ensemble: bool
     check_runs_can_submit(runs, dataset, ensemble, allow_partial)
     blend_weights, blended = run_weights(runs, weights, competition.metric, say)
     level = predict.tta_level(runs, tta, tta_level)
-    cache: dict = {}
-
-    def test_images():
-        if "x" not in cache:
-            cache["x"] = load_competition_images(competition, dataset)[1]
-        return cache["x"]
-
+    share = predict.tta_share(runs, level, tta_share)  # --tta-share, else the recipe's
+    test_images = functools.cache(lambda: load_competition_images(competition, dataset)[1])  # read once, if at all
     probs, used = predict.ensemble_test_probs(runs, level, ensemble, blend_weights, len(dataset.test),
-                                              test_images, test_key(competition, dataset), say)
+                                              test_images, test_key(competition, dataset), say, share)
     manifest = Manifest(
         competition=competition.name, created_by=f"comp {__version__}", runs=[RunRecord(**r) for r in used],
         ensemble=MEAN_OF_FOLDS if ensemble else BEST_FOLD, weights=[float(w) for w in blend_weights],
         weights_mode=weights, tta=level, metric=competition.metric, rule_check=RuleCheck(**rule_check),
+        tta_share=share if share < 1 else None,
         blend=None if blended is None else Blend.from_dict(blended.manifest(), "the fitted blend", "blend"))
     path = out or default_path(competition, [r.id for r in runs])
     return path, write_checked_submission(competition, dataset, probs, path, manifest, say)

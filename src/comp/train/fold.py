@@ -240,17 +240,18 @@ def finish_fold(model, recipe: Recipe, data: FoldData, fold_dir: Path, monitor: 
     start = time.perf_counter()
     with atomic_path(fold_dir / "model.keras") as tmp:
         model.save(tmp)
-    tta, bs, crop = recipe.predict.tta, recipe.predict.batch_size, recipe.predict.crop
-    oof = predict_proba(model, data.x_val, tta, bs, crop)
+    tta, bs, crop, share = recipe.predict.tta, recipe.predict.batch_size, recipe.predict.crop, recipe.predict.tta_share
+    oof = predict_proba(model, data.x_val, tta, bs, crop, share)
     save_npy(fold_dir / "oof.npy", oof.astype(np.float32))
     if data.x_test is not None:
-        save_npy(fold_dir / "test.npy", predict_proba(model, data.x_test, tta, bs, crop).astype(np.float32))
+        save_npy(fold_dir / "test.npy", predict_proba(model, data.x_test, tta, bs, crop, share).astype(np.float32))
     test_saved = {"test_key": data.test_key} if data.x_test is not None else {}
     hist = pd.read_csv(fold_dir / "history.csv")
     result = {
         **metrics.scores(data.metric, data.y_val, oof),
         "metric": data.metric,
         "tta": tta,
+        "tta_share": share,
         "crop": crop,
         "seconds": round(float(hist["seconds"].sum()) + time.perf_counter() - start, 1),  # all attempts
         "epoch_seconds": round(float(hist["seconds"].median()), 2),

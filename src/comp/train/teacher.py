@@ -244,7 +244,7 @@ def teacher_test_probs(run: Run, runs: list[Run], say) -> np.ndarray:
         return images["x"]
 
     probs = [ensemble_test_probs([r], r.recipe.predict.tta, True, [1.0], len(full.test), test_images,
-                                 test_key(competition, full), say)[0] for r in runs]
+                                 test_key(competition, full), say, r.recipe.predict.tta_share)[0] for r in runs]
     return np.mean(probs, axis=0)
 
 

@@ -148,7 +148,7 @@ def attach_plan(trainer, share: float, log, started: float | None = None) -> Tim
 
     cfg, predict = trainer.recipe.train, trainer.recipe.predict
     plan = start_plan(trainer.fold_dir, share, cfg.epochs, history_seconds(trainer.history_path))
-    views = len(tta_views(predict.tta, predict.crop))
+    views = 1 + (len(tta_views(predict.tta, predict.crop)) - 1) * predict.tta_share  # selective TTA: a share
     n_test = 0 if trainer.data.x_test is None else len(trainer.data.x_test)
     updates = max(trainer.steps // cfg.accumulate, 1)
     with trainer.scope():
