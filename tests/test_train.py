@@ -426,7 +426,31 @@ def test_accumulate_applies_the_mean_gradient_of_n_batches_as_one_larger_batch()
     for a, b in zip(start, halfway):
         np.testing.assert_array_equal(a, b)  # the first of two batches only accumulates
     schedule = opt.get_config()["learning_rate"]["config"]  # the schedule as a saved model keeps it
-    assert opt.gradient_accumulation_steps == 2 and schedule["total_steps"] == 30 * 5  # updates, not batches
+    assert opt.gradient_accumulation_steps == 2 and schedule["total_steps"] == 30 * 10  # Keras' schedule counts batches
+
+
+def test_under_accumulate_the_schedule_reaches_its_end_at_the_last_update_not_halfway():
+    """Keras evaluates a schedule at the batch count under gradient_accumulation_steps: one sized in
+    updates ended halfway through training with accumulate = 2 (the lr at 0 for the second half)."""
+    from comp.tf_quiet import keras, tf
+    from comp.train.optim import make_optimizer
+
+    recipe = load_recipe("vgg-mixup", ["train.optimizer=sgd", "train.momentum=0", "train.nesterov=false",
+                                       "train.schedule=linear", "train.warmup_epochs=0", "train.weight_decay=0",
+                                       "train.lr=1.0", "train.start_fraction=1", "train.final_fraction=0",
+                                       "train.epochs=2", "train.accumulate=2"])
+    opt = make_optimizer(recipe.train, steps_per_epoch=10)  # 20 batches, 10 updates
+    w = keras.Variable(np.zeros(1, np.float32))
+    opt.build([w])
+    steps = []  # the lr each update applied: the weight's move under a gradient of -1
+    for _ in range(20):
+        before = float(w.numpy()[0])
+        opt.apply_gradients([(tf.constant([-1.0]), w)])
+        if float(w.numpy()[0]) != before:
+            steps.append(float(w.numpy()[0]) - before)
+    assert len(steps) == 10
+    assert steps[4] > 0.4 and steps[-1] > 0  # halfway still at about half the peak; the last update still moves
+    assert all(a > b for a, b in zip(steps, steps[1:]))  # a linear decay over all ten updates
 
 
 def test_the_plateau_schedule_lowers_the_lr_when_the_monitor_stops_improving(tiny_competition):

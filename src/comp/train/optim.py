@@ -147,10 +147,11 @@ def make_optimizer(cfg: TrainCfg, steps_per_epoch: int, total_steps=None):
     re-plans (None: ``train.epochs`` of them).
 
     ``train.accumulate = N``: Keras' ``gradient_accumulation_steps`` applies the mean gradient
-    of N batches once, so the schedule counts ``steps_per_epoch / N`` updates an epoch (Keras
-    schedules read the optimizer's update count, not the batch count).
+    of N batches once, but evaluates the schedule at the batch count (the weights move with the
+    schedule's value at batches N-1, 2N-1, ...), so the schedule is sized in batches: sized in
+    updates, it reached its end after 1/N of the training.
     """
-    updates = max(steps_per_epoch // cfg.accumulate, 1)
+    updates = steps_per_epoch  # the schedule's steps an epoch: batches, whatever train.accumulate
     # plateau: a plain learning rate that keras.callbacks.ReduceLROnPlateau lowers (it cannot set a schedule's)
     schedule = cfg.lr if cfg.schedule == "plateau" else WarmupDecay(
         cfg.lr, cfg.epochs * updates if total_steps is None else total_steps, round(cfg.warmup_epochs * updates),

@@ -150,7 +150,7 @@ def attach_plan(trainer, share: float, log, started: float | None = None) -> Tim
     plan = start_plan(trainer.fold_dir, share, cfg.epochs, history_seconds(trainer.history_path))
     views = 1 + (len(tta_views(predict.tta, predict.crop)) - 1) * predict.tta_share  # selective TTA: a share
     n_test = 0 if trainer.data.x_test is None else len(trainer.data.x_test)
-    updates = max(trainer.steps // cfg.accumulate, 1)
+    updates = trainer.steps  # the schedule's steps an epoch: batches, also under train.accumulate (train.optim)
     with trainer.scope():
         total = tf.Variable(float(plan.planned * updates), trainable=False, dtype=tf.float32,
                             name="planned_total_steps")
