@@ -14,7 +14,8 @@ import tomli_w
 from comp.config.recipe import Recipe, TrainCfg, load_recipe
 from comp.config.spec import load_competition
 from comp.errors import CompError
-from comp.runs.config import build_run_config, read_config_table, read_run_config, run_config_from_table
+from comp.config.spec import read_toml
+from comp.runs.config import build_run_config, read_run_config, run_config_from_table
 from comp.runs.identity import changes, config_identity, run_id_for
 
 OLD_CONFIG = Path(__file__).parent / "data" / "fast-2f-c14c59.config.toml"  # written by comp before this module
@@ -119,7 +120,7 @@ def test_the_saved_table_round_trips_and_keeps_every_recipe_key():
     (lambda t: t["competition"].pop("name"), ["[competition]", "'name' is required"]),
 ])
 def test_a_damaged_config_is_one_error_naming_the_file_and_key(tmp_path, damage, fragments):
-    table = read_config_table(OLD_CONFIG)
+    table = read_toml(OLD_CONFIG)
     damage(table)
     path = tmp_path / "config.toml"
     path.write_text(tomli_w.dumps(table))

@@ -56,7 +56,7 @@ def train(competition_ref, recipe_ref, n_folds, val_fraction, run_id, fold, over
     all on the folds of the first seed; then a table of the seeds and their spread."""
     from comp.config.spec import load_competition
     from comp.train.request import TrainRequest
-    from comp.train.runner import check_request, train_run
+    from comp.train.runner import train_run
     from comp.train.time_budget import parse_duration
 
     budget = parse_duration(time_budget) if time_budget is not None else None
@@ -65,28 +65,16 @@ def train(competition_ref, recipe_ref, n_folds, val_fraction, run_id, fold, over
         overrides=[*overrides, *([f"train.strategy={strategy}"] if strategy else [])],
         n_folds=n_folds, val_fraction=val_fraction, folds=None if fold is None else [fold], run_id=run_id,
         restart=restart, subset=subset, seeds=seeds, time_budget_s=budget, executor=executor,
-        gpus=gpu_list(gpus), verbose=keras_verbosity(quiet), say=say, on_run=lambda run: click.echo(str(run.dir)))
-    check_request(request)  # --fold, the recipe and every seed's run id, before any decoding or run folder
-    request.teachers = _teachers(request.competition, distill_ids, pseudo_ids)
-    train_run(request)
-
-
-def _teachers(competition, distill_ids, pseudo_ids):
-    """The teacher runs of --distill / --pseudo-label (None without), and a warning where the rules
-    forbid training on the test images."""
-    from comp.train.teacher import open_teachers
-
-    teachers = open_teachers(competition.name, distill_ids, pseudo_ids)
-    if teachers and teachers.test_data and not competition.rules.test_data_training:
-        say(f"note: this run trains on test images, which {competition.name}'s rules forbid "
-            f"([rules] test_data_training = false): comp predict will refuse it (offline comparison only)")
-    return teachers
+        gpus=gpu_list(gpus), verbose=keras_verbosity(quiet), say=say, distill=list(distill_ids),
+        pseudo_label=list(pseudo_ids), on_run=lambda run: click.echo(str(run.dir)))
+    train_run(request)  # checks the request (--fold, recipe, run ids, teachers) before any decoding or run folder
 
 
 @main.command("train-fold", hidden=True)
 @click.option("--run-dir", type=click.Path(path_type=Path), required=True)
 @click.option("--fold", type=FOLD, required=True)
-@click.option("--parent-pid", type=Number(Interval(Integral, 1, 2**31 - 1)), default=None, help="Exit when this process (comp train) is gone.")
+@click.option("--parent-pid", type=Number(Interval(Integral, 1, 2**31 - 1)), default=None,
+              help="Exit when this process (comp train) is gone.")
 def train_fold_cmd(run_dir: Path, fold: int, parent_pid: int | None):
     """Train one fold of an existing run (what `comp train` runs in each fold's subprocess)."""
     from comp.train.executors import watch_parent

@@ -20,13 +20,12 @@ Example::
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from comp.config.recipe import Recipe, recipe_from_dict
-from comp.config.spec import Competition, competition_from_dict, to_dict
+from comp.config.spec import Competition, competition_from_dict, read_toml, to_dict
 from comp.errors import CompError
 
 
@@ -163,16 +162,5 @@ def run_config_from_table(table: dict, where: str) -> RunConfig:
         str(table.get("created", "")), str(table.get("toolkit_version", "")))
 
 
-def read_config_table(path: Path) -> dict:
-    """config.toml's raw tables (a person's keys kept as they are)."""
-    try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise CompError(f"{path}: TOML syntax error: {e}") from None
-    except OSError as e:
-        raise CompError(f"{path}: cannot read ({e.strerror})") from None
-
-
 def read_run_config(path: Path) -> RunConfig:
-    return run_config_from_table(read_config_table(path), str(path))
+    return run_config_from_table(read_toml(path), str(path))

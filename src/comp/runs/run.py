@@ -36,7 +36,8 @@ from comp.files.paths import check_name, inside
 from comp.config.recipe import Recipe
 from comp.config.spec import Competition
 from comp.runs import artefacts
-from comp.runs.config import RunConfig, TeacherRecord, read_config_table, read_run_config
+from comp.config.spec import read_toml
+from comp.runs.config import RunConfig, TeacherRecord, read_run_config
 from comp.runs.identity import changes as config_changes
 from comp.runs.identity import run_id_for
 
@@ -259,7 +260,7 @@ def _move_root(run: Run, root: str) -> None:
     """Record where the run's data lies now: only ``data.root`` of config.toml changes (a person's
     other keys, and those of older versions, are kept as they are)."""
     path = run.dir / "config.toml"
-    table = read_config_table(path)
+    table = read_toml(path)  # the raw tables: a person's keys are kept as they are
     table["competition"]["data"]["root"] = root
     write_text(path, tomli_w.dumps(table))
     run.competition.data.root = root

@@ -57,7 +57,8 @@ def check_recipe(recipe: Recipe) -> None:
 
 
 @contextlib.contextmanager
-def training_run(request, recipe: Recipe, overrides: list[str], run_id: str | None, split_seed: int | None = None):
+def training_run(request, recipe: Recipe, overrides: list[str], run_id: str | None, split_seed: int | None = None,
+                 teachers: Teachers | None = None):
     """Create (or reopen) the run of ``request`` (:class:`comp.train.request.TrainRequest`) with
     ``recipe`` (one seed's), locked for the block: config, class map and folds saved before any
     training. Yields (run, dataset, (train images, test images or None)).
@@ -67,7 +68,7 @@ def training_run(request, recipe: Recipe, overrides: list[str], run_id: str | No
     Teachers (:mod:`comp.train.teacher`): the run takes their folds, and its targets are worked
     out from them once, when it is created.
     """
-    competition, teachers = request.competition, request.teachers
+    competition = request.competition
     check_recipe(recipe)
     if split_seed is None:
         split_seed = teachers.runs[0].split_seed if teachers else recipe.train.seed

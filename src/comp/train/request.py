@@ -34,7 +34,8 @@ class TrainRequest:
     restart: bool = False  # --restart: delete the run and start over
     subset: int = 0  # --subset: at most this many training images per class, no test images
     seeds: int = 1  # --seeds N: train.seed, +1, ..., each on the first seed's folds
-    teachers: Any = None  # comp.train.teacher.Teachers of --distill / --pseudo-label, or None
+    distill: list[str] = field(default_factory=list)  # --distill RUN: teacher runs of the training rows
+    pseudo_label: list[str] = field(default_factory=list)  # --pseudo-label RUN: teacher runs of the test images
     time_budget_s: float | None = None  # --time-budget
     executor: str = "process"  # inline, process or ray (comp.train.executors)
     gpus: list[str] | None = None  # --gpus

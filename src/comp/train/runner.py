@@ -26,6 +26,7 @@ from comp.runs.run import Run
 from comp.runs.seeds import spread_line
 from comp.train.kfold import summarise_run, train_folds, training_run
 from comp.train.request import TrainRequest
+from comp.train.teacher import Teachers, open_teachers
 
 
 @dataclass
@@ -57,9 +58,10 @@ def plan_seeds(base_seed: int, n: int, run_id: str | None = None) -> list[SeedPl
     return plans
 
 
-def check_request(request: TrainRequest) -> tuple[Recipe, list[SeedPlan]]:
-    """Everything that can refuse the request before any data is read: its values, the recipe
-    (and the seeds' recipes), a time budget's recipe, every seed's run id."""
+def check_request(request: TrainRequest) -> tuple[Recipe, list[SeedPlan], Teachers | None]:
+    """Everything that can refuse the request before any data is read: its values, the recipe,
+    a time budget's recipe, every seed's run id, then the teacher runs (opened here; a note where
+    the rules forbid training on the test images)."""
     from comp.train.kfold import check_recipe
     from comp.train.time_budget import check_budget_recipe
 
@@ -68,20 +70,26 @@ def check_request(request: TrainRequest) -> tuple[Recipe, list[SeedPlan]]:
     check_recipe(recipe)
     if request.time_budget_s:
         check_budget_recipe(recipe)
-    return recipe, plan_seeds(recipe.train.seed, request.seeds, request.run_id)
+    plans = plan_seeds(recipe.train.seed, request.seeds, request.run_id)
+    competition = request.competition
+    teachers = open_teachers(competition.name, request.distill, request.pseudo_label)
+    if teachers and teachers.test_data and not competition.rules.test_data_training:
+        request.say(f"note: this run trains on test images, which {competition.name}'s rules forbid "
+                    f"([rules] test_data_training = false): comp predict will refuse it (offline comparison only)")
+    return recipe, plans, teachers
 
 
 def train_run(request: TrainRequest) -> list[SeedResult]:
     """Train (or resume, or reuse) the request's run, or each of its seeds' runs in turn. With
     more than one seed, a table of the seeds and their spread follows."""
-    recipe, plans = check_request(request)
+    recipe, plans, teachers = check_request(request)
     results = []
     for i, plan in enumerate(plans, start=1):
         if len(plans) > 1:
             request.tell(f"seed {i}/{len(plans)}: train.seed={plan.seed} (folds of seed {plan.split_seed})")
         seeded = load_recipe(request.recipe_ref, [*request.overrides, *plan.overrides], request.competition) \
             if plan.overrides else recipe
-        results.append(_train_seed(request, seeded, plan))
+        results.append(_train_seed(request, seeded, plan, teachers))
         request.on_run(results[-1].run)
         if request.executor == "inline":
             from comp.tf_quiet import keras
@@ -92,9 +100,9 @@ def train_run(request: TrainRequest) -> list[SeedResult]:
     return results
 
 
-def _train_seed(request: TrainRequest, recipe: Recipe, plan: SeedPlan) -> SeedResult:
+def _train_seed(request: TrainRequest, recipe: Recipe, plan: SeedPlan, teachers: Teachers | None) -> SeedResult:
     overrides = [*request.overrides, *plan.overrides]
-    with training_run(request, recipe, overrides, plan.run_id, plan.split_seed) as (run, dataset, images):
+    with training_run(request, recipe, overrides, plan.run_id, plan.split_seed, teachers) as (run, dataset, images):
         request.tell(f"run {run.dir} | recipe {recipe.name} | model {recipe.model_name} | "
                      f"{len(dataset.train)} train / {len(dataset.test)} test images, "
                      f"{len(dataset.class_names)} classes")
