@@ -261,19 +261,19 @@ def test_the_loaders_name_the_file_and_the_field(tmp_path):
 
 
 def test_pseudo_label_targets_are_checked_against_the_test_images(tmp_path):
-    from comp.runs import artefacts
+    from comp.runs import teacher_file
 
     path = tmp_path / "teacher.npz"
     good = {"pseudo_index": np.array([0, 4]), "pseudo": np.array([[1, 0], [0.2, 0.8]], np.float32),
             "pseudo_weight": np.float32(0.5)}
     np.savez(path, **good)
-    read = artefacts.read_targets(path, 6, 2, distill=False, pseudo=True, n_test=5, advice="advice")
+    read = teacher_file.read_targets(path, 6, 2, distill=False, pseudo=True, n_test=5, advice="advice")
     assert read["pseudo_index"].tolist() == [0, 4] and float(read["pseudo_weight"]) == 0.5
     with pytest.raises(CompError, match=r"teacher.npz: pseudo_index holds test row 4, but the competition has 4 "
                                         r"test images"):
-        artefacts.read_targets(path, 6, 2, distill=False, pseudo=True, n_test=4, advice="advice")
+        teacher_file.read_targets(path, 6, 2, distill=False, pseudo=True, n_test=4, advice="advice")
     with pytest.raises(CompError, match=r"teacher.npz: train is missing"):
-        artefacts.read_targets(path, 6, 2, distill=True, pseudo=True, n_test=5, advice="advice")
+        teacher_file.read_targets(path, 6, 2, distill=True, pseudo=True, n_test=5, advice="advice")
     np.savez(path, **{**good, "pseudo_weight": np.float32(np.nan)})
     with pytest.raises(CompError, match=r"teacher.npz: pseudo_weight must be a finite number"):
-        artefacts.read_targets(path, 6, 2, distill=False, pseudo=True, n_test=5, advice="advice")
+        teacher_file.read_targets(path, 6, 2, distill=False, pseudo=True, n_test=5, advice="advice")

@@ -29,18 +29,19 @@ TRAIN = ["train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--run", "k", "-q"
 PREDICT = ["predict", "-c", "tiny", "--run", "k", "--ensemble", "--out", "submissions/k.csv", "--force"]
 
 
+LAST_STDERR: list[str] = [""]  # the last finished command's stderr, for an assertion's message
+
+
 def comp(root: Path, args: list[str], kill_after: float | None = None) -> int | None:
     """Run ``comp ARGS`` in ``root``; with ``kill_after``, SIGKILL it then (None: it was killed)."""
     proc = subprocess.Popen([sys.executable, "-m", "comp", *args], cwd=root, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     try:
-        proc.wait(timeout=kill_after if kill_after is not None else 300)
+        _, LAST_STDERR[0] = proc.communicate(timeout=kill_after if kill_after is not None else 300)
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        proc.communicate()
         return None
-    finally:
-        proc.stderr.close()
     return proc.returncode
 
 
@@ -118,7 +119,7 @@ def test_kill_train_and_predict_anywhere_then_rerun(two_copies):
             shutil.rmtree(killed / "runs")
             moments.insert(0, moment / 2)
     assert kills >= 1
-    assert comp(killed, TRAIN) == 0
+    assert comp(killed, TRAIN) == 0, LAST_STDERR[0][-2000:]
     assert finished_state(killed) == finished_state(reference)
 
     predict_kills = 0

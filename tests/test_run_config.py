@@ -139,7 +139,8 @@ def test_unreadable_toml_is_one_error(tmp_path):
 
 
 def test_a_run_folder_of_an_earlier_version_reopens_and_lists(tmp_path, monkeypatch):
-    from comp.runs.run import list_runs, open_run
+    from comp.runs.listing import list_runs
+    from comp.runs.run import open_run
 
     monkeypatch.chdir(tmp_path)
     run_dir = tmp_path / "runs" / "demo-digits" / "fast-2f-c14c59"

@@ -22,7 +22,8 @@ from comp import metrics
 from comp.files.atomic import write_json
 from comp.predict.probs import load_model, predict_proba, unsure_count
 from comp.predict.tta import TTA_LEVELS, tta_views
-from comp.runs.run import latest_run, open_run
+from comp.runs.listing import latest_run
+from comp.runs.run import open_run
 from comp.config.spec import load_competition
 from comp.train.kfold import load_fold
 

@@ -66,12 +66,13 @@ def main(debug: bool) -> None:
     """comp: train image classifiers from scratch for competitions, ensemble the folds, submit.
 
     \b
-    A day with comp:
+    A day with comp (a Kaggle folder first: comp init data/<competition> --metric roc_auc):
       comp train --competition dacon-cifar10 --folds 5     k-fold training of the default recipe
       comp predict --competition dacon-cifar10 --ensemble  average the folds with TTA, write the CSV
       comp runs                                            the runs so far, with their scores
       comp report RUN                                      a run's HTML page: curves, mistakes, submissions
       comp submit submissions/<file>.csv -m "first"        upload it (Kaggle, Dacon); --dry-run first
+      comp export --run RUN --owner ME                     a code competition's dataset and offline kernel
       comp lb add submissions/<file>.csv 0.8646            its leaderboard score; comp lb: CV against LB
       comp compare --backbones ResNet50V2,EfficientNetB0   transfer track, offline only
       comp sweep --grid train.batch_size=100,200           a grid of settings, best first

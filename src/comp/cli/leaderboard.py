@@ -27,19 +27,28 @@ def _spec(competition_ref: str | None, name: str):
 
 
 @main.command()
-@click.argument("csv", type=click.Path(path_type=Path))
+@click.argument("csv", type=click.Path(path_type=Path), required=False)
+@click.option("--kernel", "export_dir", type=click.Path(path_type=Path), default=None,
+              help="Instead of a CSV: push this comp export folder (its dataset, then its kernel) to Kaggle and "
+                   "submit the code competition from the kernel's new version.")
 @click.option("--message", "-m", default=None,
               help="The submission's description (default: its runs and OOF score).")
 @click.option("--dry-run", is_flag=True, help="Check everything and print what would be sent; send nothing.")
 @spec_option
-def submit(csv, message, dry_run, competition_ref):
+def submit(csv, export_dir, message, dry_run, competition_ref):
     """Upload a submission CSV to the platform in the spec's [platform] table (Kaggle or Dacon).
 
     Refused, before any network call, without a manifest beside the CSV, when the CSV changed since
     comp predict wrote it, when a run it was made from is gone or breaks the rules now, when the
     spec has no [platform] table, or when submissions/ledger.csv cannot be read. A sent CSV gets a
     row in that ledger.
+
+    With --kernel EXPORT_DIR (a Kaggle code competition), the export that comp export wrote is
+    checked the same way (its metadata, an offline kernel, its runs against the rules now), then its
+    dataset is created or versioned, its kernel pushed, and the kernel's output submitted.
     """
+    if export_dir is not None or csv is None:
+        return _submit_kernel(csv, export_dir, message, dry_run, competition_ref)
     from comp.submit.ledger import append_row, ledger_path, ledger_row, read_ledger
     from comp.submit.upload import plan_upload, read_manifest, send
 
@@ -62,6 +71,31 @@ def submit(csv, message, dry_run, competition_ref):
                         f"comp lb add {upload.csv} <public score>") from None
     say(f"ledger: row {len(frame)} of {ledger_path()}")
     click.echo(f"submitted {upload.csv} to {upload.platform} {upload.competition}")
+
+
+def _submit_kernel(csv, export_dir, message, dry_run, competition_ref) -> None:
+    """``comp submit --kernel EXPORT_DIR``: plan_push, then push with submit (comp.submit.kernel_push)."""
+    from comp.errors import CompError
+    from comp.submit.kernel_push import export_runs, plan_push, push
+    from comp.submit.upload import kaggle_api
+
+    if csv is not None and export_dir is not None:
+        raise CompError(f"comp submit takes a CSV or --kernel EXPORT_DIR, not both. Received: {csv} and "
+                        f"--kernel {export_dir}")
+    if export_dir is None:
+        raise CompError("comp submit needs a CSV (written by comp predict) or --kernel EXPORT_DIR (written by "
+                        "comp export)")
+    name = "" if competition_ref else export_runs(export_dir / "dataset")[0]  # the export's competition
+    plan = plan_push(export_dir, _spec(competition_ref, name))
+    if dry_run:
+        for line in plan.lines(message):
+            click.echo(line)
+        say("dry run: nothing was sent")
+        return
+    record = push(plan, kaggle_api(), say, True, message)
+    say(f"kaggle: {record.get('submission_message') or 'submitted'}")
+    click.echo(f"submitted kernel {record['kernel']} version {record['kernel_version']} "
+               f"(dataset {record['dataset']}, {record['dataset_action']}) to kaggle {record['competition']}")
 
 
 @main.group(invoke_without_command=True)

@@ -44,7 +44,7 @@ def runs(competition):
     out-of-fold mean and standard deviation."""
     import pandas as pd
 
-    from comp.runs.run import list_runs
+    from comp.runs.listing import list_runs
     from comp.runs.seeds import group_line, group_of, seed_groups
     from comp.submit.submission import manifests_for_run
 

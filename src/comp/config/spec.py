@@ -19,16 +19,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # build_dataclass and to_dict live in comp.config.fields; callers import them from here too
-from comp.config.fields import Integral, Interval, Pair, build_dataclass, choice_field, setting, to_dict  # noqa: F401
+from comp.config.fields import Integral, Interval, Pair, Real, build_dataclass, choice_field, setting, to_dict  # noqa: F401
 from comp.errors import CompError, unknown_name_error
 from comp.files.paths import check_name
+from comp.metrics import METRICS as _METRIC_FUNCTIONS
 
 # An editable install (what the Makefile does) runs from the repository, whose competition/
 # folder holds the shipped specs and recipes.
 SHIPPED_DIR = Path(__file__).resolve().parents[3] / "competition"
 
-LAYOUTS = ("class-folders", "csv-labels", "meta-lists")
-METRICS = ("accuracy", "macro_f1", "log_loss")
+LAYOUTS = ("class-folders", "csv-labels", "meta-lists", "file-names", "coco-json")
+METRICS = tuple(_METRIC_FUNCTIONS)  # the registered metrics' names (comp.metrics)
+# what one row's target is (comp.targets): one class of several (Dacon), the probability of the
+# positive class, one probability per class, several labels, an ordinal grade, a number, k ranked labels
+TARGET_KINDS = ("class", "binary", "class-probabilities", "multi-label", "grade", "regression", "top-k")
+ID_FORMS = ("auto", "stem", "name")
 MAX_PIXELS = 16_384  # the largest image side, translation or cutout a key may ask for (a sanity bound)
 
 
@@ -56,6 +61,33 @@ class DataSpec:
     answers: str | None = None  # id,target CSV of the test labels, where known (the demo)
     # builds the data on first use (comp.data.demo.BUILDERS)
     builder: str | None = choice_field(None, (None, "sklearn-digits", "upscaled-cifar10"))
+    # ids in the labels CSV and the sample submission: the image's name with its extension
+    # ("name": 0a1b.jpg) or without ("stem": 0a1b); auto: whichever the files match
+    id_form: str = choice_field("auto", ID_FORMS)
+    # file-names: a regular expression whose first group is the label (dogs-vs-cats: '^(cat|dog)\\.')
+    label_pattern: str | None = None
+    # a labels CSV column whose rows stay in one fold (a patient id): StratifiedGroupKFold
+    group_column: str | None = None
+    # inner archives (.zip, .tar, .tar.gz, .tgz) unpacked once into the data folder, each into a
+    # folder named as the archive without its suffix (train.zip -> train/)
+    archives: list[str] = field(default_factory=list)
+    # coco-json: COCO-style metadata (images, annotations with category_id) of the train and test images
+    train_metadata: str | None = None
+    test_metadata: str | None = None
+
+
+@dataclass
+class TargetSpec:
+    """What one row's target is and how it is read (comp.targets)."""
+
+    kind: str = choice_field("class", TARGET_KINDS)
+    # labels CSV columns holding one 0/1 value per class (one-hot, or several labels per row);
+    # empty: the label column of data.label_columns
+    columns: list[str] = field(default_factory=list)
+    separator: str = " "  # between the labels of one cell (multi-label, top-k)
+    positive: str | None = None  # binary: the class whose probability is written (default: the last class, "1")
+    k: int = setting(5, Interval(Integral, 1, 100))  # top-k: labels written per row
+    new_label: str | None = None  # top-k: the label for "none of the known ones" (new_whale); its score is fitted
 
 
 @dataclass
@@ -86,6 +118,10 @@ class PlatformSpec:
 
     kaggle: str | None = None  # the competition's slug: kaggle.com/competitions/<slug>
     dacon: int | None = setting(None, Interval(Integral, 1, text=DACON_ID))  # dacon.io/competitions/official/<id>
+    # a code competition: the hours its offline inference kernel may run (comp export fits the
+    # export to it), and whether that kernel has a GPU; None: submissions are CSV files
+    kernel_time_limit: float | None = setting(None, Interval(Real, 0, 24 * 7, closed="right"))
+    kernel_gpu: bool = False
 
     @property
     def name(self) -> str | None:
@@ -104,6 +140,7 @@ class Competition:
     title: str = ""
     metric: str = choice_field("accuracy", METRICS)
     data: DataSpec = field(default_factory=DataSpec)
+    target: TargetSpec = field(default_factory=TargetSpec)
     submission: SubmissionSpec = field(default_factory=SubmissionSpec)
     rules: RulesSpec = field(default_factory=RulesSpec)
     platform: PlatformSpec = field(default_factory=PlatformSpec)  # comp submit's upload target

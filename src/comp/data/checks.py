@@ -2,7 +2,9 @@
 
 What a folder of images may hold, and what becomes of it:
 
-- image files (an extension in :data:`IMAGE_EXTENSIONS`, any case): read;
+- image files (an extension in :data:`IMAGE_EXTENSIONS`, any case): read; ``.npy`` arrays and
+  ``.dcm`` DICOM files are images too, normalised to uint8 RGB as :mod:`comp.data.decode` says
+  (DICOM needs the ``dicom`` extra);
 - hidden files and folders (``.DS_Store``, ``.ipynb_checkpoints``) and the files an operating
   system leaves behind (``Thumbs.db``, ``desktop.ini``): ignored, silently;
 - other files (``notes.txt``, ``scan.pdf``), folders inside an image folder (a class folder's
@@ -39,7 +41,7 @@ import pandas as pd
 
 from comp.errors import CompError
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".npy", ".dcm"}
 SYSTEM_FILES = {"thumbs.db", "ehthumbs.db", "desktop.ini", "icon\r"}
 
 IMAGE, IGNORED = "image", "ignored"
@@ -179,22 +181,6 @@ def check_class_names(names: list[str], where: str, locate: Callable[[str], str]
             raise CompError(f"{where}: classes {other!r}{locate(other)} and {name!r}{locate(name)}{points} "
                             f"differ only in case, spacing or Unicode form; spell them one way")
         seen[key] = name
-
-
-def check_sample(sample: pd.DataFrame, sample_path: Path, id_col: str, target_col: str) -> None:
-    """A sample submission has exactly the spec's two columns, rows, and unique non-empty ids."""
-    if id_col not in sample.columns:
-        raise CompError(f"{sample_path}: no column '{id_col}' (submission.id_column). "
-                        f"Columns: {', '.join(sample.columns)}")
-    if list(sample.columns) != [id_col, target_col]:
-        raise CompError(f"{sample_path}: columns {list(sample.columns)} differ from the spec's "
-                        f"[{id_col}, {target_col}] (submission.id_column, submission.target_column)")
-    if sample.empty:
-        raise CompError(f"{sample_path}: no rows (a header only); it must list every test id")
-    empty = sample[id_col].str.strip() == ""
-    if empty.any():
-        raise CompError(f"{sample_path}: empty id on line {int(empty.idxmax()) + 2}")
-    check_unique(sample[id_col], str(sample_path))
 
 
 def check_class_line(cls: str, where: str) -> None:

@@ -59,11 +59,16 @@ BUILDERS = {
 }
 
 
-def ensure_data(competition: Competition) -> None:
-    """Build the competition's data if its spec names a builder and the folder is missing."""
+def ensure_data(competition: Competition, say=print) -> None:
+    """Build the competition's data if its spec names a builder and the folder is missing; unpack
+    its inner archives (``data.archives``: once, :mod:`comp.data.archives`)."""
     if competition.data.builder and not competition.root.exists():
         sweep_temporary(competition.root.parent)  # what a killed build left
         try:
             BUILDERS[competition.data.builder](competition)
         except OSError as e:
             raise CompError(f"{competition.root}: cannot build the {competition.data.builder} data ({e})") from None
+    if competition.data.archives:
+        from comp.data.archives import unpack_archives
+
+        unpack_archives(competition.root, competition.data.archives, say)

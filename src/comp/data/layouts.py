@@ -1,13 +1,22 @@
-"""Readers for the three competition layouts.
+"""Readers for the competition layouts, and :func:`read_dataset`, which picks one by ``data.layout``.
 
-Each reader turns a competition's files into a :class:`Dataset`: a train table
-(id, path, label), a test table (id, path) in submission order, and the class names.
+Each reader turns a competition's files into a :class:`~comp.data.dataset.Dataset`: a train
+table (id, path, label; and group where ``data.group_column`` is set), a test table (id, path) in
+submission order, and the class names.
 
-- ``class-folders`` (Dacon): ``train/<class>/<image>``, ``test/<image>``; test id = file stem.
-- ``csv-labels`` (Kaggle): ``train/<id>.<ext>`` + a labels CSV, ``test/<id>.<ext>``.
-- ``meta-lists`` (Food-101): ``images/<class>/<name>.<ext>`` + ``meta/{classes,train,test}.txt``.
+- ``class-folders`` (Dacon, plant-seedlings): ``train/<class>/<image>``, ``test/<image>``; train
+  id = ``<class>/<stem>`` (``<class>/<name>`` where ``data.id_form`` is ``name``);
+- ``csv-labels`` (Kaggle): ``train/<image>`` + a labels CSV (``data.label_columns``: id, label),
+  ``test/<image>``; the labels are read as ``[target]`` says (:mod:`comp.data.labels`);
+- ``meta-lists`` (Food-101): ``images/<class>/<name>.<ext>`` + ``meta/{classes,train,test}.txt``
+  (:mod:`comp.data.meta_lists`);
+- ``file-names`` (dogs-vs-cats): ``train/cat.0.jpg``; the label is the first group of
+  ``data.label_pattern`` searched in the file name; train id = the file's stem;
+- ``coco-json`` (herbarium-2020): COCO metadata files (:mod:`comp.data.coco`).
 
-Ids are strings throughout: ``00042`` stays ``00042``.
+Ids are strings throughout: ``00042`` stays ``00042``. An id of the labels CSV or the sample
+submission names an image by stem or by full name, as ``data.id_form`` says (:mod:`comp.data.ids`);
+the test rows are the sample's ids in its order (:mod:`comp.data.test_rows`).
 
 A messy folder is read as :mod:`comp.data.checks` says: hidden files, ``Thumbs.db`` and
 ``desktop.ini`` are ignored; other non-image files, folders inside an image folder and special
@@ -15,112 +24,35 @@ files (pipes, sockets) are skipped with a warning; a link to a missing image, tw
 one id, a class name with stray whitespace or an invisible character, two class names
 that differ only in case or Unicode form, and an image or class folder named in bytes that are not
 UTF-8 (or an image named with a newline) are errors. A labels CSV and a sample submission need
-rows; the sample has exactly the spec's id and target columns and unique, non-empty ids. A
-meta-lists entry or class that is absolute, holds ``\\`` or NUL, or leads out of the images
-folder (``../x``) is refused with its list file and line.
+rows; the sample has the spec's id column and target columns and unique, non-empty ids.
+:func:`read_dataset` wants at least two classes (regression: its one class name) and, for
+``target.kind = "binary"``, exactly two, ``target.positive`` one of them; ``data.group_column``
+only with ``csv-labels``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
 from pathlib import Path
 
 import pandas as pd
 
-from comp.data.checks import (FOLDER, IGNORED, IMAGE_EXTENSIONS, by_stem, check_class_line,  # noqa: F401
-                              check_class_names, check_list_entry, check_name, check_sample, check_unique, entries,
-                              entry_kind, list_images, warn_skipped)
-from comp.errors import CompError
 from comp.config.spec import Competition
-
-
-@dataclass
-class Dataset:
-    train: pd.DataFrame  # columns id, path, label (class name)
-    test: pd.DataFrame  # columns id, path; rows in submission order
-    class_names: list[str]
-
-    @property
-    def labels(self):
-        """Train labels as class indices (numpy int64)."""
-        index = {name: i for i, name in enumerate(self.class_names)}
-        return self.train["label"].map(index).to_numpy()
-
-
-def subset_dataset(dataset: Dataset, per_class: int, seed: int) -> Dataset:
-    """At most ``per_class`` training images of each class (seeded draw, original order kept)
-    and no test images: a quick comparison on part of the data (``--subset``)."""
-    if per_class < 1:
-        raise CompError(f"--subset must be at least 1 image per class. Received: {per_class}")
-    shuffled = dataset.train.sample(frac=1.0, random_state=seed)
-    train = shuffled[shuffled.groupby("label").cumcount() < per_class].sort_index().reset_index(drop=True)
-    return Dataset(train=train, test=dataset.test.iloc[:0], class_names=dataset.class_names)
-
-
-def read_csv_str(path: Path) -> pd.DataFrame:
-    """A CSV with every column read as a string (the C engine: pyarrow strips leading zeros)."""
-    path = Path(path)
-    if path.exists() and not path.is_file():  # a folder, or a pipe that would block the read
-        raise CompError(f"{path}: not a regular file; expected a CSV")
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, engine="c")
-    except FileNotFoundError:
-        raise CompError(f"{path}: file not found") from None
-    except OSError as e:
-        raise CompError(f"{path}: cannot read ({e.strerror or e})") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise CompError(f"{path}: not a readable CSV ({str(e).splitlines()[0]})") from None
-
-
-def _require_dir(path: Path, what: str) -> Path:
-    if not path.is_dir():
-        raise CompError(f"{path}: {what} folder not found")
-    return path
-
-
-def _class_order(found: list[str], competition: Competition, where: str, locate=lambda name: "") -> list[str]:
-    check_class_names(found, where, locate)
-    if competition.data.class_names is None:
-        return sorted(found)
-    unknown = sorted(set(found) - set(competition.data.class_names))
-    if unknown:
-        raise CompError(f"{where}: class '{unknown[0]}' is not in data.class_names {competition.data.class_names}")
-    return list(competition.data.class_names)
-
-
-def _test_from_folder(competition: Competition) -> pd.DataFrame:
-    folder = _require_dir(competition.path("test"), "test")
-    paths = list_images(folder)
-    if not paths:
-        raise CompError(f"{folder}: test folder has no images")
-    stems = by_stem(paths, folder)
-    return pd.DataFrame({"id": list(stems), "path": [str(p) for p in stems.values()]})
-
-
-def order_like_sample(test: pd.DataFrame, competition: Competition) -> pd.DataFrame:
-    """Test rows in the sample submission's order; its ids must match the test images exactly."""
-    sample_path = competition.path("sample_submission")
-    if sample_path is None:
-        return test.reset_index(drop=True)
-    sample = read_csv_str(sample_path)
-    id_col = competition.submission.id_column
-    check_sample(sample, sample_path, id_col, competition.submission.target_column)
-    sample_ids, test_ids = set(sample[id_col]), set(test["id"])
-    if sample_ids != test_ids:
-        missing = sorted(test_ids - sample_ids)
-        extra = sorted(sample_ids - test_ids)
-        parts = []
-        if extra:
-            parts.append(f"{len(extra)} id(s) with no test image (e.g. {extra[0]!r})")
-        if missing:
-            parts.append(f"{len(missing)} test image(s) not in it (e.g. {missing[0]!r})")
-        raise CompError(f"{sample_path}: ids do not match the test images in {competition.path('test')}: "
-                        + "; ".join(parts))
-    return test.set_index("id").loc[sample[id_col]].reset_index()
+from comp.data.checks import (FOLDER, IGNORED, IMAGE_EXTENSIONS, by_stem, check_class_line,  # noqa: F401
+                              check_class_names, check_list_entry, check_name, check_unique, entries,
+                              entry_kind, list_images, warn_skipped)
+from comp.data.coco import read_coco_json
+from comp.data.dataset import Dataset, class_order, read_csv_str, require_dir, subset_dataset  # noqa: F401
+from comp.data.ids import id_form, images_by_id
+from comp.data.labels import cell_labels, check_binary, table_groups, table_labels
+from comp.data.meta_lists import read_meta_lists
+from comp.data.test_rows import read_test
+from comp.errors import CompError
 
 
 def read_class_folders(competition: Competition) -> Dataset:
-    train_dir = _require_dir(competition.path("train"), "train")
+    """Train rows from the class folders (label = the folder's name); test rows from the test folder."""
+    train_dir = require_dir(competition.path("train"), "train")
     class_dirs, loose = [], []
     for p in entries(train_dir):
         kind = entry_kind(p)
@@ -132,115 +64,103 @@ def read_class_folders(competition: Competition) -> Dataset:
     warn_skipped(train_dir, {"file(s) outside a class folder": loose} if loose else {})
     if not class_dirs:
         raise CompError(f"{train_dir}: no class folders (expected train/<class>/<image>)")
+    form = "name" if competition.data.id_form == "name" else "stem"
     rows = []
     for d in class_dirs:
         images = list_images(d)
         if not images:
             raise CompError(f"{d}: class folder has no images")
         # Train file names repeat across classes in the Dacon layout (0000.jpg in every folder).
-        rows += [(f"{d.name}/{stem}", str(p), d.name) for stem, p in by_stem(images, d).items()]
+        rows += [(f"{d.name}/{i}", str(p), d.name) for i, p in images_by_id(images, d, form).items()]
     train = pd.DataFrame(rows, columns=["id", "path", "label"])
-    classes = _class_order([d.name for d in class_dirs], competition, str(train_dir))
-    return Dataset(train, order_like_sample(_test_from_folder(competition), competition), classes)
+    classes = class_order([d.name for d in class_dirs], competition, str(train_dir))
+    return Dataset(train, read_test(competition, classes), classes)
 
 
-def read_csv_labels(competition: Competition) -> Dataset:
-    train_dir = _require_dir(competition.path("train"), "train")
+def _labels_table(competition: Competition) -> tuple[Path, pd.DataFrame]:
+    """The labels CSV, with its id column and label (or target.columns) columns, rows and unique ids."""
     labels_path = competition.path("labels")
     table = read_csv_str(labels_path)
     id_col, label_col = competition.data.label_columns
-    for col in (id_col, label_col):
+    needed = [(id_col, "data.label_columns")]
+    needed += [(c, "target.columns") for c in competition.target.columns] or [(label_col, "data.label_columns")]
+    for col, key in needed:
         if col not in table.columns:
-            raise CompError(f"{labels_path}: missing column '{col}' (data.label_columns). "
-                            f"Columns: {', '.join(table.columns)}")
+            raise CompError(f"{labels_path}: missing column '{col}' ({key}). Columns: {', '.join(table.columns)}")
     if table.empty:
         raise CompError(f"{labels_path}: no rows (a header only); expected one '{id_col},{label_col}' row "
                         f"per training image")
     check_unique(table[id_col], str(labels_path))
-    images = by_stem(list_images(train_dir), train_dir)
-    missing = [i for i in table[id_col] if i not in images]
+    return labels_path, table
+
+
+def read_csv_labels(competition: Competition) -> Dataset:
+    """Train rows from the labels CSV, each id naming an image of the train folder; test rows from the test folder."""
+    train_dir = require_dir(competition.path("train"), "train")
+    labels_path, table = _labels_table(competition)
+    ids = list(table[competition.data.label_columns[0]])
+    images = list_images(train_dir)
+    index = images_by_id(images, train_dir, id_form(ids, images, competition.data.id_form))
+    missing = [i for i in ids if i not in index]
     if missing:
         raise CompError(f"{labels_path}: id '{missing[0]}' names no image in {train_dir} "
                         f"({len(missing)} such id(s))")
-    empty = table[label_col].str.strip() == ""
-    if empty.any():
-        raise CompError(f"{labels_path}: empty label for id '{table[id_col][empty].iloc[0]}'")
-    train = pd.DataFrame({"id": table[id_col], "path": [str(images[i]) for i in table[id_col]],
-                          "label": table[label_col]})
-    first = {label: row for row, label in reversed(list(enumerate(train["label"])))}
-
-    def locate(label: str) -> str:
-        return f" (id '{train['id'][first[label]]}', line {first[label] + 2})"
-
-    classes = _class_order(sorted(set(train["label"])), competition, str(labels_path), locate)
-    return Dataset(train, order_like_sample(_test_from_folder(competition), competition), classes)
+    labels, classes = table_labels(table, competition, labels_path)
+    train = pd.DataFrame({"id": ids, "path": [str(index[i]) for i in ids], "label": labels})
+    if competition.data.group_column is not None:
+        train["group"] = table_groups(table, competition, labels_path)
+    return Dataset(train, read_test(competition, classes, train_dir), classes)
 
 
-def _read_list(path: Path) -> list[tuple[int, str]]:
-    """(line number, text) of each non-blank line of a list file."""
-    if not path.is_file():
-        raise CompError(f"{path}: " + ("not a regular file; expected a list file" if path.exists()
-                                       else "list file not found"))
+PATTERN_EXAMPLE = "'^(cat|dog)\\.' reads cat from cat.0.jpg"
+
+
+def label_pattern(competition: Competition) -> re.Pattern:
+    """``data.label_pattern`` compiled; it must have a group (the label)."""
+    text = competition.data.label_pattern
+    if text is None:
+        raise CompError(f"layout 'file-names' needs data.label_pattern, a regular expression whose first group "
+                        f"is the label ({PATTERN_EXAMPLE})")
     try:
-        lines = path.read_text(encoding="utf-8-sig").split("\n")
-    except (OSError, UnicodeDecodeError) as e:
-        raise CompError(f"{path}: not a readable list file ({e})") from None
-    return [(n, line.strip()) for n, line in enumerate(lines, 1) if line.strip()]
+        pattern = re.compile(text)
+    except re.error as e:
+        raise CompError(f"data.label_pattern {text!r} is not a regular expression ({e}); "
+                        f"for example {PATTERN_EXAMPLE}") from None
+    if pattern.groups < 1:
+        raise CompError(f"data.label_pattern {text!r} has no group; put the label in parentheses "
+                        f"({PATTERN_EXAMPLE})")
+    return pattern
 
 
-def _meta_images(competition: Competition, images_dir: Path) -> tuple[list[str], dict[str, Path]]:
-    """The classes of classes.txt and the images of their folders by '<class>/<stem>'."""
-    classes_path = competition.path("classes")
-    lines = _read_list(classes_path)
-    for n, cls in lines:
-        check_class_line(cls, f"{classes_path}: line {n}")
-    found = [cls for _, cls in lines]
-    by_name: dict[str, Path] = {}
-    for cls in found:
-        cls_dir = images_dir / cls
-        if cls_dir.is_dir():
-            by_name.update({f"{cls}/{stem}": p for stem, p in by_stem(list_images(cls_dir), cls_dir).items()})
-    return found, by_name
-
-
-def _meta_table(competition: Competition, list_key: str, images_dir: Path, by_name: dict[str, Path],
-                classes: list[str] | None) -> pd.DataFrame:
-    """The rows of one list file; ``classes``: check each entry's class (the train list)."""
-    list_path = competition.path(list_key)
-    entries = _read_list(list_path)
-    if not entries:
-        raise CompError(f"{list_path}: the list is empty")
-    rows = []
-    for n, entry in entries:
-        check_list_entry(entry, f"{list_path}: line {n}", images_dir)
-        if entry not in by_name:
-            raise CompError(f"{list_path}: '{entry}' names no image under {images_dir} (line {n})")
-        cls = entry.split("/", 1)[0]
-        if classes is not None and cls not in classes:
-            raise CompError(f"{list_path}: class '{cls}' of '{entry}' is not in {competition.path('classes')} "
-                            f"(line {n})")
-        rows.append((entry, str(by_name[entry]), cls))
-    df = pd.DataFrame(rows, columns=["id", "path", "label"])
-    check_unique(df["id"], str(list_path), [n for n, _ in entries])
-    return df if classes is not None else df.drop(columns="label")
-
-
-def read_meta_lists(competition: Competition) -> Dataset:
-    images_dir = _require_dir(competition.path("images"), "images")
-    classes_found, by_name = _meta_images(competition, images_dir)
-    train = _meta_table(competition, "train_list", images_dir, by_name, classes_found)
-    test = _meta_table(competition, "test_list", images_dir, by_name, None)
-    empty = sorted(set(classes_found) - set(train["label"]))
-    if empty:
-        raise CompError(f"{competition.path('train_list')}: class '{empty[0]}' has no training images")
-    return Dataset(train, test, _class_order(classes_found, competition, str(competition.path("classes"))))
+def read_file_names(competition: Competition) -> Dataset:
+    """Train rows from the train folder's images, labelled by ``data.label_pattern``; test rows from the test folder."""
+    train_dir = require_dir(competition.path("train"), "train")
+    pattern = label_pattern(competition)
+    images = list_images(train_dir)
+    if not images:
+        raise CompError(f"{train_dir}: train folder has no images")
+    index = by_stem(images, train_dir)
+    ids, found = list(index), []
+    for p in index.values():
+        match = pattern.search(p.name)
+        if match is None or not match.group(1):
+            problem = "does not match" if match is None else "gives an empty label with"
+            raise CompError(f"{p}: the file name {problem} data.label_pattern {pattern.pattern!r}; its first "
+                            f"group is the label")
+        found.append(match.group(1))
+    labels, classes = cell_labels(found, competition, str(train_dir), lambda row: f" (file {index[ids[row]].name})")
+    train = pd.DataFrame({"id": ids, "path": [str(p) for p in index.values()], "label": labels})
+    return Dataset(train, read_test(competition, classes, train_dir), classes)
 
 
 READERS = {
     "class-folders": read_class_folders,
     "csv-labels": read_csv_labels,
     "meta-lists": read_meta_lists,
+    "file-names": read_file_names,
+    "coco-json": read_coco_json,
 }
+SOURCES = {"csv-labels": "labels", "meta-lists": "classes", "coco-json": "train_metadata"}  # where classes are read
 
 
 def read_dataset(competition: Competition) -> Dataset:
@@ -248,7 +168,12 @@ def read_dataset(competition: Competition) -> Dataset:
     if not competition.root.is_dir():
         raise CompError(f"{competition.root}: data folder not found for competition '{competition.name}' "
                         f"(put the data there or pass --data PATH)")
+    if competition.data.group_column is not None and competition.data.layout != "csv-labels":
+        raise CompError(f"data.group_column names a column of the labels CSV (layout 'csv-labels'); layout "
+                        f"'{competition.data.layout}' has none: remove data.group_column")
     dataset = READERS[competition.data.layout](competition)
-    if len(dataset.class_names) < 2:
+    if competition.target.kind != "regression" and len(dataset.class_names) < 2:
         raise CompError(f"{competition.root}: found {len(dataset.class_names)} class(es); need at least 2")
+    check_binary(dataset.class_names, competition, str(competition.path(SOURCES.get(competition.data.layout,
+                                                                                   "train"))))
     return dataset

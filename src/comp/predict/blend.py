@@ -139,8 +139,8 @@ def _fold_difference(a: pd.DataFrame, b: pd.DataFrame) -> str:
     return f"{moved} rows in another fold" if moved else ""
 
 
-def fit_oof_blend(runs, metric: str) -> BlendResult:
-    """Blend weights for ``runs`` from their out-of-fold predictions on the folds all of them finished."""
+def common_oof(runs) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each run's out-of-fold predictions of the rows all of them validated, and those rows' truth."""
     check_same_folds(runs)
     oofs = [run.oof() for run in runs]
     common = set(oofs[0][0])
@@ -156,4 +156,19 @@ def fit_oof_blend(runs, metric: str) -> BlendResult:
         take = np.array([position[r] for r in order])
         probs.append(run_probs[take])
         labels = run_labels[take]
+    return probs, labels
+
+
+def oof_blend(runs, weights) -> tuple[np.ndarray, np.ndarray]:
+    """(truth, blended out-of-fold predictions) of the rows every run validated."""
+    probs, truth = common_oof(runs)
+    return truth, blend(probs, weights)
+
+
+def fit_oof_blend(runs, metric: str) -> BlendResult:
+    """Blend weights for ``runs`` from their out-of-fold predictions on the folds all of them finished."""
+    if not runs[0].softmax:
+        raise CompError(f"--weights oof fits weights on the log loss of a softmax; {runs[0].competition.name}'s "
+                        f"target kind ({runs[0].competition.target.kind}) has none: blend with --weights equal")
+    probs, labels = common_oof(runs)
     return choose_weights(probs, labels, metric, [r.id for r in runs])

@@ -25,14 +25,17 @@ from comp.data.stream import Rows, row_batches
 from comp.errors import CompError
 from comp.predict.tta import tta_views
 from comp.runs.artefacts import TEST_ADVICE, read_probs, retrain_fold_advice
+from comp.targets.kinds import head
 
 PREDICT_KEYS = ("score",)  # what prediction needs of a fold's metrics.json (and tta, tta_share, crop, test_key where there)
 
 
 def predict_proba(model, images: np.ndarray, tta: str = "none", batch_size: int = 512, crop: float = 1.0,
-                  share: float = 1.0) -> np.ndarray:
+                  share: float = 1.0, activation: str = "softmax") -> np.ndarray:
     """Class probabilities (N, C) for uint8 images (N, H, W, 3): the weighted mean over the TTA views.
 
+    ``activation``: ``softmax`` (one class per row) or ``sigmoid`` (independent columns: a
+    multi-label or regression head, :mod:`comp.targets.kinds`) of the model's logits.
     ``images``: an array, a memory map or :class:`comp.data.stream.Rows`; ``crop``: every view sees
     the centre crop of that fraction of each side, resized back (``predict.crop``). ``share``
     (``predict.tta_share``): below 1, selective TTA: the level's first view (the plain image)
@@ -42,25 +45,27 @@ def predict_proba(model, images: np.ndarray, tta: str = "none", batch_size: int 
     """
     views = tta_views(tta, crop)
     if share >= 1 or len(views) == 1:
-        return _weighted_views(model, images, views, batch_size)
+        return _weighted_views(model, images, views, batch_size, activation)
     (plain, weight), extra = views[0], views[1:]
-    probs = _weighted_views(model, images, [(plain, 1.0)], batch_size)
-    rows = unsure_rows(probs, share)
+    probs = _weighted_views(model, images, [(plain, 1.0)], batch_size, activation)
+    rows = unsure_rows(probs, share, activation)
     if len(rows):  # the selected rows read on demand, in row order: the test set may not fit in memory
-        probs[rows] = _weighted_views(model, Rows(images, rows), extra, batch_size, weight * probs[rows])
+        probs[rows] = _weighted_views(model, Rows(images, rows), extra, batch_size, activation, weight * probs[rows])
     return probs
 
 
-def _weighted_views(model, images, views, batch_size: int, total: np.ndarray | None = None) -> np.ndarray:
-    """``total`` (None: nothing) plus the weighted softmax of each (view, weight), added in order."""
+def _weighted_views(model, images, views, batch_size: int, activation: str = "softmax",
+                    total: np.ndarray | None = None) -> np.ndarray:
+    """``total`` (None: nothing) plus the weighted softmax (or sigmoid) of each (view, weight), added in order."""
     from comp.tf_quiet import plain_graph, tf
 
+    squash = tf.nn.softmax if activation == "softmax" else tf.math.sigmoid
     for view, weight in views:
         ds = (row_batches(images, batch_size)  # a batch at a time: the test set may not fit in memory
               .map(plain_graph(lambda x, v=view: v(tf.cast(x, tf.float32))), num_parallel_calls=tf.data.AUTOTUNE)
               .prefetch(tf.data.AUTOTUNE))
         logits = model.predict(ds, verbose=0)
-        probs = weight * tf.nn.softmax(tf.cast(logits, tf.float32)).numpy()
+        probs = weight * squash(tf.cast(logits, tf.float32)).numpy()
         total = probs if total is None else total + probs
     return total
 
@@ -70,10 +75,12 @@ def unsure_count(n: int, share: float) -> int:
     return min(n, math.ceil(round(share * n, 9)))  # 0.7 x 10 is 7, not 7.000000000000001
 
 
-def unsure_rows(probs: np.ndarray, share: float) -> np.ndarray:
+def unsure_rows(probs: np.ndarray, share: float, activation: str = "softmax") -> np.ndarray:
     """The rows, in row order, of the ``share`` of ``probs`` (:func:`unsure_count` of them) whose
-    top probability is lowest; among equal ones the earlier rows (a stable sort)."""
-    return np.sort(np.argsort(probs.max(axis=1), kind="stable")[:unsure_count(len(probs), share)])
+    top probability is lowest (sigmoid columns: whose column nearest 0.5 is nearest); among equal
+    ones the earlier rows (a stable sort)."""
+    sureness = probs.max(axis=1) if activation == "softmax" else np.abs(probs - 0.5).min(axis=1)
+    return np.sort(np.argsort(sureness, kind="stable")[:unsure_count(len(probs), share)])
 
 
 def load_model(path: Path):
@@ -111,9 +118,11 @@ def fold_test_probs(run, fold: int, tta: str, test_images, test_key: str | None,
     same_share = len(tta_views(tta)) == 1 or saved.get("tta_share", 1.0) == share  # one view: no share to apply
     if saved.get("tta") == tta and same_share and saved.get("crop", 1.0) == crop and test_key is not None \
             and saved.get("test_key") == test_key and saved_probs.is_file():
-        return read_probs(saved_probs, n_test, len(run.class_names), TEST_ADVICE, "the competition has {} test images")
+        return read_probs(saved_probs, n_test, len(run.class_names), TEST_ADVICE, "the competition has {} test images",
+                          summed=run.softmax)
     model = load_model(fold_dir / "model.keras")
-    return predict_proba(model, test_images(), tta, run.recipe.predict.batch_size, crop, share)
+    return predict_proba(model, test_images(), tta, run.recipe.predict.batch_size, crop, share,
+                         head(run.competition.target.kind))
 
 
 def oof_score(run, metric: str) -> tuple[float, int]:

@@ -26,7 +26,9 @@ from PIL import Image
 from sklearn.metrics import precision_recall_fscore_support
 
 from comp import metrics
+from comp.runs.decided import read_decisions
 from comp.report import plots
+from comp.report.kind_sections import PER_LABEL_HEADERS, hard_predictions, per_label_rows, roc_columns, roc_figure
 from comp.files.atomic import sweep_temporary, write_text
 from comp.data.images import load_train_images
 from comp.errors import CompError
@@ -59,10 +61,12 @@ def write_report(run: Run, say=lambda msg: None) -> Path:
     if not finished:
         raise CompError(f"run '{run.id}' has no finished folds (0 of {run.n_folds}): nothing to report yet")
     rows, labels, probs = run.oof()
+    by_class = [_confusion(run, labels, probs), _per_class(run, labels, probs),
+                _mistakes(run, rows, labels, probs, say)] if run.softmax else []  # one class per image
+    by_kind = [_roc(run, labels, probs)] if run.competition.metric in ("roc_auc", "mean_roc_auc") else []
+    by_kind += [_per_label(run, labels, probs)] if run.competition.target.kind == "multi-label" else []
     body = "\n".join([_header(run, finished, labels, probs), _curves(run, finished),
-                      _fold_table(run, finished, labels, probs), _confusion(run, labels, probs),
-                      _per_class(run, labels, probs), _mistakes(run, rows, labels, probs, say),
-                      _submissions(run, say)])
+                      _fold_table(run, finished, labels, probs), *by_kind, *by_class, _submissions(run, say)])
     title = f"{run.competition_name} / {run.id}"
     page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
             f"<title>{escape(title)}</title>\n<style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
@@ -106,13 +110,19 @@ def _thumbnail(image: np.ndarray) -> bytes:
 # --------------------------------------------------------------------------- sections
 
 
+def _oof_scores(run: Run, labels, probs) -> dict:
+    """The run's out-of-fold scores, with its fitted decisions applied (as its summary has them)."""
+    return metrics.scores(run.competition.metric, labels, probs, read_decisions(run.dir, len(run.class_names)))
+
+
 def _header(run: Run, finished: list[int], labels, probs) -> str:
     metric = run.competition.metric
-    oof = metrics.scores(metric, labels, probs)
+    oof = _oof_scores(run, labels, probs)
     facts = [("recipe", run.recipe_name), ("model", run.model_label), ("metric", metric),
              ("folds finished", f"{len(finished)} of {run.n_folds}"),
              (f"OOF {metric}", f"{oof['score']:.4f}"),
-             *[(f"OOF {k.replace('_', ' ')}", f"{oof[k]:.4f}") for k in ("accuracy", "log_loss") if k != metric],
+             *[(f"OOF {k.replace('_', ' ')}", f"{oof[k]:.4f}") for k in ("accuracy", "log_loss")
+               if k != metric and k in oof],
              ("OOF rows", len(labels)),
              ("subset", f"{run.subset} images per class" if run.subset else "all images"),
              ("created", run.created), ("toolkit", run.toolkit_version)]
@@ -153,7 +163,8 @@ def _curves(run: Run, finished: list[int]) -> str:
 def _fold_table(run: Run, finished: list[int], labels, probs) -> str:
     """Per fold: the metric (then accuracy and log loss, where the metric is neither), epochs, time."""
     metric = run.competition.metric
-    keys = [metric] + [k for k in ("accuracy", "log_loss") if k != metric]
+    oof = _oof_scores(run, labels, probs)
+    keys = [metric] + [k for k in ("accuracy", "log_loss") if k != metric and k in oof]
     rows, seconds = [], 0.0
     for k in finished:
         m = run.fold_metrics(k)
@@ -161,15 +172,27 @@ def _fold_table(run: Run, finished: list[int], labels, probs) -> str:
         scores = [m.get("score" if key == metric else key, float("nan")) for key in keys]
         rows.append([k, *scores, m.get("best_epoch", "-"), m.get("epochs", "-"), m.get("n_val", "-"),
                      f"{m.get('epoch_seconds', 0.0):.1f}", f"{m.get('seconds', 0.0):.1f}"])
-    oof = metrics.scores(metric, labels, probs)
     oof_scores = [oof["score"] if key == metric else oof[key] for key in keys]
     rows.append(["OOF", *oof_scores, "", "", len(labels), "", f"{seconds:.1f}"])
     headers = ["fold", *keys, "best epoch", "epochs", "val images", "s/epoch", "seconds"]
     return "<h2>Folds</h2>\n" + _table("folds", headers, rows)
 
 
+def _roc(run: Run, labels, probs) -> str:
+    columns = roc_columns(run.competition.target.kind, labels, probs, run.class_names)
+    figure = roc_figure(columns, f"out-of-fold ROC ({run.competition.metric})")
+    return f'<h2>ROC curves (out of fold)</h2>\n<div id="roc">{_png(plots.png_bytes(figure), "ROC curves", "figure")}</div>'
+
+
+def _per_label(run: Run, labels, probs) -> str:
+    rows = per_label_rows(labels, probs, run.class_names, read_decisions(run.dir, len(run.class_names)))
+    return "<h2>Per label (out of fold)</h2>\n" + _table("per-label", PER_LABEL_HEADERS, rows)
+
+
 def _confusion(run: Run, labels, probs) -> str:
-    figure = plots.confusion_figure(labels, probs.argmax(1), run.class_names)
+    decisions = read_decisions(run.dir, len(run.class_names))
+    figure = plots.confusion_figure(labels, hard_predictions(run.competition.target.kind, probs, decisions),
+                                    run.class_names)
     image = _png(plots.png_bytes(figure), "confusion matrix", "figure")
     return f'<h2>Out-of-fold confusion</h2>\n<div id="confusion">{image}</div>'
 

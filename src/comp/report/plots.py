@@ -47,18 +47,27 @@ def curves_figure(run, histories: dict, labels: dict[int, str] | None = None):
     """The figure of :func:`plot_curves` of ``histories`` (fold -> its history.csv, read by
     :func:`fold_history`); ``labels``: a legend entry per fold other than ``fold <k>``."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    name = curve_metric(run, histories)
     for k, hist in histories.items():
         epoch = hist["epoch"] + 1
         color, label = f"C{k % 10}", (labels or {}).get(k, f"fold {k}")
         ax_loss.plot(epoch, hist["loss"], "--", color=color, alpha=0.6)
         ax_loss.plot(epoch, hist["val_loss"], "-", color=color, label=label)
-        ax_acc.plot(epoch, hist["accuracy"], "--", color=color, alpha=0.6)
-        ax_acc.plot(epoch, hist["val_accuracy"], "-", color=color, label=label)
+        if name in hist.columns:  # a metric Keras logs on the training batches too
+            ax_acc.plot(epoch, hist[name], "--", color=color, alpha=0.6)
+        if f"val_{name}" in hist.columns:
+            ax_acc.plot(epoch, hist[f"val_{name}"], "-", color=color, label=label)
     ax_loss.set(title="loss (dashed: train, solid: validation)", xlabel="epoch")
-    ax_acc.set(title="accuracy (train is on augmented/mixed batches)", xlabel="epoch")
+    ax_acc.set(title=f"{name} (train is on augmented/mixed batches)", xlabel="epoch")
     ax_acc.legend(loc="lower right", fontsize=8)
     fig.suptitle(f"{run.competition_name} / {run.id}")
     return fig
+
+
+def curve_metric(run, histories: dict) -> str:
+    """The metric of the right-hand panel: accuracy where logged, else the competition's metric."""
+    logged = set().union(*(h.columns for h in histories.values())) if histories else set()
+    return "accuracy" if "val_accuracy" in logged else run.competition.metric
 
 
 def plot_confusion(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], path: Path) -> None:
@@ -88,12 +97,15 @@ def png_bytes(fig) -> bytes:
 
 def fold_table(summary: dict) -> str:
     """The per-fold table with the out-of-fold row, as text."""
-    rows = [{"fold": f["fold"], summary["metric"]: f["score"], "log_loss": f["log_loss"],
+    rows = [{"fold": f["fold"], summary["metric"]: f["score"], "log_loss": f.get("log_loss"),
              "best_epoch": f"{f['best_epoch']}/{f['epochs']}", "s/epoch": f["epoch_seconds"],
              "seconds": f["seconds"]} for f in summary["per_fold"]]
-    rows.append({"fold": "OOF", summary["metric"]: summary["oof_score"], "log_loss": summary["oof_log_loss"],
+    rows.append({"fold": "OOF", summary["metric"]: summary["oof_score"], "log_loss": summary.get("oof_log_loss"),
                  "best_epoch": "", "s/epoch": "", "seconds": summary["seconds"]})
-    return pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.4f}")
+    table = pd.DataFrame(rows)
+    if table["log_loss"].isna().all():  # no softmax: no log loss
+        table = table.drop(columns="log_loss")
+    return table.to_string(index=False, float_format=lambda v: f"{v:.4f}")
 
 
 def _format(column: str, value) -> str:

@@ -1,7 +1,7 @@
 """A run's files read back checked, one loader per kind (config.toml's: comp.runs.config): classes.json,
 folds.csv and the summary metrics.json (read_classes, read_folds, read_summary), a fold's metrics.json,
-history.csv, oof.npy and test.npy (read_fold_metrics, read_history, read_probs), a student's teacher.npz
-(read_targets). A person, or a crash, may have changed any of them: each loader checks that the file is
+history.csv, oof.npy and test.npy (read_fold_metrics, read_history, read_probs); a student's teacher.npz
+(comp.runs.teacher_file), the fitted decisions.json (comp.runs.decided). A person, or a crash, may have changed any of them: each loader checks that the file is
 there and parses, its keys or columns, their types and ranges, and raises CompError in one line: the
 file, the field, what was found, and ``advice``, what to do, from the caller (which knows the command
 that repairs the file: :func:`restart_advice`, :func:`retrain_fold_advice`...).
@@ -18,12 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from comp.targets.kinds import unfit_labels
 from comp.errors import CompError
 
 TOLERANCE = 1e-3  # how far a row of probabilities may sum from 1 (and a value stray outside [0, 1])
 NPY_HEADER, NPZ_HEADER = b"\x93NUMPY", b"PK"  # .npz: a zip archive
-HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "accuracy", "val_accuracy")
-TARGET_KEYS = ("train", "pseudo_index", "pseudo", "pseudo_weight")
+HISTORY_COLUMNS = ("epoch", "loss", "val_loss")
+OPTIONAL_HISTORY = ("accuracy", "val_accuracy", "seconds")  # accuracy: where one class per row
 
 # a key's rule: (kind, lowest, highest); kind float: a finite number, int: an integer, str: non-empty text
 TEXT, NUMBER, SECONDS, SHARE = (str, None, None), (float, None, None), (float, 0, None), (float, 0, 1)
@@ -34,8 +35,8 @@ FOLD_FIELDS = {
     "n_train": SOME, "n_pseudo": COUNT, "n_val": SOME, "params": COUNT, "test_key": TEXT, "time_budget_s": SECONDS,
     "planned_epochs": COUNT, "budget_used_s": SECONDS,
 }
-FOLD_KEYS = ("score", "metric", "accuracy", "log_loss", "tta", "seconds", "epoch_seconds", "epochs", "best_epoch",
-             "n_train", "n_val", "params")  # what every trained fold's metrics.json holds
+# what every trained fold's metrics.json holds (accuracy and log_loss: where one class per row)
+FOLD_KEYS = ("score", "metric", "tta", "seconds", "epoch_seconds", "epochs", "best_epoch", "n_train", "n_val", "params")
 SUMMARY_FIELDS = {
     "run": TEXT, "competition": TEXT, "recipe": TEXT, "metric": TEXT, "tta": TEXT, "folds": SOME,
     "finished_folds": COUNT, "oof_score": NUMBER, "oof_accuracy": SHARE, "oof_log_loss": SECONDS, "oof_rows": SOME,
@@ -58,8 +59,6 @@ def retrain_fold_advice(fold_dir: Path) -> str:  # a fold's file: the fold is tr
 
 HISTORY_ADVICE = "delete it (the learning curves then leave the fold out), or train the fold again"
 TEST_ADVICE = "delete it: comp predict then predicts the test images again with the fold's model"
-TARGETS_ADVICE = ("delete it and run the student's comp train again (with its --distill/--pseudo-label): its "
-                  "targets are made again from its teachers")
 
 
 def _clip(text: str, most: int) -> str:
@@ -146,24 +145,26 @@ def _check_rows(path: Path, bad, key: str, rule: str, values, advice: str) -> No
         raise _bad(f"{path}: row {i + 1}", key, rule, value.item() if hasattr(value, "item") else value, advice)
 
 
-def read_classes(path: Path, advice: str) -> list[str]:
-    """classes.json: the run's class names, in the order of its probabilities' columns."""
+def read_classes(path: Path, advice: str, minimum: int = 2) -> list[str]:
+    """classes.json: the run's class names, in the order of its probabilities' columns (a
+    regression's one column: ``minimum`` 1)."""
     data = _read_json(path, advice)
     check_fields(data, {}, ("classes",), str(path), advice)
     names = data["classes"]
-    if not (isinstance(names, list) and len(names) >= 2 and all(isinstance(n, str) and n for n in names)
+    if not (isinstance(names, list) and len(names) >= minimum and all(isinstance(n, str) and n for n in names)
             and len(set(names)) == len(names)):
-        raise _bad(str(path), "classes", "a list of at least 2 unique, non-empty class names", names, advice)
+        raise _bad(str(path), "classes", f"a list of at least {minimum} unique, non-empty class names", names, advice)
     return names
 
 
-def read_folds(path: Path, classes: list[str], n_folds: int, advice: str) -> pd.DataFrame:
+def read_folds(path: Path, classes: list[str], n_folds: int, advice: str, kind: str = "class",
+               separator: str = " ") -> pd.DataFrame:
     """folds.csv: each training row's id, label and validation fold (-1, none, in a one-fold run)."""
     table = _read_csv(path, advice, ("id", "label", "fold"), dtype=str, keep_default_na=False).fillna("")
     ids, labels, folds = table["id"], table["label"], table["fold"]
     _check_rows(path, (ids == "") | ids.duplicated(), "id", "a non-empty id, once in the file", ids, advice)
-    _check_rows(path, ~labels.isin(set(classes)), "label", f"one of the run's classes ({', '.join(classes[:5])}...)",
-                labels, advice)
+    bad, wanted = unfit_labels(labels, classes, kind, separator)
+    _check_rows(path, bad, "label", wanted, labels, advice)
     low = -1 if n_folds == 1 else 0
     number = pd.to_numeric(folds.where(folds.str.fullmatch(r"-?\d+"), ""), errors="coerce")
     _check_rows(path, number.isna() | (number < low) | (number >= n_folds), "fold",
@@ -209,7 +210,7 @@ def read_fold_metrics(path: Path, advice: str, keys=FOLD_KEYS) -> dict:
 def read_history(path: Path, advice: str, epochs: int | None = None) -> pd.DataFrame:
     """A fold's history.csv: a row per epoch, finite numbers; ``epochs``: the rows a finished fold has."""
     table = _read_csv(path, advice, HISTORY_COLUMNS)
-    for column in (*HISTORY_COLUMNS, *(["seconds"] if "seconds" in table.columns else [])):
+    for column in [c for c in (*HISTORY_COLUMNS, *OPTIONAL_HISTORY) if c in table.columns]:
         values = pd.to_numeric(table[column], errors="coerce").to_numpy(np.float64)
         low = np.nan_to_num(values, nan=-1) < 0 if column in ("epoch", "seconds") else ~np.isfinite(values)
         whole = np.isfinite(values) & (values == np.round(values)) if column == "epoch" else np.isfinite(values)
@@ -224,8 +225,9 @@ def read_history(path: Path, advice: str, epochs: int | None = None) -> pd.DataF
 
 
 def check_probs(array: np.ndarray, where: str, rows: int | None, classes: int, advice: str,
-                rows_what: str = "{} are expected") -> np.ndarray:
-    """Probabilities of ``rows`` rows (None: any; ``rows_what`` says whose count) and ``classes`` columns."""
+                rows_what: str = "{} are expected", summed: bool = True) -> np.ndarray:
+    """Probabilities of ``rows`` rows (None: any; ``rows_what`` says whose count) and ``classes``
+    columns; ``summed``: each row sums to 1 (a softmax's; a sigmoid head's columns need not)."""
     if array.dtype.kind != "f":
         raise CompError(f"{where}: must hold probabilities (floating-point numbers). Received: dtype {array.dtype}; "
                         f"{advice}")
@@ -240,7 +242,7 @@ def check_probs(array: np.ndarray, where: str, rows: int | None, classes: int, a
         raise CompError(f"{where}: row {i + 1} holds {array[i][outside[i]][0]:.4g}, not a probability from 0 to 1; "
                         f"{advice}")
     sums = array.sum(axis=1, dtype=np.float64)
-    if (np.abs(sums - 1) > TOLERANCE).any():
+    if summed and (np.abs(sums - 1) > TOLERANCE).any():
         i = int(np.flatnonzero(np.abs(sums - 1) > TOLERANCE)[0])
         raise CompError(f"{where}: row {i + 1} sums to {sums[i]:.4g}, not 1 (not probabilities); {advice}")
     return array
@@ -259,41 +261,7 @@ def _load_numpy(path: Path, advice: str, header: bytes, kind: str):
 
 
 def read_probs(path: Path, rows: int | None, classes: int, advice: str,
-               rows_what: str = "{} are expected") -> np.ndarray:
+               rows_what: str = "{} are expected", summed: bool = True) -> np.ndarray:
     """A fold's oof.npy or test.npy, checked by :func:`check_probs`."""
-    return check_probs(_load_numpy(path, advice, NPY_HEADER, ".npy"), str(path), rows, classes, advice, rows_what)
-
-
-def read_targets(path: Path, n_rows: int, classes: int, distill: bool, pseudo: bool, n_test: int | None,
-                 advice: str = TARGETS_ADVICE) -> dict:
-    """A student's teacher.npz (:mod:`comp.train.teacher`): ``train`` (targets of the ``n_rows`` training rows)
-    to distill; ``pseudo_index`` (of ``n_test`` test rows), ``pseudo`` and ``pseudo_weight`` to pseudo-label."""
-    arrays = _load_numpy(path, advice, NPZ_HEADER, ".npz")
-    wanted = (["train"] if distill else []) + (list(TARGET_KEYS[1:]) if pseudo else [])
-    for key in [*wanted, *arrays]:
-        if key not in arrays:
-            raise CompError(f"{path}: {key} is missing; {advice}")
-        if key not in wanted:
-            raise CompError(f"{path}: holds {key}, which this run does not use (it uses "
-                            f"{', '.join(wanted) or 'none'}); {advice}")
-    if distill:
-        check_probs(arrays["train"], f"{path}: train", n_rows, classes, advice, "folds.csv gives {} training rows")
-    if pseudo:
-        _check_pseudo(arrays, path, classes, n_test, advice)
-    return arrays
-
-
-def _check_pseudo(arrays: dict, path: Path, classes: int, n_test: int | None, advice: str) -> None:
-    index, weight = arrays["pseudo_index"], arrays["pseudo_weight"]
-    if index.dtype.kind not in "iu" or index.ndim != 1 or (len(index) and index.min() < 0):
-        raise CompError(f"{path}: pseudo_index must be a list of test rows (integers of at least 0). "
-                        f"Received: dtype {index.dtype}, shape {index.shape}; {advice}")
-    if len(np.unique(index)) != len(index):
-        raise CompError(f"{path}: pseudo_index names a test row twice; {advice}")
-    if n_test is not None and len(index) and index.max() >= n_test:
-        raise CompError(f"{path}: pseudo_index holds test row {index.max()}, but the competition has {n_test} test "
-                        f"images; {advice}")
-    check_probs(arrays["pseudo"], f"{path}: pseudo", len(index), classes, advice, "pseudo_index names {} test rows")
-    value = weight.reshape(-1)[0].item() if weight.size == 1 and weight.dtype.kind in "fiu" else weight.tolist()
-    if not _fits(value, float, 0, None) or value == 0:
-        raise _bad(str(path), "pseudo_weight", "a finite number above 0", value, advice)
+    return check_probs(_load_numpy(path, advice, NPY_HEADER, ".npy"), str(path), rows, classes, advice, rows_what,
+                       summed)

@@ -36,6 +36,7 @@ from comp.files.paths import check_name, inside
 from comp.config.recipe import Recipe
 from comp.config.spec import Competition
 from comp.runs import artefacts
+from comp.targets import kinds
 from comp.config.spec import read_toml
 from comp.runs.config import RunConfig, TeacherRecord, read_run_config
 from comp.runs.identity import changes as config_changes
@@ -138,7 +139,8 @@ class Run:
                                            artefacts.retrain_fold_advice(self.fold_dir(k)), keys)
 
     def oof(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(row indices, integer labels, OOF probabilities) of every validated row of finished folds."""
+        """(row indices, truth, OOF predictions) of every validated row of finished folds, as a
+        metric scores them (:func:`comp.targets.kinds.truth`; a regression's numbers, one column)."""
         table = self.fold_table()
         names = self.class_names
         fold_of_row = table["fold"].to_numpy()
@@ -148,13 +150,26 @@ class Run:
             probs.append(self._fold_oof(k, len(rows[-1]), len(names)))
         if not rows:
             raise CompError(f"{self.dir}: no finished folds")
-        rows = np.concatenate(rows)
-        return rows, table["label"].map({c: i for i, c in enumerate(names)}).to_numpy()[rows], np.concatenate(probs)
+        rows, target = np.concatenate(rows), self.competition.target
+        truth = kinds.truth(target.kind, table["label"], names, target.separator, f"{self.dir}/folds.csv")
+        return rows, truth[rows], self.metric_inputs(np.concatenate(probs))
+
+    @property
+    def softmax(self) -> bool:
+        """Whether the run's predictions are one softmax per row (else independent sigmoid columns)."""
+        return kinds.is_softmax(self.competition.target.kind)
+
+    def metric_inputs(self, probs: np.ndarray) -> np.ndarray:
+        """The run's model outputs as a metric scores them (a regression's back in its units, one column)."""
+        if self.competition.target.kind != "regression":
+            return probs
+        scale = kinds.regression_scale(self.fold_table()["label"], f"{self.dir}/folds.csv")
+        return kinds.decode_regression(probs, scale)[:, None]
 
     def _fold_oof(self, k: int, n_rows: int, n_classes: int) -> np.ndarray:
         """Fold ``k``'s oof.npy, of its ``n_rows`` rows in folds.csv (or folds.csv changed: metrics.json agrees)."""
         path, advice = self.fold_dir(k) / "oof.npy", artefacts.retrain_fold_advice(self.fold_dir(k))
-        probs = artefacts.read_probs(path, None, n_classes, advice)
+        probs = artefacts.read_probs(path, None, n_classes, advice, summed=self.softmax)
         if len(probs) != n_rows:
             if self.fold_metrics(k, keys=()).get("n_val") == len(probs):
                 raise CompError(f"{self.dir / 'folds.csv'}: fold {k} has {n_rows} rows, but its oof.npy and "
@@ -165,12 +180,14 @@ class Run:
     @property
     def class_names(self) -> list[str]:
         """classes.json, checked: the class of each column of the run's probabilities."""
-        return artefacts.read_classes(self.dir / "classes.json", artefacts.restart_advice(self.dir))
+        minimum = 1 if self.competition.target.kind == "regression" else 2
+        return artefacts.read_classes(self.dir / "classes.json", artefacts.restart_advice(self.dir), minimum)
 
     def fold_table(self) -> pd.DataFrame:
         """folds.csv, checked: id, label and validation fold of every training row."""
+        target = self.competition.target
         return artefacts.read_folds(self.dir / "folds.csv", self.class_names, self.n_folds,
-                                    artefacts.restart_advice(self.dir))
+                                    artefacts.restart_advice(self.dir), target.kind, target.separator)
 
     def metrics(self) -> dict | None:
         """The run's summary, checked; None: none, or damaged (a warning, once): it is worked out from the folds."""
@@ -194,7 +211,8 @@ def open_run(competition: str, run_id: str) -> Run:
     run_dir = run_dir_of(competition, run_id)
     cfg_path = run_dir / "config.toml"
     if not cfg_path.is_file():
-        known = [r.id for r in list_runs(competition)]
+        configs = [c for c in (RUNS_DIR / competition).glob("*/config.toml") if not c.parent.name.startswith(".")]
+        known = [c.parent.name for c in sorted(configs, key=lambda c: c.stat().st_mtime)]  # oldest first
         hint = f" Runs of {competition}: {', '.join(known[-5:])}" if known else f" No runs of {competition} yet."
         raise CompError(f"run '{run_id}' not found in {RUNS_DIR / competition}.{hint}")
     return Run(run_dir, read_run_config(cfg_path))
@@ -264,28 +282,6 @@ def _move_root(run: Run, root: str) -> None:
     table["competition"]["data"]["root"] = root
     write_text(path, tomli_w.dumps(table))
     run.competition.data.root = root
-
-
-def list_runs(competition: str | None = None) -> list[Run]:
-    """Runs sorted by creation time (oldest first)."""
-    pattern = f"{competition}/*/config.toml" if competition else "*/*/config.toml"
-    runs = []
-    for cfg in RUNS_DIR.glob(pattern):
-        if cfg.parent.name.startswith("."):  # a run being created
-            continue
-        try:
-            runs.append(Run(cfg.parent, read_run_config(cfg)))
-        except CompError:  # unreadable or damaged: `comp report RUN` / `comp train --run RUN` say why
-            continue
-    return sorted(runs, key=lambda r: (r.created, r.id))
-
-
-def latest_run(competition: str) -> Run:
-    runs = list_runs(competition)
-    if not runs:
-        raise CompError(f"no runs of '{competition}' in {RUNS_DIR / competition}; train one with "
-                        f"`comp train --competition {competition}`")
-    return runs[-1]
 
 
 def folds_frame(ids, labels, fold_of_row) -> pd.DataFrame:

@@ -199,7 +199,7 @@ def append_row(row: dict) -> pd.DataFrame:
 
 def seed_spread(manifest: Manifest) -> float | None:
     """The largest seed spread (standard deviation) among the seed groups of the submission's runs."""
-    from comp.runs.run import list_runs
+    from comp.runs.listing import list_runs
     from comp.runs.seeds import group_of, seed_groups
 
     competition = manifest.competition

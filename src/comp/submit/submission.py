@@ -25,6 +25,8 @@ from comp.files.atomic import sweep_temporary, write_text
 from comp.data.layouts import check_unique, read_csv_str
 from comp.errors import CompError
 from comp.config.spec import Competition
+from comp.submit.scoring import score_csv  # noqa: F401  (comp score, and callers of this module)
+from comp.submit.frames import check_columns, check_targets, csv_text, make_frame  # noqa: F401  (make_frame: callers)
 from comp.submit.manifest import (BEST_FOLD, MEAN_OF_FOLDS, Blend, Manifest, RuleCheck, RunRecord, check_csv_suffix,
                                   manifest_path)
 
@@ -55,57 +57,46 @@ def check_rules(competition: Competition, runs) -> dict:
             "passed": True}
 
 
-def make_frame(competition: Competition, ids: list[str], probs: np.ndarray, class_names: list[str]) -> pd.DataFrame:
-    """The submission table: one row per test id, the predicted class as name or index."""
-    pred = probs.argmax(1)
-    targets = [class_names[i] for i in pred] if competition.submission.target_format == "name" else [str(i) for i in pred]
-    return pd.DataFrame({competition.submission.id_column: list(ids), competition.submission.target_column: targets})
+def read_sample(competition: Competition) -> pd.DataFrame | None:
+    """The sample submission (every column a string), or None where the spec names none."""
+    path = competition.path("sample_submission")
+    return None if path is None else read_csv_str(path)
 
 
 def validate_frame(frame: pd.DataFrame, competition: Competition, class_names: list[str] | None,
                    where: str, test_ids: list[str] | None = None) -> None:
-    """Check a submission against the sample submission (or the test ids where there is none)."""
-    id_col, target_col = competition.submission.id_column, competition.submission.target_column
-    if list(frame.columns) != [id_col, target_col]:
-        raise CompError(f"{where}: columns must be [{id_col}, {target_col}]. Received: {list(frame.columns)}")
-    sample_path = competition.path("sample_submission")
-    if sample_path is not None:
-        sample = read_csv_str(sample_path)
-        if list(sample.columns) != [id_col, target_col]:
-            raise CompError(f"{sample_path}: columns {list(sample.columns)} differ from the spec's "
-                            f"[{id_col}, {target_col}] (submission.id_column, submission.target_column)")
-        expected, source = list(sample[id_col]), str(sample_path)
+    """Check a submission against the sample submission (or the test ids where there is none):
+    its columns, its ids in order, and each target as the kind writes it (:mod:`comp.submit.frames`)."""
+    id_col = competition.submission.id_column
+    sample = read_sample(competition)
+    columns = check_columns(frame, competition, class_names, sample, where)
+    if sample is not None:
+        expected, source = list(sample[id_col]), str(competition.path("sample_submission"))
     elif test_ids is not None:
         expected, source = list(test_ids), "the test list"
     else:
         expected, source = None, ""
     got = list(frame[id_col])
     if expected is not None:
-        if len(got) != len(expected):
-            raise CompError(f"{where}: {len(got)} rows, but {source} has {len(expected)}")
-        if got != expected:
-            if set(got) == set(expected):
-                first = next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)
-                raise CompError(f"{where}: ids are not in the order of {source} "
-                                f"(row {first + 2}: '{got[first]}', expected '{expected[first]}')")
-            missing = sorted(set(expected) - set(got))
-            extra = sorted(set(got) - set(expected))
-            detail = f"id '{extra[0]}' is not in {source}" if extra else f"id '{missing[0]}' is missing"
-            raise CompError(f"{where}: ids differ from {source}: {detail}")
+        _check_ids(got, expected, source, where)
     dup = frame[id_col][frame[id_col].duplicated()]
     if len(dup):
         raise CompError(f"{where}: duplicate id '{dup.iloc[0]}'")
-    targets = frame[target_col]
-    if (targets == "").any():
-        raise CompError(f"{where}: empty target for id '{frame[id_col][targets == ''].iloc[0]}'")
-    if class_names is not None:
-        allowed = class_names if competition.submission.target_format == "name" else [str(i) for i in range(len(class_names))]
-        bad = targets[~targets.isin(allowed)]
-        if len(bad):
-            kind = "class name" if competition.submission.target_format == "name" else "class index"
-            shown = ", ".join(allowed[:10]) + (" ..." if len(allowed) > 10 else "")
-            raise CompError(f"{where}: target '{bad.iloc[0]}' (id '{frame[id_col][bad.index[0]]}') is not a "
-                            f"valid {kind}; allowed: {shown}")
+    check_targets(frame, competition, class_names, columns, where)
+
+
+def _check_ids(got: list[str], expected: list[str], source: str, where: str) -> None:
+    if len(got) != len(expected):
+        raise CompError(f"{where}: {len(got)} rows, but {source} has {len(expected)}")
+    if got != expected:
+        if set(got) == set(expected):
+            first = next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)
+            raise CompError(f"{where}: ids are not in the order of {source} "
+                            f"(row {first + 2}: '{got[first]}', expected '{expected[first]}')")
+        missing = sorted(set(expected) - set(got))
+        extra = sorted(set(got) - set(expected))
+        detail = f"id '{extra[0]}' is not in {source}" if extra else f"id '{missing[0]}' is missing"
+        raise CompError(f"{where}: ids differ from {source}: {detail}")
 
 
 def validate_csv(path: Path, competition: Competition, class_names: list[str] | None, test_ids=None) -> pd.DataFrame:
@@ -118,7 +109,7 @@ def write_submission(frame: pd.DataFrame, path: Path, manifest: Manifest) -> Man
     """Write the CSV and its manifest (with the CSV's path, rows and sha256), each atomically;
     returns the manifest written. Both are checked before either file is written."""
     path = check_csv_suffix(path)
-    text = frame.to_csv(index=False)
+    text = csv_text(frame)
     manifest = replace(manifest, csv=str(path), rows=int(len(frame)), sha256=hashlib.sha256(text.encode()).hexdigest())
     Manifest.from_dict(manifest.to_dict(), f"the manifest for {manifest_path(path)}")  # no CSV without its manifest
     if path.parent.is_dir():
@@ -162,41 +153,6 @@ def check_out_path(competition: Competition, out: Path, force: bool = False, who
             if target.exists() or target.is_symlink():
                 raise CompError(f"--out {out}: {target} already exists; pass --force to replace it")
     return out
-
-
-def _pair_with_answers(sub: pd.DataFrame, truth: pd.DataFrame, csv: Path, answers: Path, id_col: str,
-                       target_col: str) -> pd.DataFrame:
-    """The answers' rows beside their predictions: ids unique in both, every answer predicted, no other id."""
-    check_unique(sub[id_col], str(csv))
-    check_unique(truth[id_col], str(answers))
-    merged = truth.merge(sub, on=id_col, how="left", suffixes=("_true", "_pred"), validate="one_to_one")
-    missing = merged[f"{target_col}_pred"].isna()
-    if missing.any():
-        raise CompError(f"{csv}: no prediction for id '{merged[id_col][missing].iloc[0]}' of {answers}")
-    extra = ~sub[id_col].isin(truth[id_col]).to_numpy()
-    if extra.any():
-        row = int(extra.argmax())
-        raise CompError(f"{csv}: id {sub[id_col].iloc[row]!r} (line {row + 2}) is not in {answers} "
-                        f"({int(extra.sum())} such id(s)); score a submission against its own test set's answers")
-    return merged
-
-
-def score_csv(csv: Path, answers: Path, competition: Competition) -> float:
-    """The competition's metric (accuracy or macro F1 on the predicted labels) against an answers CSV."""
-    from sklearn.metrics import accuracy_score, f1_score
-
-    id_col, target_col = competition.submission.id_column, competition.submission.target_column
-    sub = read_csv_str(csv)
-    truth = read_csv_str(answers)
-    for frame, where in ((sub, csv), (truth, answers)):
-        if id_col not in frame.columns or target_col not in frame.columns:
-            raise CompError(f"{where}: needs the columns {id_col},{target_col}. Received: {list(frame.columns)}")
-    merged = _pair_with_answers(sub, truth, csv, answers, id_col, target_col)
-    y_true, y_pred = merged[f"{target_col}_true"], merged[f"{target_col}_pred"]
-    on_labels = {"accuracy": accuracy_score, "macro_f1": lambda t, p: f1_score(t, p, average="macro")}
-    if competition.metric not in on_labels:  # log_loss, and any metric of probabilities
-        raise CompError(f"{competition.metric} needs probabilities; an id,target CSV holds labels only")
-    return float(on_labels[competition.metric](y_true, y_pred))
 
 
 def manifests_for_run(run_id: str, competition: str, say=lambda msg: None) -> list[Manifest]:
@@ -258,7 +214,8 @@ def make_submission(competition: Competition, run_ids: list[str], ensemble: bool
     from comp.data.demo import ensure_data
     from comp.data.images import load_competition_images, test_key
     from comp.data.layouts import read_dataset
-    from comp.runs.run import latest_run, open_run
+    from comp.runs.listing import latest_run
+    from comp.runs.run import open_run
 
     runs = [open_run(competition.name, r) for r in run_ids] or [latest_run(competition.name)]
     rule_check = check_rules(competition, runs)  # before any work
@@ -278,16 +235,37 @@ def make_submission(competition: Competition, run_ids: list[str], ensemble: bool
         tta_share=share if share < 1 else None,
         blend=None if blended is None else Blend.from_dict(blended.manifest(), "the fitted blend", "blend"))
     path = out or default_path(competition, [r.id for r in runs])
-    return path, write_checked_submission(competition, dataset, probs, path, manifest, say)
+    decisions = run_decisions(runs, blend_weights, competition.metric)
+    return path, write_checked_submission(competition, dataset, runs[0].metric_inputs(probs), path, manifest, say,
+                                          decisions)
 
 
-def write_checked_submission(competition: Competition, dataset, probs: np.ndarray, path: Path, manifest: Manifest,
-                             say) -> Manifest:
-    """The CSV of ``probs``, validated, written with its manifest, and scored where answers are known;
-    the manifest written."""
+def run_decisions(runs, weights: list[float], metric: str) -> dict:
+    """The decisions (:mod:`comp.targets.decisions`) the submission applies: a run's own
+    (decisions.json), or, for a blend of runs, fitted on the blend's out-of-fold predictions."""
+    from comp.runs.decided import read_decisions
+    from comp.targets.decisions import fit_decisions
+
+    if len(runs) == 1:
+        return read_decisions(runs[0].dir, len(runs[0].class_names))
+    if not any(read_decisions(r.dir, len(r.class_names)) for r in runs):
+        return {}
+    from comp.predict.blend import oof_blend
+
+    truth, preds = oof_blend(runs, weights)
+    target = runs[0].competition.target
+    names = runs[0].class_names
+    return fit_decisions(metric, truth, preds, new_index=names.index(target.new_label)
+                         if target.new_label in names else None)
+
+
+def write_checked_submission(competition: Competition, dataset, preds: np.ndarray, path: Path, manifest: Manifest,
+                             say, decisions: dict | None = None) -> Manifest:
+    """The CSV of ``preds`` (probabilities; a regression's numbers) with ``decisions`` applied,
+    validated, written with its manifest, and scored where answers are known; the manifest written."""
     check_out_path(competition, path, force=True, whole_root=False)  # comp predict checked --out already
     test_ids = list(dataset.test["id"])
-    frame = make_frame(competition, test_ids, probs, dataset.class_names)
+    frame = make_frame(competition, test_ids, preds, dataset.class_names, decisions, read_sample(competition))
     validate_frame(frame, competition, dataset.class_names, str(path), test_ids)
     manifest = write_submission(frame, path, manifest)
     say(f"wrote {path} ({len(frame)} rows; validated against "

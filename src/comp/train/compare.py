@@ -165,7 +165,8 @@ def result_row(row: Row, run, summary: dict) -> dict:
     out = {"row": row.label, **row.settings, "model": run.model_label, "params": int(summary["params"])}
     if summary["metric"] not in ("accuracy", "log_loss"):
         out[f"oof_{summary['metric']}"] = summary["oof_score"]
-    out.update({"oof_accuracy": summary["oof_accuracy"], "oof_log_loss": summary["oof_log_loss"],
+    out.update({"oof_accuracy": summary.get("oof_accuracy", float("nan")),
+                "oof_log_loss": summary.get("oof_log_loss", float("nan")),
                 "train_seconds": summary["seconds"],
                 "images_per_second": round(images / seconds, 1) if seconds > 0 else float("nan"),
                 "run": run.id})
@@ -215,7 +216,7 @@ def run_comparison(kind: str, base: TrainRequest, rows: list[Row], header: str =
     spread is known (N >= 2, or its run's seed group in ``comp runs``) the table gets oof_mean,
     oof_std, seeds and within_spread columns, and a line naming the rows within the spread of the best.
     """
-    from comp.runs.run import list_runs
+    from comp.runs.listing import list_runs
     from comp.train.runner import plan_seeds, train_run
 
     competition = base.competition

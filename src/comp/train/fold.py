@@ -38,21 +38,9 @@ from comp.train.callbacks import (AtomicBackupAndRestore, EpochTimer, Lookahead,
 from comp.train.devices import make_strategy, setup_devices
 from comp.train.finetune import fine_tune, has_backbone
 from comp.train.optim import make_optimizer
+from comp.train.objective import ValidationScore, fold_truth, keras_metrics, make_loss, needs_validation_score
 from comp.train.pipeline import eval_dataset, train_dataset
-
-
-def keras_metrics(names: set[str]) -> list:
-    """Keras metrics logged per epoch under these names (``accuracy``, ``macro_f1``, ``log_loss``).
-
-    ``log_loss`` is the plain cross-entropy of the softmax, without the label smoothing that
-    the training loss (``loss``) carries.
-    """
-    made = [keras.metrics.CategoricalAccuracy(name="accuracy")]
-    if "macro_f1" in names:  # threshold None: the arg-max class counts as predicted
-        made.append(keras.metrics.F1Score(average="macro", threshold=None, name="macro_f1"))
-    if "log_loss" in names:
-        made.append(keras.metrics.CategoricalCrossentropy(from_logits=True, name="log_loss"))
-    return made
+from comp.targets import kinds
 
 
 def log(fold_dir: Path, message: str) -> None:
@@ -119,8 +107,8 @@ class FoldTrainer:
         with self.scope():
             self.model.compile(
                 optimizer=make_optimizer(phase, self.steps, self.total_steps),
-                loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
-                metrics=keras_metrics(names),
+                loss=make_loss(self.data.kind, cfg.label_smoothing),
+                metrics=keras_metrics(names, self.data.kind),
                 jit_compile=self.setup.jit_compile,
                 steps_per_execution=cfg.steps_per_execution,
             )
@@ -133,6 +121,11 @@ class FoldTrainer:
         callbacks = [StopOnDivergence(self.fold_dir.name, cfg.lr), EpochTimer()]  # first: nothing logs a NaN epoch
         if cfg.ema:
             callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))  # validate the EMA weights
+        scored = self.monitor.removeprefix("val_")
+        if scored != "loss" and needs_validation_score(scored, self.data.kind):
+            data, predict = self.data, self.recipe.predict
+            callbacks.append(ValidationScore(scored, data.x_val, data.y_val, data.kind, data.scale,
+                                             predict.batch_size, predict.crop))
         if cfg.lookahead:
             callbacks.append(Lookahead(cfg.epochs * self.steps, batches_per_update=cfg.accumulate))
             if self.budget is not None:
@@ -241,14 +234,17 @@ def finish_fold(model, recipe: Recipe, data: FoldData, fold_dir: Path, monitor: 
     with atomic_path(fold_dir / "model.keras") as tmp:
         model.save(tmp)
     tta, bs, crop, share = recipe.predict.tta, recipe.predict.batch_size, recipe.predict.crop, recipe.predict.tta_share
-    oof = predict_proba(model, data.x_val, tta, bs, crop, share)
+    activation = kinds.head(data.kind)
+    oof = predict_proba(model, data.x_val, tta, bs, crop, share, activation)
     save_npy(fold_dir / "oof.npy", oof.astype(np.float32))
     if data.x_test is not None:
-        save_npy(fold_dir / "test.npy", predict_proba(model, data.x_test, tta, bs, crop, share).astype(np.float32))
+        save_npy(fold_dir / "test.npy",
+                 predict_proba(model, data.x_test, tta, bs, crop, share, activation).astype(np.float32))
     test_saved = {"test_key": data.test_key} if data.x_test is not None else {}
     hist = pd.read_csv(fold_dir / "history.csv")
     result = {
-        **metrics.scores(data.metric, data.y_val, oof),
+        **metrics.scores(data.metric, fold_truth(data.kind, data.y_val, data.scale),
+                         kinds.metric_inputs(data.kind, oof, data.scale)),
         "metric": data.metric,
         "tta": tta,
         "tta_share": share,
@@ -264,7 +260,8 @@ def finish_fold(model, recipe: Recipe, data: FoldData, fold_dir: Path, monitor: 
         "params": int(model.count_params()),
         **test_saved,
         **plan_record(plan, time.perf_counter() - start),
-        **({"per_class_f1": metrics.per_class_f1(data.y_val, oof)} if data.metric == "macro_f1" else {}),
+        **({"per_class_f1": metrics.per_class_f1(data.y_val, oof)}
+           if data.metric == "macro_f1" and kinds.is_softmax(data.kind) else {}),
     }
     write_json(fold_dir / "metrics.json", result)  # the fold is finished from here on
     (fold_dir / "best.weights.h5").unlink(missing_ok=True)

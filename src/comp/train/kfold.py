@@ -33,6 +33,9 @@ from comp.runs.identity import run_id_for
 from comp.runs.data import check_same_files, check_same_training_set, reopen_data
 from comp.runs.data import read_data as _read_data
 from comp.runs.run import Run, create_run, folds_frame, run_lock
+from comp.targets import kinds
+from comp.targets.decisions import fit_decisions
+from comp.runs.decided import DECISIONS_FILE
 from comp.train.memory_budget import check_fold_memory, input_path
 from comp.train.time_budget import budget_summary, fold_share
 from comp.train.callbacks import check_tensorboard
@@ -76,7 +79,11 @@ def training_run(request, recipe: Recipe, overrides: list[str], run_id: str | No
     if teachers:
         fold_of_row = teacher_folds(teachers, dataset, request.n_folds)
     else:
-        fold_of_row = make_folds(dataset.labels, request.n_folds, split_seed, request.val_fraction)
+        target = competition.target
+        y, _ = kinds.training_targets(target.kind, dataset.train["label"], dataset.class_names, target.separator,
+                                      str(competition.root))
+        fold_of_row = make_folds(kinds.strata(target.kind, y), request.n_folds, split_seed, request.val_fraction,
+                                 groups=None if dataset.groups is None else dataset.groups.to_numpy())
     images = load_competition_images(competition, dataset, request.subset)  # decoded before any run exists
     config = build_run_config(competition, recipe, request.recipe_ref, overrides, request.n_folds,
                               request.val_fraction, request.subset, data_fingerprint(competition, dataset),
@@ -116,8 +123,11 @@ def fold_split(run: Run, k: int, images, dataset, test_images) -> FoldData:
     fold_of_row = run.fold_table()["fold"].to_numpy()
     targets = load_targets(run)
     stream = fold_path(run, fold_of_row, [k], 0 if test_images is None else len(test_images), targets) == "stream"
-    data = split_fold(fold_of_row, k, images, dataset.labels, test_images,
-                      len(run.class_names), run.competition.metric, f"{run.dir}/folds.csv", key, stream=stream)
+    target = run.competition.target
+    y, scale = kinds.training_targets(target.kind, dataset.train["label"], run.class_names, target.separator,
+                                      f"{run.dir}/folds.csv")
+    data = split_fold(fold_of_row, k, images, y, test_images, len(run.class_names), run.competition.metric,
+                      f"{run.dir}/folds.csv", key, stream=stream, kind=target.kind, scale=scale)
     return data if targets is None else apply_targets(data, targets, fold_of_row == k, test_images_for(run))
 
 
@@ -169,11 +179,14 @@ def train_folds(run: Run, folds, images, dataset, executor: str = "process", gpu
 
 
 def summarise_run(run: Run) -> dict:
-    """Per-fold and out-of-fold scores of a run, written to its metrics.json and plots/."""
+    """Per-fold and out-of-fold scores of a run, written to its metrics.json and plots/; the
+    decisions fitted on the OOF predictions (cut points, thresholds: :mod:`comp.targets.decisions`)
+    to its decisions.json, which comp predict applies."""
     competition = run.competition
     per_fold = [{"fold": k, **run.fold_metrics(k)} for k in run.finished_folds()]
-    _, labels, probs = run.oof()
-    oof = metrics.scores(competition.metric, labels, probs)
+    _, truth, preds = run.oof()
+    decisions = fit_run_decisions(run, truth, preds)
+    oof = metrics.scores(competition.metric, truth, preds, decisions)
     summary = {
         "run": run.id,
         "competition": competition.name,
@@ -182,18 +195,27 @@ def summarise_run(run: Run) -> dict:
         "folds": run.n_folds,
         "finished_folds": len(per_fold),
         "oof_score": oof["score"],
-        "oof_accuracy": oof["accuracy"],
-        "oof_log_loss": oof["log_loss"],
-        "oof_rows": int(len(labels)),
+        **{f"oof_{key}": oof[key] for key in ("accuracy", "log_loss") if key in oof},
+        "oof_rows": int(len(truth)),
         "seconds": round(sum(f["seconds"] for f in per_fold), 1),
         "params": per_fold[0]["params"],
         "tta": run.recipe.predict.tta,
         **budget_summary(run, per_fold),
-        **({"per_class_f1": dict(zip(run.class_names, metrics.per_class_f1(labels, probs)))}
-           if competition.metric == "macro_f1" else {}),
+        **({"per_class_f1": dict(zip(run.class_names, metrics.per_class_f1(truth, preds)))}
+           if competition.metric == "macro_f1" and run.softmax else {}),
         "per_fold": per_fold,
     }
     write_json(run.dir / "metrics.json", summary)
     plots.plot_curves(run, run.dir / "plots" / "curves.png")
-    plots.plot_confusion(labels, probs.argmax(1), run.class_names, run.dir / "plots" / "confusion.png")
+    if run.softmax:
+        plots.plot_confusion(truth, preds.argmax(1), run.class_names, run.dir / "plots" / "confusion.png")
     return summary
+
+
+def fit_run_decisions(run: Run, truth, preds) -> dict:
+    """The decisions the metric needs fitted out of fold (none for most), saved as decisions.json."""
+    target = run.competition.target
+    new_index = run.class_names.index(target.new_label) if target.new_label in run.class_names else None
+    decisions = fit_decisions(run.competition.metric, truth, preds, new_index=new_index)
+    write_json(run.dir / DECISIONS_FILE, decisions)
+    return decisions

@@ -98,8 +98,11 @@ def _bounded() -> tf.data.Options:
 
 def eval_dataset(x, y: np.ndarray, num_classes: int, batch_size: int, crop: float = 1.0) -> tf.data.Dataset:
     """(float32 images, one-hot targets) batches in row order, read a batch at a time; ``crop``:
-    the centre crop that prediction sees (``predict.crop``), so the best epoch is chosen on it."""
+    the centre crop that prediction sees (``predict.crop``), so the best epoch is chosen on it.
+    ``y``: class indices, or float targets (rows x columns: a sigmoid head's), used as they are."""
+    y = np.asarray(y)
     with tf.device("/CPU:0"):
-        targets = tf.data.Dataset.from_tensor_slices(tf.one_hot(np.asarray(y, dtype=np.int32), num_classes))
+        dense = y.astype(np.float32) if y.ndim == 2 else tf.one_hot(y.astype(np.int32), num_classes)
+        targets = tf.data.Dataset.from_tensor_slices(dense)
     images = row_batches(x, batch_size).map(plain_graph(lambda a: centre_crop(a, crop)))
     return tf.data.Dataset.zip((images, targets.batch(batch_size))).prefetch(tf.data.AUTOTUNE)

@@ -72,6 +72,11 @@ def check_request(request: TrainRequest) -> tuple[Recipe, list[SeedPlan], Teache
         check_budget_recipe(recipe)
     plans = plan_seeds(recipe.train.seed, request.seeds, request.run_id)
     competition = request.competition
+    kind = competition.target.kind
+    if (request.distill or request.pseudo_label) and kind not in ("class", "class-probabilities"):
+        raise CompError(f"--distill and --pseudo-label learn from a teacher's class probabilities, one class per "
+                        f"image: {competition.name}'s target kind is {kind} (they work with the kinds class and "
+                        f"class-probabilities)")
     teachers = open_teachers(competition.name, request.distill, request.pseudo_label)
     if teachers and teachers.test_data and not competition.rules.test_data_training:
         request.say(f"note: this run trains on test images, which {competition.name}'s rules forbid "

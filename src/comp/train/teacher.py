@@ -35,7 +35,7 @@ from comp.data.folds import FoldData
 from comp.data.stream import Rows, Stacked, is_streamed
 from comp.errors import CompError
 from comp.config.recipe import TeacherCfg
-from comp.runs.artefacts import read_targets
+from comp.runs.teacher_file import read_targets
 from comp.runs.run import Run, open_run
 
 TARGETS_FILE = "teacher.npz"
@@ -158,7 +158,7 @@ def save_targets(run: Run, arrays: dict) -> None:
 
 def load_targets(run: Run) -> dict | None:
     """The run's teacher targets (``train``, ``pseudo_index``, ``pseudo``, ``pseudo_weight``), or None;
-    checked (:func:`comp.runs.artefacts.read_targets`) against its folds.csv, classes and test images."""
+    checked (:func:`comp.runs.teacher_file.read_targets`) against its folds.csv, classes and test images."""
     if run.teacher is None:
         return None
     path = run.dir / TARGETS_FILE

@@ -1,0 +1,1 @@
+"""Target kinds: what one row's target is, and the decisions fitted out of fold that turn probabilities into hard answers."""
