@@ -1,5 +1,5 @@
 """comp submit --kernel (comp.submit.kernel_push): the checks of an export before any network call,
-the dataset created or versioned, the kernel pushed and its output submitted, through a fake Kaggle
+the dataset created or versioned, the kernel pushed, its run waited for and its output submitted, through a fake Kaggle
 client at its boundary (comp.submit.upload.kaggle_api).
 
 The export folder is written by hand (small JSON files, a dummy kernel.py and model file), its run
@@ -7,6 +7,7 @@ as comp submit's tests write runs (config.toml): nothing is trained and no netwo
 
 from __future__ import annotations
 
+import enum
 import json
 import shutil
 import types
@@ -32,13 +33,22 @@ class ApiException(Exception):
     status = 403
 
 
+class KernelWorkerStatus(enum.Enum):
+    """kagglesdk's kernels_enums.KernelWorkerStatus: kernels_status's reply has it as ``status``."""
+
+    QUEUED, RUNNING, COMPLETE, ERROR, CANCEL_REQUESTED, CANCEL_ACKNOWLEDGED, NEW_SCRIPT = range(7)
+
+
 class FakeKaggle:
     """The Kaggle client, with the real one's signatures (kaggle 1.8). Each call is recorded;
-    ``statuses`` are dataset_status's replies in turn (an exception is raised); ``fail`` maps a
-    method to the exception it raises; ``replies`` replace a method's reply."""
+    ``statuses`` are dataset_status's replies in turn (an exception is raised); ``runs`` are
+    kernels_status's replies in turn (a KernelWorkerStatus name becomes kagglesdk's reply, an
+    exception is raised, anything else is returned); ``fail`` maps a method to the exception it
+    raises; ``replies`` replace a method's reply."""
 
-    def __init__(self, statuses=(NotFound("404 Client Error: Not Found"), "ready"), fail=None, **replies):
-        self.calls, self.statuses, self.fail = [], list(statuses), fail or {}
+    def __init__(self, statuses=(NotFound("404 Client Error: Not Found"), "ready"), fail=None, runs=("COMPLETE",),
+                 **replies):
+        self.calls, self.statuses, self.runs, self.fail = [], list(statuses), list(runs), fail or {}
         self.replies = {"dataset": types.SimpleNamespace(status="ok", error=None, url="https://kaggle/d"),
                         "kernel": types.SimpleNamespace(ref="/code/x", url="https://kaggle/k", version_number=3,
                                                         error="", invalid_dataset_sources=[]),
@@ -68,6 +78,15 @@ class FakeKaggle:
     def kernels_push(self, folder, timeout=None, acc=None):
         self._call("kernels_push", folder)
         return self.replies["kernel"]
+
+    def kernels_status(self, kernel):
+        self._call("kernels_status", kernel)
+        run = self.runs.pop(0)
+        if isinstance(run, BaseException):
+            raise run
+        if isinstance(run, str):
+            return types.SimpleNamespace(status=KernelWorkerStatus[run], failure_message=None)
+        return run
 
     def competition_submit_code(self, file_name, message, competition=None, kernel=None, kernel_version=None,
                                 quiet=False):
@@ -120,7 +139,7 @@ def client(monkeypatch):
 
 @pytest.fixture
 def slept(monkeypatch) -> list:
-    """The seconds push slept waiting for the dataset (nothing is slept)."""
+    """The seconds push slept waiting for the dataset or the kernel's run (nothing is slept)."""
     seconds: list = []
     monkeypatch.setattr(kernel_push, "sleep", seconds.append)
     return seconds
@@ -142,7 +161,7 @@ def test_a_dry_run_lists_what_would_be_sent_and_calls_nothing(export, client, cl
     assert res.stdout.splitlines() == [
         f"dataset:     {DATASET} (zoo models (comp)), 3 files, {len((export / 'dataset' / 'export.json').read_bytes()) + len((export / 'dataset' / 'dataset-metadata.json').read_bytes()) + 100} bytes from export/dataset",
         f"kernel:      {KERNEL}, export/kernel/kernel.py, CPU, internet off",
-        f"competition: {SLUG}", "runs:        a", "submission:  submission.csv of the kernel's new version",
+        f"competition: {SLUG}", "runs:        a", "submission:  submission.csv of the kernel's new version, once it has run (waiting at most 9 h)",
         "message:     first kernel"]
     assert res.stderr == "dry run: nothing was sent\n"
     assert fake.calls == []
@@ -255,12 +274,17 @@ def test_a_new_dataset_is_created_then_the_kernel_pushed_and_submitted(export, s
         ("dataset_create_new", str(export / "dataset"), "public=False", "convert_to_csv=False", "dir_mode=zip"),
         ("dataset_status", DATASET),
         ("kernels_push", str(export / "kernel")),
+        ("kernels_status", KERNEL),
         ("competition_submit_code", "submission.csv", "first", SLUG, f"kernel={KERNEL}", "kernel_version=3")]
     assert record == {"dataset": DATASET, "dataset_action": "created", "dataset_url": "https://kaggle/d",
                       "kernel": KERNEL, "kernel_version": 3, "kernel_url": "https://kaggle/k", "competition": SLUG,
-                      "submitted": True, "submission": 777, "submission_message": "Submission saved"}
+                      "submitted": True, "kernel_seconds": 0, "submission": 777,
+                      "submission_message": "Submission saved"}
     assert said == [f"kaggle: creating private dataset {DATASET} (3 files, {plan(export).size} bytes)",
                     f"kaggle: pushing kernel {KERNEL} (kernel.py)",
+                    f"kaggle: waiting for kernel {KERNEL} version 3 to run on Kaggle before submitting its "
+                    f"submission.csv (checking every 15 s, at most 9 h)",
+                    f"kaggle: kernel {KERNEL} version 3 ran successfully in 0:00:00",
                     f"kaggle: submitting submission.csv of kernel {KERNEL} version 3 to {SLUG}"]
     assert slept == []
 
@@ -269,17 +293,17 @@ def test_an_existing_dataset_gets_a_new_version_with_the_message_as_notes(export
     fake = FakeKaggle(statuses=["ready", "ready"])
     record = kernel_push.push(plan(export), fake, lambda line: None, True, "second")
     assert [c[0] for c in fake.calls] == ["dataset_status", "dataset_create_version", "dataset_status",
-                                          "kernels_push", "competition_submit_code"]
+                                          "kernels_push", "kernels_status", "competition_submit_code"]
     assert fake.calls[1] == ("dataset_create_version", str(export / "dataset"), "second", "convert_to_csv=False",
                              "dir_mode=zip")
     assert record["dataset_action"] == "new version"
 
 
-def test_without_submit_the_kernel_is_pushed_and_nothing_submitted(export, slept):
-    fake = FakeKaggle()
+def test_without_submit_the_kernel_is_pushed_and_its_run_not_waited_for(export, slept):
+    fake = FakeKaggle(runs=["QUEUED"])
     record = kernel_push.push(plan(export), fake, lambda line: None, False, "")
     assert [c[0] for c in fake.calls][-1] == "kernels_push" and record["submitted"] is False
-    assert "submission" not in record
+    assert "submission" not in record and "kernel_seconds" not in record and slept == []
     assert fake.calls[1][0] == "dataset_create_new"
 
 
@@ -287,7 +311,7 @@ def test_the_kernel_is_pushed_only_once_the_dataset_is_ready(export, slept):
     said: list = []
     fake = FakeKaggle(statuses=[NotFound("404"), NotFound("404"), "pending", "ready"])
     kernel_push.push(plan(export), fake, said.append, True, "m")
-    assert [c[0] for c in fake.calls].count("dataset_status") == 4 and fake.calls[-2][0] == "kernels_push"
+    assert [c[0] for c in fake.calls].count("dataset_status") == 4 and fake.calls[-3][0] == "kernels_push"
     assert slept == [kernel_push.POLL_SECONDS] * 2
     assert f"kaggle: waiting for dataset {DATASET} to be ready (None)" in said
 
@@ -306,6 +330,7 @@ def test_a_dataset_that_does_not_become_ready_stops_before_the_kernel(export, sl
     ("dataset_create_new", None, "HTTPError: 500 Server Error"),
     ("dataset_create_version", ["ready"], "HTTPError: 500 Server Error"),
     ("kernels_push", None, "HTTPError: 500 Server Error"),
+    ("kernels_status", None, "HTTPError: 500 Server Error"),
     ("competition_submit_code", None, "HTTPError: 500 Server Error"),
 ])
 def test_a_failed_step_is_one_line_naming_it(export, client, cli, error_line, slept, step, statuses, error):
@@ -348,6 +373,64 @@ def test_comp_submit_kernel_pushes_and_submits(export, client, cli, slept):
     res = cli("submit", "--kernel", "export", "-m", "first")
     assert res.exit_code == 0, res.output
     assert [c[0] for c in fake.calls] == ["kaggle_api", "dataset_status", "dataset_create_new", "dataset_status",
-                                          "kernels_push", "competition_submit_code"]
+                                          "kernels_push", "kernels_status", "competition_submit_code"]
     assert res.stdout == f"submitted kernel {KERNEL} version 3 (dataset {DATASET}, created) to kaggle {SLUG}\n"
     assert res.stderr.splitlines()[-1] == "kaggle: Submission saved"
+
+
+# --------------------------------------------------------------------------- waiting for the kernel's run
+
+
+def test_the_output_is_submitted_once_the_pushed_version_has_run(export, slept):
+    said: list = []
+    fake = FakeKaggle(runs=["QUEUED", "RUNNING", "COMPLETE"])
+    record = kernel_push.push(plan(export), fake, said.append, True, "m")
+    assert [c[0] for c in fake.calls][-5:] == ["kernels_push", "kernels_status", "kernels_status", "kernels_status",
+                                               "competition_submit_code"]
+    assert slept == [kernel_push.POLL_SECONDS] * 2 and record["kernel_seconds"] == 30
+    assert said[-3:] == [f"kaggle: waiting for kernel {KERNEL} version 3 to run on Kaggle before submitting its "
+                         f"submission.csv (checking every 15 s, at most 9 h)",
+                         f"kaggle: kernel {KERNEL} version 3 ran successfully in 0:00:30",
+                         f"kaggle: submitting submission.csv of kernel {KERNEL} version 3 to {SLUG}"]
+
+
+@pytest.mark.parametrize("run, status", [
+    (types.SimpleNamespace(status=KernelWorkerStatus.ERROR, failure_message="Your notebook tried to allocate more "
+                                                                            "memory\nthan is available."),
+     "error (Your notebook tried to allocate more memory)"),
+    (types.SimpleNamespace(status=KernelWorkerStatus.CANCEL_ACKNOWLEDGED, failure_message=""), "cancel_acknowledged"),
+    ({"status": "cancelAcknowledged", "failureMessage": None}, "cancel_acknowledged"),  # older clients: text
+])
+def test_a_failed_or_cancelled_run_is_one_line_and_nothing_is_submitted(export, client, cli, error_line, slept,
+                                                                        run, status):
+    fake = client(FakeKaggle(runs=["QUEUED", "RUNNING", run]))
+    error_line(cli("submit", "--kernel", "export"),
+               f"error: kaggle: kernel {KERNEL} version 3 ended with status {status} after 0:00:30, so nothing was "
+               f"submitted; its log is at https://kaggle/k", only_line=False, check_tree=False)
+    assert "competition_submit_code" not in [c[0] for c in fake.calls]
+
+
+def test_a_run_past_the_time_limit_and_a_margin_is_one_line_and_nothing_is_submitted(export, client, cli,
+                                                                                   error_line, write_spec, slept):
+    write_spec('[platform]\nkaggle = "zoo-slug"\nkernel_time_limit = 0.5')
+    fake = client(FakeKaggle(runs=["QUEUED"] + ["RUNNING"] * 400, kernel=types.SimpleNamespace(version_number=3)))
+    error_line(cli("submit", "--kernel", "export"),
+               f"error: kaggle: kernel {KERNEL} version 3 is still running after 1:30:00 (the limit), so nothing was "
+               f"submitted; see https://www.kaggle.com/code/{KERNEL}, then kaggle.com/competitions/{SLUG}",
+               only_line=False, check_tree=False)
+    assert len(slept) == 1.5 * 3600 / kernel_push.POLL_SECONDS
+    assert "competition_submit_code" not in [c[0] for c in fake.calls]
+
+
+@pytest.mark.parametrize("platform, hours", [('[platform]\nkaggle = "zoo-slug"', 9.0),
+                                             ('[platform]\nkaggle = "zoo-slug"\nkernel_time_limit = 2', 3.0)])
+def test_the_wait_is_the_spec_time_limit_and_a_margin_or_nine_hours(export, write_spec, platform, hours):
+    write_spec(platform)
+    assert plan(export).run_hours == hours
+
+
+def test_a_status_call_that_fails_once_is_tried_again(export, slept):
+    HTTPError = type("HTTPError", (Exception,), {})
+    fake = FakeKaggle(runs=["RUNNING", HTTPError("503 Service Unavailable"), "COMPLETE"])
+    assert kernel_push.push(plan(export), fake, lambda line: None, True, "m")["submission"] == 777
+    assert [c[0] for c in fake.calls].count("kernels_status") == 3 and slept == [kernel_push.POLL_SECONDS] * 2

@@ -11,7 +11,9 @@ In this order:
 3. ``csv-labels``: the CSV of the root with a column of unique values that name (at least 90% of)
    the images of a folder: its id column. A CSV whose rows are the test ids (a ``test.csv`` of
    features) and one whose values name no images (a class map such as imet's ``labels.csv``) are
-   not labels;
+   not labels. The images of a folder of sub-folders count too, by their own names: a CSV that names
+   them one by one wins over class-folders, its sub-folders being storage (hotel-id-2021-fgvc8:
+   ``train_images/<chain>/<image>.jpg``, labelled by ``hotel_id``, not by chain);
 4. ``class-folders``: a folder (not the test one) of two or more class folders of images;
 5. ``file-names``: a folder whose images are all named ``<label>.<n>.<ext>`` (dogs-vs-cats).
 
@@ -20,9 +22,10 @@ Two candidates for one role stop it with one line naming both and the spec key t
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
@@ -50,6 +53,32 @@ class Layout:
     label_column: str | None = None  # where values come from (coco-json: category_id)
     test_columns: list[str] = field(default_factory=list)  # columns of a CSV of test rows: features, not labels
     keys: dict = field(default_factory=dict)  # further data keys (label_pattern, train_metadata, ...)
+
+
+@dataclass
+class NestedSource(ImageSource):
+    """A folder whose images lie in sub-folders that are storage, not classes (csv-labels): ``names``
+    are their paths under it (``<sub>/<name>``), matched by their own names."""
+
+    folders: int = 0  # its sub-folders
+
+    @functools.cached_property
+    def name_set(self) -> set[str]:
+        return {PurePosixPath(n).name for n in self.names}
+
+    def describe(self) -> str:
+        """``train_images/ (.jpg, 1200 files in 88 sub-folders)``"""
+        origin = f", from {self.archive}" if self.archive else ""
+        n = len(self.names)
+        return (f"{self.folder}/ ({', '.join(self.extensions)}, {n} file{'' if n == 1 else 's'} in "
+                f"{self.folders} sub-folders{origin})")
+
+
+def named_sources(sources: list[ImageSource]) -> list[ImageSource]:
+    """The sources whose images a CSV may name: folders of images, and folders of sub-folders of images
+    read as :class:`NestedSource`."""
+    return [s if s.names else NestedSource(s.folder, s.files, s.archive, s.prefix, folders=len(s.classes))
+            for s in sources if s.names or s.classes]
 
 
 def pick(candidates: list, source_of, role: str, key: str, where: Path):
@@ -99,7 +128,7 @@ def _labels_candidates(root: Path, sample: Sample, sources: list[ImageSource]):
         if path == sample.path:
             continue
         table = read_table(path)
-        hits = _id_hits(table, [s for s in sources if s.names]) if not table.empty else []
+        hits = _id_hits(table, named_sources(sources)) if not table.empty else []
         if not hits:
             continue  # names no images: a class map, or another table
         if max(len(set(table[h[0]]) & sample_ids) for h in hits) >= len(table) / 2:
@@ -145,6 +174,9 @@ def csv_layout(root: Path, sample: Sample, sources, test: ImageSource, test_form
         raise CompError(f"{path}: its ids name the train images by {form} but {sample.path.name}'s name the "
                         f"test images by {test_form}; set data.id_form (stem: without the extension, name: with it)")
     why = f"{path.name} names the images of {train.folder}/ in its column '{column}'"
+    if isinstance(train, NestedSource):
+        why = (f"{path.name} names the images under {train.folder}/ (in {train.folders} sub-folders) in its "
+               f"column '{column}'; the sub-folders are storage, not classes")
     return Layout("csv-labels", train, test, form, why, labels_csv=path, table=table, id_column=column,
                   test_columns=test_columns)
 

@@ -7,7 +7,9 @@ submission order, and the class names.
 - ``class-folders`` (Dacon, plant-seedlings): ``train/<class>/<image>``, ``test/<image>``; train
   id = ``<class>/<stem>`` (``<class>/<name>`` where ``data.id_form`` is ``name``);
 - ``csv-labels`` (Kaggle): ``train/<image>`` + a labels CSV (``data.label_columns``: id, label),
-  ``test/<image>``; the labels are read as ``[target]`` says (:mod:`comp.data.labels`);
+  ``test/<image>``; the labels are read as ``[target]`` says (:mod:`comp.data.labels`); where the
+  train images lie in sub-folders (hotel-id: ``train_images/<chain>/<image>``), the ids name them
+  there, at any depth (:func:`comp.data.ids.index_ids`);
 - ``meta-lists`` (Food-101): ``images/<class>/<name>.<ext>`` + ``meta/{classes,train,test}.txt``
   (:mod:`comp.data.meta_lists`);
 - ``file-names`` (dogs-vs-cats): ``train/cat.0.jpg``; the label is the first group of
@@ -21,7 +23,7 @@ the test rows are the sample's ids in its order (:mod:`comp.data.test_rows`).
 A messy folder is read as :mod:`comp.data.checks` says: hidden files, ``Thumbs.db`` and
 ``desktop.ini`` are ignored; other non-image files, folders inside an image folder and special
 files (pipes, sockets) are skipped with a warning; a link to a missing image, two images with
-one id, a class name with stray whitespace or an invisible character, two class names
+one id (anywhere under a csv-labels train folder), a class name with stray whitespace or an invisible character, two class names
 that differ only in case or Unicode form, and an image or class folder named in bytes that are not
 UTF-8 (or an image named with a newline) are errors. A labels CSV and a sample submission need
 rows; the sample has the spec's id column and target columns and unique, non-empty ids.
@@ -43,7 +45,7 @@ from comp.data.checks import (FOLDER, IGNORED, IMAGE_EXTENSIONS, by_stem, check_
                               entry_kind, list_images, warn_skipped)
 from comp.data.coco import read_coco_json
 from comp.data.dataset import Dataset, class_order, read_csv_str, require_dir, subset_dataset  # noqa: F401
-from comp.data.ids import id_form, images_by_id
+from comp.data.ids import images_by_id, index_ids
 from comp.data.labels import cell_labels, check_binary, table_groups, table_labels
 from comp.data.meta_lists import read_meta_lists
 from comp.data.test_rows import read_test
@@ -99,11 +101,10 @@ def read_csv_labels(competition: Competition) -> Dataset:
     train_dir = require_dir(competition.path("train"), "train")
     labels_path, table = _labels_table(competition)
     ids = list(table[competition.data.label_columns[0]])
-    images = list_images(train_dir)
-    index = images_by_id(images, train_dir, id_form(ids, images, competition.data.id_form))
+    index, where = index_ids(ids, train_dir, competition.data.id_form)
     missing = [i for i in ids if i not in index]
     if missing:
-        raise CompError(f"{labels_path}: id '{missing[0]}' names no image in {train_dir} "
+        raise CompError(f"{labels_path}: id '{missing[0]}' names no image in {train_dir}{where} "
                         f"({len(missing)} such id(s))")
     labels, classes = table_labels(table, competition, labels_path)
     train = pd.DataFrame({"id": ids, "path": [str(index[i]) for i in ids], "label": labels})

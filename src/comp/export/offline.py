@@ -106,6 +106,7 @@ def predict_export(dataset_dir: Path, competition_dir: Path, out: Path, say=prin
     from comp.files.atomic import write_text
     from comp.submit.frames import csv_text, make_frame
     from comp.submit.submission import read_sample, validate_frame
+    from comp.export.timing import duration
     from comp.targets.kinds import decode_regression
 
     export = read_export(dataset_dir)
@@ -119,7 +120,7 @@ def predict_export(dataset_dir: Path, competition_dir: Path, out: Path, say=prin
                         f"{names[:5]}...; predictions would be mislabelled")
     expected = expected_seconds(export, len(dataset.test))
     say(f"{len(dataset.test)} test images, {sum(len(r['models']) for r in export['runs'])} model(s)"
-        + (f"; expected about {expected / 60:.1f} min (as measured by comp export)" if expected else ""))
+        + (f"; expected about {duration(expected)} (as measured by comp export)" if expected else ""))
     images = load_images(list(dataset.test["path"]), tuple(competition.data.image_size), None, "test")
     kind = competition.target.kind
     probs = sum(run["weight"] * run_probs(dataset_dir, run, images, kind, say) for run in export["runs"])
@@ -143,5 +144,7 @@ def run_kernel(dataset_dir: Path, competition_dir: Path, out: Path) -> int:
     except CompError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         return 2
-    print(f"done in {(time.perf_counter() - started) / 60:.1f} min", flush=True)
+    from comp.export.timing import duration
+
+    print(f"done in {duration(time.perf_counter() - started)}", flush=True)
     return 0

@@ -39,6 +39,13 @@ class Timing:
         return n_images * (self.decode_s + n_models * per_view * self.predict_s)
 
 
+def duration(seconds: float) -> str:
+    """A time as a person reads it: seconds under two minutes, else minutes (hours past two)."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
 def machine() -> str:
     """This machine, as a figure should name it: CPU model and cores, or the GPU."""
     import os
@@ -73,7 +80,7 @@ def fit_to_limit(timing: Timing, limit_hours: float | None, n_images: int, n_mod
     """The selective-TTA share the export uses: ``share`` where it fits the limit, else the largest
     of :data:`SHARES` below it that does; one line refusing where none does."""
     expected = timing.seconds(n_images, n_models, views, share)
-    say(f"expected kernel time: {expected / 60:.1f} min for {n_images} test images x {n_models} model(s) x "
+    say(f"expected kernel time: {duration(expected)} for {n_images} test images x {n_models} model(s) x "
         f"{1 + share * (views - 1):g} view(s) (measured here: {timing.predict_s * 1000:.2f} ms per image per "
         f"model and view, {timing.decode_s * 1000:.2f} ms to decode; {timing.machine})")
     if limit_hours is None:

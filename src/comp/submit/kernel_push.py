@@ -1,13 +1,5 @@
-"""Pushing an export to Kaggle: ``comp submit --kernel DIR`` and ``comp export --push``.
-
-An export (``comp export``) holds ``dataset/`` (models, comp, ``export.json``, ``dataset-metadata.json``) and
-``kernel/`` (``kernel-metadata.json``, its code file). :func:`plan_push` checks it all before any network call:
-the metadata, an offline kernel attaching the dataset and the spec's Kaggle competition, and the runs against
-the rules as they are now. :func:`push` sends it through the client (:func:`comp.submit.upload.kaggle_api`):
-``dataset_status`` (exists? ready?), ``dataset_create_new(dir, public=False, dir_mode="zip")`` or
-``dataset_create_version(dir, notes, dir_mode="zip")``, ``kernels_push(dir)``, and
-``competition_submit_code(SUBMISSION_FILE, message, slug, kernel=id, kernel_version=n)`` (kaggle >= 1.7.4).
-"""
+"""Pushing an export (``comp export``) to Kaggle: :func:`plan_push` checks it all before any network call;
+:func:`push` uploads the dataset, pushes the kernel, waits until Kaggle has run that version and submits its output."""
 
 from __future__ import annotations
 
@@ -18,6 +10,7 @@ import sys
 import time
 import tomllib
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from comp.config.spec import Competition
@@ -33,6 +26,8 @@ ID_RULE = "<owner>/<slug> (owner: letters, digits, '_' or '-'; slug: a-z, 0-9 an
 LAYOUT = ("an export folder written by comp export holds dataset/dataset-metadata.json, dataset/export.json, "
           "kernel/kernel-metadata.json and the kernel's code_file")
 POLL_SECONDS, READY_SECONDS = 15.0, 3600.0  # how often, and how long, push waits for the dataset
+RUN_MARGIN_HOURS, RUN_HOURS = 1.0, 9.0  # waiting for the kernel's run: [platform] kernel_time_limit + margin, or 9 h
+RUN_FAILED = ("error", "cancel_requested", "cancel_acknowledged")  # kagglesdk's KernelWorkerStatus, lowercase
 sleep = time.sleep  # tests replace it
 
 
@@ -51,6 +46,7 @@ class Push:
     run_ids: list[str]
     files: int  # under dataset/
     size: int  # bytes
+    run_hours: float = RUN_HOURS  # how long push waits for the pushed version to run (queue included)
 
     def default_message(self) -> str:
         return f"comp: {' + '.join(self.run_ids)}"
@@ -62,15 +58,12 @@ class Push:
                 f"kernel:      {self.kernel_id}, {self.kernel_dir / self.code_file}, "
                 f"{'GPU' if self.enable_gpu else 'CPU'}, internet off",
                 f"competition: {self.competition}", f"runs:        {', '.join(self.run_ids)}",
-                f"submission:  {SUBMISSION_FILE} of the kernel's new version",
+                f"submission:  {SUBMISSION_FILE} of the kernel's new version, once it has run "
+                f"(waiting at most {self.run_hours:g} h)",
                 f"message:     {message or self.default_message()}"]
 
 
-# --------------------------------------------------------------------------- reading the export
-
-
 def read_json(path: Path) -> dict:
-    """A JSON object from the export; CompError if missing, not JSON, or not an object."""
     if not path.is_file():
         raise CompError(f"{path}: no such file; {LAYOUT}")
     try:
@@ -84,14 +77,9 @@ def read_json(path: Path) -> dict:
 
 def _value(meta: dict, key: str, ok, where: Path, what: str):
     """``meta[key]`` where ``ok(it)``; else one line naming the file, the key, what is accepted and the value."""
-    value = meta.get(key)
-    if not ok(value):
+    if not ok(value := meta.get(key)):
         raise CompError(f"{where}: {key} must be {what}. Received: {key}={value!r}")
     return value
-
-
-def _strings(value) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def _kaggle_id(meta: dict, key: str, where: Path, least: int, most: int = 50) -> str:
@@ -128,8 +116,10 @@ def read_kernel(folder: Path, dataset_id: str, slug: str) -> dict:
     _value(meta, "enable_internet", lambda v: v is False, path, "false: a code competition's kernel runs offline")
     for key, wanted, what in (("dataset_sources", dataset_id, "the export's dataset"),
                               ("competition_sources", slug, "the spec's [platform] kaggle")):
-        _value(meta, key, lambda v, w=wanted: _strings(v) and w in v, path, f"a list naming {wanted!r} ({what})")
-    _value(meta, "kernel_sources", _strings, path, "a list of kernel ids")
+        _value(meta, key, lambda v, w=wanted: isinstance(v, list) and w in v and all(isinstance(x, str) for x in v),
+               path, f"a list naming {wanted!r} ({what})")
+    _value(meta, "kernel_sources", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), path,
+           "a list of kernel ids")
     return meta
 
 
@@ -146,8 +136,7 @@ def export_runs(folder: Path, competition_name: str | None = None) -> tuple[str,
     runs = export.get("runs")
     ids = [r.get("id") if isinstance(r, dict) else r for r in runs] if isinstance(runs, list) else []
     if not ids or not all(isinstance(i, str) for i in ids):
-        raise CompError(f"{path}: runs must be a non-empty list of runs, each a table with its id. "
-                        f"Received: runs={runs!r}")
+        raise CompError(f"{path}: runs must be a non-empty list of runs with ids. Received: runs={runs!r}")
     return name, ids
 
 
@@ -171,8 +160,6 @@ def check_runs(competition: Competition, run_ids: list[str], where: Path) -> Non
 def plan_push(export_dir: Path, competition: Competition) -> Push:
     """Every check before any network call (one CompError each); what :func:`push` would send."""
     export_dir = Path(export_dir)
-    if not export_dir.is_dir():
-        raise CompError(f"{export_dir}: no such folder; {LAYOUT}")
     for part in ("dataset/" + DATASET_META, "dataset/" + EXPORT_FILE, "kernel/" + KERNEL_META):
         if not (export_dir / part).is_file():
             raise CompError(f"{export_dir / part}: no such file; {LAYOUT}")
@@ -186,58 +173,43 @@ def plan_push(export_dir: Path, competition: Competition) -> Push:
     check_runs(competition, run_ids, export_dir / "dataset" / EXPORT_FILE)
     files = [p for p in (export_dir / "dataset").rglob("*") if p.is_file()]
     return Push(export_dir / "dataset", export_dir / "kernel", dataset_id, title, kernel["id"], kernel["code_file"],
-                kernel["enable_gpu"], slug, run_ids, len(files), sum(p.stat().st_size for p in files))
-
-
-# --------------------------------------------------------------------------- the client
+                kernel["enable_gpu"], slug, run_ids, len(files), sum(p.stat().st_size for p in files),
+                RUN_HOURS if (hours := competition.platform.kernel_time_limit) is None else hours + RUN_MARGIN_HOURS)
 
 
 def _field(reply, name: str, camel: str | None = None):
-    """A reply's field: the kaggle client's objects (snake_case, older releases camelCase) or a dict."""
-    for key in (name, camel or name):
-        value = reply.get(key) if isinstance(reply, dict) else getattr(reply, key, None)
-        if value is not None:
+    for key in (name, camel or name):  # the client's objects (snake_case; older releases camelCase) or a dict
+        if (value := reply.get(key) if isinstance(reply, dict) else getattr(reply, key, None)) is not None:
             return value
     return None
 
 
-def _failure(step: str, error: BaseException) -> CompError:
-    text = str(error).strip()
-    return CompError(f"kaggle: {step} failed ({type(error).__name__}: {text.splitlines()[0] if text else 'no detail'})")
-
-
-def _call(step: str, call, *args, **kwargs):
-    """``call(*args, **kwargs)`` with the client's prints on stderr; a failure is one line naming the step."""
+def _call(step: str, call, *args, missing: bool = False, **kwargs):
+    """``call(...)`` (its prints on stderr); a failure is one line naming the step; with ``missing``, 404 is None."""
     try:
         with contextlib.redirect_stdout(sys.stderr):
             return call(*args, **kwargs)
     except (Exception, SystemExit) as e:  # HTTPError, ApiException, ValueError...: the platform's, not comp's
-        raise _failure(step, e) from None
-
-
-def _dataset_status(api, dataset_id: str) -> str | None:
-    """The dataset's status in lowercase (``ready``...), or None where Kaggle has no such dataset (404)."""
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            return str(api.dataset_status(dataset_id)).lower()
-    except (Exception, SystemExit) as e:
         code = getattr(getattr(e, "response", None), "status_code", None) or getattr(e, "status", None)
-        if code == 404:  # requests' HTTPError (kaggle >= 1.7), ApiException's status (older releases)
+        if missing and code == 404:
             return None
-        raise _failure(f"dataset_status {dataset_id}", e) from None
+        detail = text.splitlines()[0] if (text := str(e).strip()) else "no detail"
+        raise CompError(f"kaggle: {step} failed ({type(e).__name__}: {detail})") from None
+
+
+def _dataset_status(api, dataset_id: str) -> str | None:  # lowercase (ready...), None where Kaggle has none
+    status = _call(f"dataset_status {dataset_id}", api.dataset_status, dataset_id, missing=True)
+    return None if status is None else str(status).lower()
 
 
 def upload_dataset(plan: Push, api, say, message: str) -> dict:
     """Create the dataset (private, folders kept as zips), or add a version; wait until it is ready."""
     folder, exists = str(plan.dataset_dir), _dataset_status(api, plan.dataset_id) is not None
-    if exists:
-        say(f"kaggle: uploading a new version of dataset {plan.dataset_id} ({plan.files} files, {plan.size} bytes)")
-        step = f"dataset_create_version {plan.dataset_id}"
-        reply = _call(step, api.dataset_create_version, folder, message, convert_to_csv=False, dir_mode="zip")
-    else:
-        say(f"kaggle: creating private dataset {plan.dataset_id} ({plan.files} files, {plan.size} bytes)")
-        step = f"dataset_create_new {plan.dataset_id}"
-        reply = _call(step, api.dataset_create_new, folder, public=False, convert_to_csv=False, dir_mode="zip")
+    say(f"kaggle: {'uploading a new version of' if exists else 'creating private'} dataset {plan.dataset_id} "
+        f"({plan.files} files, {plan.size} bytes)")
+    step = f"dataset_create_{'version' if exists else 'new'} {plan.dataset_id}"
+    reply = (_call(step, api.dataset_create_version, folder, message, convert_to_csv=False, dir_mode="zip") if exists
+             else _call(step, api.dataset_create_new, folder, public=False, convert_to_csv=False, dir_mode="zip"))
     error, status = _field(reply, "error"), _field(reply, "status")
     if error or (status is not None and str(status).lower() != "ok"):
         raise CompError(f"kaggle: {step} failed: {error or f'status {status}'}")
@@ -270,11 +242,42 @@ def push_kernel(plan: Push, api, say) -> dict:
     return {"kernel": plan.kernel_id, "kernel_version": version, "kernel_url": _field(reply, "url")}
 
 
-def submit_kernel(plan: Push, api, say, version, message: str) -> dict:
-    """Submit the competition from the kernel's version (its ``submission.csv``)."""
+def _kernel_status(api, kernel_id: str, tries: int = 3) -> tuple[str, str]:
+    """(status, failure): queued, running, complete, error, cancel_acknowledged... (KernelWorkerStatus, old text)."""
+    for attempt in range(tries):  # a failed call is tried again after a poll; the last failure stands
+        with contextlib.suppress(CompError) if attempt < tries - 1 else contextlib.nullcontext():
+            reply = _call(f"kernels_status {kernel_id}", api.kernels_status, kernel_id)
+            break
+        sleep(POLL_SECONDS)
+    status, failure = _field(reply, "status"), str(_field(reply, "failure_message", "failureMessage") or "").strip()
+    name = getattr(status, "name", None) or str(status).rpartition(".")[2]
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower(), failure.splitlines()[0] if failure else ""
+
+
+def wait_for_kernel(plan: Push, api, say, version, url: str | None) -> int:
+    """Poll until the pushed version has run (Kaggle submits only a version that completed); the seconds waited."""
     if version is None:
         raise CompError(f"kaggle: kernels_push {plan.kernel_id} returned no version number, so nothing was "
                         f"submitted; submit the kernel's version from kaggle.com/competitions/{plan.competition}")
+    kernel, url = f"kernel {plan.kernel_id} version {version}", url or f"https://www.kaggle.com/code/{plan.kernel_id}"
+    say(f"kaggle: waiting for {kernel} to run on Kaggle before submitting its {SUBMISSION_FILE} "
+        f"(checking every {POLL_SECONDS:g} s, at most {plan.run_hours:g} h)")
+    waited = 0
+    while (status := _kernel_status(api, plan.kernel_id))[0] != "complete":
+        if status[0] in RUN_FAILED:
+            raise CompError(f"kaggle: {kernel} ended with status {status[0]}{f' ({status[1]})' if status[1] else ''} "
+                            f"after {timedelta(seconds=waited)}, so nothing was submitted; its log is at {url}")
+        if waited >= plan.run_hours * 3600:
+            raise CompError(f"kaggle: {kernel} is still {status[0]} after {timedelta(seconds=waited)} (the limit), so "
+                            f"nothing was submitted; see {url}, then kaggle.com/competitions/{plan.competition}")
+        sleep(POLL_SECONDS)
+        waited += round(POLL_SECONDS)
+    say(f"kaggle: {kernel} ran successfully in {timedelta(seconds=waited)}")
+    return waited
+
+
+def submit_kernel(plan: Push, api, say, version, message: str) -> dict:
+    """Submit the competition from the kernel's version (its ``submission.csv``)."""
     say(f"kaggle: submitting {SUBMISSION_FILE} of kernel {plan.kernel_id} version {version} to {plan.competition}")
     reply = _call(f"competition_submit_code {plan.competition}", api.competition_submit_code, SUBMISSION_FILE,
                   message, plan.competition, kernel=plan.kernel_id, kernel_version=int(version))
@@ -282,11 +285,8 @@ def submit_kernel(plan: Push, api, say, version, message: str) -> dict:
 
 
 def push(plan: Push, api, say, submit: bool, message: str | None) -> dict:
-    """Upload the dataset, push the kernel and, with ``submit``, submit its output; say each step.
-
-    Returns what was pushed: dataset, dataset_action (created or new version), dataset_url, kernel,
-    kernel_version, kernel_url, competition, submitted, and with ``submit`` submission (Kaggle's ref)
-    and submission_message. A failed step is a CompError naming it; the steps before it stay done."""
+    """Upload the dataset, push the kernel and, with ``submit``, wait for its run and submit its output; a failed step
+    is a CompError (the steps before it stay done). Returns the record: dataset..., kernel..., submission..."""
     message = message or plan.default_message()
     if submit and not callable(getattr(api, "competition_submit_code", None)):  # checked before any upload
         installed = getattr(sys.modules.get("kaggle"), "__version__", "an older release")
@@ -295,5 +295,6 @@ def push(plan: Push, api, say, submit: bool, message: str | None) -> dict:
     record = {**upload_dataset(plan, api, say, message), **push_kernel(plan, api, say),
               "competition": plan.competition, "submitted": submit}
     if submit:
+        record["kernel_seconds"] = wait_for_kernel(plan, api, say, record["kernel_version"], record["kernel_url"])
         record.update(submit_kernel(plan, api, say, record["kernel_version"], message))
     return record
