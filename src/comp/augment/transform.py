@@ -37,6 +37,7 @@ from comp.tf_quiet import tf
 # The in-graph per-sample ops live in comp.augment.ops; the older ones are still importable from here.
 from comp.augment.ops import (_box_mask, alternating_flip, random_affine, random_color_jitter,  # noqa: F401
                               random_cutout, random_erase, random_flip, random_resized_crop, random_translate)
+from comp.augment.policies import apply_policy
 from comp.errors import unknown_name_error
 from comp.config.recipe import AugmentCfg
 
@@ -176,7 +177,7 @@ def _per_sample_ops(cfg: AugmentCfg, seed: int):
     """(images, epoch, step, index, base, seeds) -> images: the per-sample ops in their order.
 
     The albumentations preset, then random resized crop, rotation and scale, flip, translation,
-    colour jitter, random erasing and cutout. The ops for large images (crop, affine, colour,
+    the augmentation policy (``augment.policy``), colour jitter, random erasing and cutout. The ops for large images (crop, affine, colour,
     erasing) draw from seeds of their own, so the other ops draw as they did before them.
     """
     albument = BatchAugmenter(cfg.preset, seed) if cfg.preset != "none" else None
@@ -194,6 +195,9 @@ def _per_sample_ops(cfg: AugmentCfg, seed: int):
         elif cfg.flip:
             images = random_flip(images, seeds[0])
         images = random_translate(images, cfg.translate, seeds[1], cfg.translate_fill)
+        if cfg.policy != "none":  # a seed of its own: the other ops draw as they did before it
+            policy_seed = tf.random.experimental.stateless_fold_in(base, 2)
+            images = apply_policy(images, cfg.policy, policy_seed, cfg.policy_ops, cfg.policy_magnitude)
         images = random_color_jitter(images, cfg.color_jitter, more[2])
         images = random_erase(images, cfg.erase_prob, cfg.erase_scale, more[3], cfg.erase_fill)
         return random_cutout(images, cfg.cutout, seeds[2])

@@ -59,6 +59,11 @@ class AugmentCfg:
     erase_prob: float = setting(0.0, UNIT)  # random erasing: probability per image; 0 = off
     erase_scale: list[float] = setting([0.02, 0.25], UNIT_PAIR)  # erased box's area fraction range
     erase_fill: str = choice_field("noise", ("noise", "zeros"))  # what the erased box holds: 0-255 noise or black
+    # an augmentation policy in the graph (comp.augment.policies): trivial (TrivialAugment Wide: one op
+    # per image at a random magnitude) or randaugment (policy_ops ops at policy_magnitude); none = off
+    policy: str = choice_field("none", ("none", "trivial", "randaugment"))
+    policy_ops: int = setting(2, Interval(Integral, 1, 10))  # randaugment: ops per image
+    policy_magnitude: float = setting(0.5, UNIT)  # randaugment: every op's magnitude, 0 to 1
 
 
 @dataclass
