@@ -61,6 +61,7 @@ def test_the_exported_kernel_writes_comp_predicts_csv_offline_without_comp(tiny_
     dataset, kernel = tiny_competition / "export" / "dataset", tiny_competition / "export" / "kernel"
     meta = json.loads((kernel / "kernel-metadata.json").read_text())
     assert meta["enable_internet"] is False and meta["enable_gpu"] is True
+    assert meta["title"].lower().replace(" ", "-") == meta["id"].split("/")[1]  # Kaggle's title -> slug rule
     assert meta["competition_sources"] == ["tiny-code"] and meta["dataset_sources"] == [f"tester/{dataset_slug(dataset)}"]
     export = json.loads((dataset / "export.json").read_text())
     assert [len(r["models"]) for r in export["runs"]] == [2] and export["versions"]["tensorflow"]

@@ -113,7 +113,8 @@ def write_kernel(plan: ExportPlan, folder: Path) -> None:
     folder.mkdir()
     slug = plan.competition.platform.kaggle or plan.competition.name
     (folder / "kernel.py").write_text(kernel_script(slug, plan.slug), encoding="utf-8")
-    metadata = {"id": f"{plan.owner}/{plan.slug}-kernel"[:100], "title": f"{plan.slug} kernel"[:50],
+    kernel = f"{plan.slug[:43].strip('-')}-kernel"  # Kaggle derives a kernel's slug from its title: keep them one
+    metadata = {"id": f"{plan.owner}/{kernel}", "title": kernel.replace("-", " "),
                 "code_file": "kernel.py", "language": "python", "kernel_type": "script", "is_private": True,
                 "enable_gpu": bool(plan.competition.platform.kernel_gpu), "enable_internet": False,
                 "dataset_sources": [f"{plan.owner}/{plan.slug}"],
