@@ -79,7 +79,7 @@ def test_multi_label_writes_labels_over_thresholds_or_columns(tmp_path):
     strict = make_frame(comp, IDS, probs, names, {"thresholds": [0.95, 0.5, 0.5]})["label"].tolist()
     assert strict == ["scab", "scab", "healthy"]
     sample = "id,rust,scab,healthy\n" + "".join(f"{i},0,0,0\n" for i in IDS)
-    columns = spec(tmp_path, "multi-label", "mean_roc_auc", sample)
+    columns = spec(tmp_path, "multi-label", "mean_roc_auc", sample, columns=names)  # 0/1 columns: written as such
     frame = make_frame(columns, IDS, probs, names, sample=pd.read_csv(tmp_path / "sample.csv", dtype=str))
     assert frame[names].to_numpy() == pytest.approx(probs)
     validate_frame(frame, columns, names, "sub.csv")

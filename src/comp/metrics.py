@@ -26,9 +26,18 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score, root_mean_squared_error
 
 from comp.targets.decisions import grades, map_at_k, normalised, quadratic_kappa, threshold, top_k
+
+
+
+def sk():
+    """``sklearn.metrics``, imported on first use: every command reads the spec, whose metric
+    names come from here, and most never score (importing scikit-learn takes about a second)."""
+    import sklearn.metrics
+
+    return sklearn.metrics
+
 
 # name -> (function of (truth, probs, decisions), higher is better)
 METRICS: dict[str, tuple[Callable, bool]] = {}
@@ -57,19 +66,19 @@ def _labels(truth: np.ndarray, probs: np.ndarray, decisions: dict) -> np.ndarray
 @metric("accuracy")
 def _accuracy(truth, probs, decisions):
     """The share of rows whose predicted labels are all right (exact match where several labels)."""
-    return accuracy_score(truth, _labels(truth, probs, decisions))
+    return sk().accuracy_score(truth, _labels(truth, probs, decisions))
 
 
 @metric("macro_f1")
 def _macro_f1(truth, probs, decisions):
     """The unweighted mean of the F1 of each class (of each column where several labels)."""
-    return f1_score(truth, _labels(truth, probs, decisions), average="macro", zero_division=0)
+    return sk().f1_score(truth, _labels(truth, probs, decisions), average="macro", zero_division=0)
 
 
 @metric("micro_f1")
 def _micro_f1(truth, probs, decisions):
     """The F1 of every (row, class) decision counted together (the accuracy where one class per row)."""
-    return f1_score(truth, _labels(truth, probs, decisions), average="micro", zero_division=0)
+    return sk().f1_score(truth, _labels(truth, probs, decisions), average="micro", zero_division=0)
 
 
 @metric("log_loss", higher=False, high=math.inf)
@@ -77,17 +86,17 @@ def _log_loss(truth, probs, decisions):
     """The mean negative log probability of the truth; for several labels, the mean over columns of
     each column's binary log loss. scikit-learn clips exact zeros at float64's eps."""
     if truth.ndim == 1:
-        return log_loss(truth, probs, labels=np.arange(probs.shape[1]))
-    return np.mean([log_loss(truth[:, j], probs[:, j], labels=[0, 1]) for j in range(truth.shape[1])])
+        return sk().log_loss(truth, probs, labels=np.arange(probs.shape[1]))
+    return np.mean([sk().log_loss(truth[:, j], probs[:, j], labels=[0, 1]) for j in range(truth.shape[1])])
 
 
 @metric("roc_auc")
 def _roc_auc(truth, probs, decisions):
     """The area under the ROC curve of one positive class: class 1 of two, or a single 0/1 column."""
     if truth.ndim == 1 and probs.shape[1] == 2:
-        return roc_auc_score(truth, probs[:, 1])
+        return sk().roc_auc_score(truth, probs[:, 1])
     if truth.ndim == 2 and truth.shape[1] == 1:
-        return roc_auc_score(truth[:, 0], probs[:, 0])
+        return sk().roc_auc_score(truth[:, 0], probs[:, 0])
     raise ValueError(f"roc_auc scores one positive class (class indices against 2 columns, or one 0/1 "
                      f"column); received truth of shape {truth.shape} and probabilities of shape "
                      f"{probs.shape}: mean_roc_auc averages the AUCs of several columns")
@@ -101,7 +110,7 @@ def _mean_roc_auc(truth, probs, decisions):
     scored = [j for j in range(columns.shape[1]) if np.unique(columns[:, j]).size == 2]
     if not scored:
         return math.nan
-    return np.mean([roc_auc_score(columns[:, j], probs[:, j]) for j in scored])
+    return np.mean([sk().roc_auc_score(columns[:, j], probs[:, j]) for j in scored])
 
 
 @metric("qwk", low=-1.0)
@@ -121,7 +130,7 @@ def _map_at_5(truth, probs, decisions):
 @metric("rmse", higher=False, high=math.inf)
 def _rmse(truth, values, decisions):
     """The root mean squared error of the predicted numbers."""
-    return root_mean_squared_error(truth, values)
+    return sk().root_mean_squared_error(truth, values)
 
 
 def _arrays(metric: str, truth, probs) -> tuple[np.ndarray, np.ndarray]:
@@ -177,7 +186,7 @@ def per_class_f1(truth, probs, decisions: dict | None = None) -> list[float]:
     """F1 of each class (in class order) of the predicted labels (:func:`score`'s: the arg-max, or a
     truth matrix's columns over their thresholds); 0 for a class never predicted nor present."""
     truth, probs = _arrays("macro_f1", truth, probs)
-    values = f1_score(truth, _labels(truth, probs, decisions or {}), labels=np.arange(probs.shape[1]),
+    values = sk().f1_score(truth, _labels(truth, probs, decisions or {}), labels=np.arange(probs.shape[1]),
                       average=None, zero_division=0)
     return [round(float(v), 4) for v in values]
 

@@ -120,16 +120,25 @@ def warn_skipped(folder: Path, skipped: dict[str, list[str]]) -> None:
         warnings.warn(f"{shown(folder)}: skipped {len(names)} {kind}: {listed}", DataWarning, stacklevel=3)
 
 
-def list_images(folder: Path) -> list[Path]:
-    """Image files in ``folder`` (not recursive), sorted by name; what else it holds is ignored
-    or skipped with a warning as the module's docstring says."""
-    images, skipped = [], {}
+def scan(folder: Path) -> tuple[list[Path], list[Path], dict[str, list[str]]]:
+    """A folder's images, its sub-folders, and what :func:`list_images` skips by
+    kind (the sub-folders among them), each sorted by name; nothing is warned yet."""
+    images, folders, skipped = [], [], {}
     for p in entries(folder):
         kind = entry_kind(p)
         if kind == IMAGE:
             images.append(p)
         elif kind != IGNORED:
             skipped.setdefault(kind, []).append(p.name)
+            if kind == FOLDER:
+                folders.append(p)
+    return images, folders, skipped
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files in ``folder`` (not recursive), sorted by name; what else it holds is ignored
+    or skipped with a warning as the module's docstring says."""
+    images, _, skipped = scan(folder)
     warn_skipped(folder, skipped)
     return images
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from comp.data.checks import (FOLDER, IGNORED, IMAGE, IMAGE_EXTENSIONS, by_stem, check_name, entries, entry_kind,
+from comp.data.checks import (FOLDER, IMAGE_EXTENSIONS, by_stem, check_name, scan,
                               shown, warn_skipped)
 from comp.errors import CompError
 
@@ -53,21 +53,6 @@ def images_by_id(images: list[Path], folder: Path, form: str) -> dict[str, Path]
     if form == "name":
         return {p.name: p for p in images}
     return by_stem(images, folder)
-
-
-def scan(folder: Path) -> tuple[list[Path], list[Path], dict[str, list[str]]]:
-    """A folder's images, its sub-folders, and what :func:`~comp.data.checks.list_images` would skip by
-    kind (the sub-folders among them), each sorted by name; nothing is warned yet."""
-    images, folders, skipped = [], [], {}
-    for p in entries(folder):
-        kind = entry_kind(p)
-        if kind == IMAGE:
-            images.append(p)
-        elif kind != IGNORED:
-            skipped.setdefault(kind, []).append(p.name)
-            if kind == FOLDER:
-                folders.append(p)
-    return images, folders, skipped
 
 
 def tree_images(folder: Path) -> list[Path]:

@@ -14,6 +14,7 @@ and a difference is said, not refused), and how long it expects to take.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from pathlib import Path
@@ -70,7 +71,7 @@ def competition_of(export: dict, competition_dir: Path):
     """The export's competition spec, reading its files from ``competition_dir``."""
     from comp.config.spec import competition_from_dict
 
-    table = json.loads(json.dumps(export["competition"]))
+    table = copy.deepcopy(export["competition"])
     table["data"]["root"] = str(competition_dir)
     for key in ("builder", "answers", "archives"):  # nothing built, scored or unpacked in a read-only input
         table["data"].pop(key, None)
@@ -105,7 +106,7 @@ def predict_export(dataset_dir: Path, competition_dir: Path, out: Path, say=prin
     from comp.data.layouts import read_dataset
     from comp.files.atomic import write_text
     from comp.submit.frames import csv_text, make_frame
-    from comp.submit.submission import read_sample, validate_frame
+    from comp.submit.submission import sample_frame, validate_frame
     from comp.export.timing import duration
     from comp.targets.kinds import decode_regression
 
@@ -127,7 +128,7 @@ def predict_export(dataset_dir: Path, competition_dir: Path, out: Path, say=prin
     scale = export.get("regression_scale")
     preds = decode_regression(probs, tuple(scale))[:, None] if kind == "regression" else probs
     test_ids = list(dataset.test["id"])
-    frame = make_frame(competition, test_ids, preds, names, export["decisions"], read_sample(competition))
+    frame = make_frame(competition, test_ids, preds, names, export["decisions"], sample_frame(competition))
     validate_frame(frame, competition, names, str(out), test_ids)
     write_text(out, csv_text(frame))
     say(f"wrote {out} ({len(frame)} rows; validated against {competition.path('sample_submission') or 'the test list'})")

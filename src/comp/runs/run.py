@@ -152,18 +152,20 @@ class Run:
             raise CompError(f"{self.dir}: no finished folds")
         rows, target = np.concatenate(rows), self.competition.target
         truth = kinds.truth(target.kind, table["label"], names, target.separator, f"{self.dir}/folds.csv")
-        return rows, truth[rows], self.metric_inputs(np.concatenate(probs))
+        return rows, truth[rows], self.metric_inputs(np.concatenate(probs), table)
 
     @property
     def softmax(self) -> bool:
         """Whether the run's predictions are one softmax per row (else independent sigmoid columns)."""
         return kinds.is_softmax(self.competition.target.kind)
 
-    def metric_inputs(self, probs: np.ndarray) -> np.ndarray:
-        """The run's model outputs as a metric scores them (a regression's back in its units, one column)."""
+    def metric_inputs(self, probs: np.ndarray, table: pd.DataFrame | None = None) -> np.ndarray:
+        """The run's model outputs as a metric scores them (a regression's back in its units, one
+        column); ``table``: its folds.csv where the caller has read it."""
         if self.competition.target.kind != "regression":
             return probs
-        scale = kinds.regression_scale(self.fold_table()["label"], f"{self.dir}/folds.csv")
+        labels = (self.fold_table() if table is None else table)["label"]
+        scale = kinds.regression_scale(labels, f"{self.dir}/folds.csv")
         return kinds.decode_regression(probs, scale)[:, None]
 
     def _fold_oof(self, k: int, n_rows: int, n_classes: int) -> np.ndarray:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from comp.config.spec import Competition
+from comp.data.test_rows import writes_columns
 from comp.errors import CompError
 from comp.targets import decisions as decide
 from comp.targets.kinds import split_labels
@@ -40,24 +41,10 @@ def positive_index(competition: Competition, class_names: list[str]) -> int:
     return class_names.index(positive)
 
 
-def column_targets(competition: Competition, class_names: list[str], sample_columns: list[str] | None) -> bool:
-    """Whether the kind writes one column per class (class probabilities; several labels where
-    the sample's target columns are class names, or without a sample, ``target.columns`` is set)."""
-    kind = competition.target.kind
-    if kind == "class-probabilities":
-        return True
-    if kind != "multi-label":
-        return False
-    if not sample_columns:
-        return bool(competition.target.columns)
-    others = [c for c in sample_columns if c != competition.submission.id_column and not c.startswith("Unnamed: ")]
-    return bool(others) and set(others) <= set(class_names) and others != [competition.submission.target_column]
-
-
 def target_columns(competition: Competition, class_names: list[str], sample_columns: list[str] | None) -> list[str]:
     """The columns the kind fills: the class columns the sample has (all classes without a sample;
     a sample may leave some of the trained ones out, as ranzcr-clip's does), or the target column."""
-    if not column_targets(competition, class_names, sample_columns):
+    if not writes_columns(competition):
         return [competition.submission.target_column]
     return [c for c in sample_columns if c in class_names] if sample_columns else list(class_names)
 
@@ -72,9 +59,9 @@ def target_values(competition: Competition, preds: np.ndarray, class_names: list
     target, submission = competition.target, competition.submission
     names, kind, col = np.asarray(class_names, dtype=object), target.kind, submission.target_column
     preds = np.asarray(preds, dtype=np.float64)
-    if column_targets(competition, class_names, sample_columns):
+    if writes_columns(competition):
         if kind == "class-probabilities":
-            preds = np.clip(preds, 0, 1) / np.clip(preds, 0, 1).sum(axis=1, keepdims=True)
+            preds = decide.normalised(np.clip(preds, 0, 1))
         return {c: preds[:, class_names.index(c)] for c in target_columns(competition, class_names, sample_columns)}
     if kind == "binary":
         return {col: np.clip(preds[:, positive_index(competition, class_names)], 0, 1)}

@@ -25,7 +25,7 @@ from comp.data.checks import check_unique
 from comp.data.layouts import read_csv_str
 from comp.errors import CompError
 from comp.targets.decisions import map_at_k
-from comp.targets.kinds import split_labels
+from comp.targets.kinds import multi_hot, split_labels
 
 ON_LABELS = ("accuracy", "macro_f1", "micro_f1", "qwk")  # metrics a column of labels can be scored on
 
@@ -55,15 +55,6 @@ def _numbers(values: pd.Series, where: str) -> np.ndarray:
     return out
 
 
-def _label_matrix(cells: pd.Series, names: list[str], separator: str) -> np.ndarray:
-    index = {n: i for i, n in enumerate(names)}
-    out = np.zeros((len(cells), len(names)))
-    for row, cell in enumerate(cells):
-        for rank, label in enumerate(split_labels(cell, separator)):
-            out[row, index[label]] = max(out[row, index[label]], 1.0 / (rank + 1))
-    return out
-
-
 def _inputs(merged: pd.DataFrame, competition: Competition, columns: list[str], where: str):
     """(truth, predictions) for the metric from the merged answers and submission."""
     kind, target, metric = competition.target.kind, competition.target, competition.metric
@@ -81,7 +72,7 @@ def _inputs(merged: pd.DataFrame, competition: Competition, columns: list[str], 
     if kind == "multi-label":
         sep = target.separator
         names = sorted({x for cell in pd.concat([true, pred]) for x in split_labels(cell, sep)})
-        return _label_matrix(true, names, sep) > 0, (_label_matrix(pred, names, sep) > 0).astype(float)
+        return multi_hot(true, names, sep, str(where)), multi_hot(pred, names, sep, where)
     if metric not in ON_LABELS:
         raise CompError(f"{metric} needs probabilities; a column of labels (target.kind = {kind}) can be scored "
                         f"on {', '.join(ON_LABELS)} only")

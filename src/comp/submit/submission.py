@@ -57,7 +57,7 @@ def check_rules(competition: Competition, runs) -> dict:
             "passed": True}
 
 
-def read_sample(competition: Competition) -> pd.DataFrame | None:
+def sample_frame(competition: Competition) -> pd.DataFrame | None:
     """The sample submission (every column a string), or None where the spec names none."""
     path = competition.path("sample_submission")
     return None if path is None else read_csv_str(path)
@@ -68,7 +68,7 @@ def validate_frame(frame: pd.DataFrame, competition: Competition, class_names: l
     """Check a submission against the sample submission (or the test ids where there is none):
     its columns, its ids in order, and each target as the kind writes it (:mod:`comp.submit.frames`)."""
     id_col = competition.submission.id_column
-    sample = read_sample(competition)
+    sample = sample_frame(competition)
     columns = check_columns(frame, competition, class_names, sample, where)
     if sample is not None:
         expected, source = list(sample[id_col]), str(competition.path("sample_submission"))
@@ -265,7 +265,7 @@ def write_checked_submission(competition: Competition, dataset, preds: np.ndarra
     validated, written with its manifest, and scored where answers are known; the manifest written."""
     check_out_path(competition, path, force=True, whole_root=False)  # comp predict checked --out already
     test_ids = list(dataset.test["id"])
-    frame = make_frame(competition, test_ids, preds, dataset.class_names, decisions, read_sample(competition))
+    frame = make_frame(competition, test_ids, preds, dataset.class_names, decisions, sample_frame(competition))
     validate_frame(frame, competition, dataset.class_names, str(path), test_ids)
     manifest = write_submission(frame, path, manifest)
     say(f"wrote {path} ({len(frame)} rows; validated against "

@@ -13,8 +13,6 @@ what a metric needs into a JSON-serialisable dict, which :func:`comp.metrics.sco
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
-from sklearn.metrics import cohen_kappa_score, f1_score
 
 THRESHOLDS = np.round(np.arange(0.02, 0.99, 0.02), 2)  # the grid of thresholds tried; 0.5 is one
 NEW_SCORES = np.round(np.linspace(0.0, 1.0, 101), 2)  # the grid of scores tried for a new label
@@ -45,6 +43,8 @@ def grades(probs, cuts=None) -> np.ndarray:
 def quadratic_kappa(truth, predicted, n_grades: int) -> float:
     """Quadratic weighted kappa of grade indices, the grades 0..n_grades-1 weighted by their values
     (not by the positions of those that occur, scikit-learn's default)."""
+    from sklearn.metrics import cohen_kappa_score  # imported on use, as comp.metrics does
+
     return float(cohen_kappa_score(truth, predicted, labels=np.arange(n_grades), weights="quadratic"))
 
 
@@ -79,6 +79,8 @@ def fit_cuts(truth, probs) -> list[float]:
 
     # Nelder-Mead alone stalls on the flat steps of the loss, a few hundredths of a grade from its start
     searched = _cut_search(loss, start, probs @ np.arange(n_grades))
+    from scipy.optimize import minimize  # imported on use
+
     found = minimize(loss, searched, method="Nelder-Mead").x
     best = min((found, searched, start), key=loss)  # the first of equals: the most refined
     return [float(c) for c in np.sort(best)]
@@ -145,12 +147,16 @@ def threshold(probs, thresholds, at_least_one: bool = True) -> np.ndarray:
 
 def _f1(truth, probs, thresholds, average: str) -> float:
     """F1 (``average``: micro or macro) of the labels of ``probs`` over ``thresholds``, one at least per row."""
+    from sklearn.metrics import f1_score  # imported on use, as comp.metrics does
+
     return float(f1_score(truth, threshold(probs, thresholds), average=average, zero_division=0))
 
 
 def _column_threshold(truth, probs) -> float:
     """The threshold of the grid that gives one column (0/1 ``truth``, its ``probs``) its best F1;
     0.5 where none is better."""
+    from sklearn.metrics import f1_score
+
     # one scikit-learn call: the column repeated once per threshold, each repeat a label of its own
     found = f1_score(np.repeat(truth[:, None], len(THRESHOLDS), axis=1), probs[:, None] > THRESHOLDS,
                      average=None, zero_division=0)
