@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1
 EXTRAS  ?= dev
 
 COMP    ?= demo-digits
-RECIPE  ?= vgg-mixup
+RECIPE  ?=
 FOLDS   ?= 5
 RUN     ?=
 GPUS    ?=
@@ -17,6 +17,7 @@ TTA     ?=
 # SET="train.epochs=1 augment.mixup_alpha=0" becomes --set train.epochs=1 --set augment.mixup_alpha=0
 SETS    := $(foreach s,$(SET),--set $(s))
 RUNOPT  := $(if $(RUN),--run $(RUN))
+RECIPEOPT := $(if $(RECIPE),--recipe $(RECIPE))
 GPUOPT  := $(if $(GPUS),--gpus $(GPUS))
 TTAOPT  := $(if $(TTA),--tta-level $(TTA))
 PYTEST_ARGS ?=
@@ -29,7 +30,7 @@ BENCH_ARGS ?=
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
-	@echo "  variables: COMP=$(COMP) RECIPE=$(RECIPE) FOLDS=$(FOLDS) RUN= GPUS= SET=\"key=value ...\" TTA="
+	@echo "  variables: COMP=$(COMP) RECIPE=$(if $(RECIPE),$(RECIPE),(comp train's default)) FOLDS=$(FOLDS) RUN= GPUS= SET=\"key=value ...\" TTA="
 
 $(STAMP): pyproject.toml
 	@test -n "$(PY)" || { echo "error: python3.11 not found; install Python 3.11 or pass PY=/path/to/python" >&2; exit 2; }
@@ -42,7 +43,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## create .venv and install comp (done automatically by the other targets)
 
 train: $(STAMP) ## k-fold training + ensemble submission: make train [COMP=] [RECIPE=] [FOLDS=] [RUN=] [GPUS=0,1] [SET="k=v ..."]
-	$(BIN)/comp train --competition $(COMP) --recipe $(RECIPE) --folds $(FOLDS) $(RUNOPT) $(GPUOPT) $(SETS)
+	$(BIN)/comp train --competition $(COMP) $(RECIPEOPT) --folds $(FOLDS) $(RUNOPT) $(GPUOPT) $(SETS)
 	$(BIN)/comp predict --competition $(COMP) $(RUNOPT) --ensemble $(TTAOPT)
 
 predict: $(STAMP) ## ensemble the latest run's folds with TTA and write submissions/<comp>-<run>-<stamp>.csv

@@ -48,6 +48,13 @@ def test_train_predict_validate_score_end_to_end(tiny_competition, cli):
     assert set(sub["target"]) <= {"circle", "square", "stripe"}
     manifest = json.loads(csv.with_suffix(".json").read_text())
     assert manifest["runs"][0]["fold_models"] == 2 and manifest["tta"] == "flip"
+    # each fold's agreement with the ensemble on the test images: in the manifest and in a table
+    probs = [np.load(tiny_competition / "runs" / "tiny" / manifest["runs"][0]["run"] / f"fold-{k}" / "test.npy")
+             for k in (0, 1)]
+    ensemble = np.mean(probs, axis=0).argmax(axis=1)
+    expected = [round(float(np.mean(p.argmax(axis=1) == ensemble)), 4) for p in probs]
+    assert manifest["runs"][0]["fold_agreement"] == expected
+    assert "test decisions shared with the ensemble" in pred.stderr
     assert manifest["rule_check"]["passed"] is True
     assert "test accuracy" in pred.stderr
 

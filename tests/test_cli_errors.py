@@ -64,6 +64,17 @@ def test_train_with_an_unknown_recipe(tiny_competition, cli, error_line, assert_
     assert_no_run(tiny_competition)
 
 
+def test_train_without_a_recipe_names_the_default_and_why_in_its_first_line(tiny_competition, cli, error_line):
+    from comp.cli.app import DEFAULT_RECIPE
+
+    result = cli("train", "-c", "tiny", "--folds", "2", "--fold", "5", "--executor", "inline")
+    error_line(result, "--fold", only_line=False)
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(f"recipe {DEFAULT_RECIPE}, the default: the most accurate recipe at every budget measured")
+    named = cli("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--fold", "5", "--executor", "inline")
+    assert "the default" not in named.stderr
+
+
 def test_train_with_an_unknown_competition(tiny_competition, cli, error_line, assert_no_run):
     result = cli("train", "-c", "tinyy", "-r", "tiny", "--executor", "inline")
     error_line(result, "unknown competition 'tinyy'", "Did you mean 'tiny'?")

@@ -129,3 +129,12 @@ def test_muon_for_the_conv_kernels_learns_far_above_chance(shapes, cli, write_sh
     # its kernels' step is muon_lr, not train.lr: with (nearly) none it stays near chance
     assert oof_accuracy(cli, shapes, "fast", ["train.optimizer=muon", "train.muon_lr=1e-9", "train.lr=1e-9"],
                         run="still") < CHANCE_AT_MOST
+
+
+def test_the_deep_shape_with_its_shortcuts_and_muon_learns_far_above_chance(shapes, cli, write_shapes):
+    # fast-deep's architecture (three convs a stage, a shortcut over the last two) at small widths
+    write_shapes(shapes / "data" / "tiny")
+    deep = ["model.convs_per_stage=3", "model.residual=true", "train.optimizer=muon", "train.muon_lr=0.1"]
+    accuracy = oof_accuracy(cli, shapes, "fast", deep)
+    print(f"fast, 3 convs a stage with shortcuts, muon: OOF accuracy {accuracy:.3f}")
+    assert accuracy > LEARNED

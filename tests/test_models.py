@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -274,3 +276,28 @@ def test_whitening_samples_a_bounded_number_of_patches_at_512_px_and_beyond():
     huge = whitening_sample(np.zeros((2, 3000, 2500, 3), np.uint8))  # one image alone is over the bound
     assert huge.shape == (1, 2237, 2237, 3) and 2236 * 2236 <= MAX_WHITEN_PATCHES
     assert whitening_sample(np.zeros((6000, 32, 32, 3), np.uint8)).shape == (5000, 32, 32, 3)  # CIFAR: max_images
+
+
+def test_fast_deep_blocks_have_three_convs_and_a_shortcut_over_the_last_two():
+    model = create_model("fast", (16, 16, 3), CLASSES, widths=[8, 12, 16], convs_per_stage=3, residual=True)
+    convs = [layer.name for layer in model.layers if layer.name.endswith("_conv")]
+    assert convs == [f"s{s}c{c}_conv" for s in (1, 2, 3) for c in (1, 2, 3)]
+    for s in (1, 2, 3):  # airbench96: relu(bn(conv3(.)) + the first conv's output)
+        add = model.get_layer(f"s{s}c3_residual")
+        sources = sorted(t._keras_history.operation.name for t in add.input)
+        assert sources == [f"s{s}c1_relu", f"s{s}c3_bn"]
+        assert model.get_layer(f"s{s}c3_relu").input._keras_history.operation is add
+    assert model.output_shape == (None, CLASSES)
+    plain = create_model("fast", (16, 16, 3), CLASSES, widths=[8, 12, 16], convs_per_stage=3)
+    assert not any(layer.name.endswith("_residual") for layer in plain.layers)
+    assert plain.count_params() == model.count_params()  # the shortcut adds no weights
+
+
+@pytest.mark.parametrize("options, fragment", [
+    ({"residual": True, "convs_per_stage": 1}, "model.residual needs model.convs_per_stage of 2 or more"),
+    ({"convs_per_stage": 0}, "model.convs_per_stage must be at least 1. Received: 0"),
+    ({"convs_per_stage": 2.5}, "model.convs_per_stage must be an integer"),
+])
+def test_fast_rejects_impossible_block_shapes(options, fragment):
+    with pytest.raises(CompError, match=re.escape(fragment)):
+        check_options("fast", options)

@@ -279,3 +279,16 @@ def test_a_fold_trained_with_a_share_saves_it_and_its_test_prediction_serves_tha
     assert _predict(cli, monkeypatch, "--run", "s", "--tta-share", "1")[0] == 1  # share 1: predicted again
     loads, manifest = _predict(cli, monkeypatch, "--run", "s", "--no-tta")  # one view: no share to apply
     assert loads == 1 and "tta_share" not in manifest and manifest["tta"] == "none"
+
+
+def test_fold_agreement_is_each_folds_share_of_the_ensembles_decisions():
+    from comp.predict.probs import fold_agreement
+
+    a = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.45, 0.55]])
+    b = np.array([[0.8, 0.2], [0.1, 0.9], [0.3, 0.7], [0.4, 0.6]])
+    mean = (a + b) / 2  # classes 0, 1, 1, 1
+    assert fold_agreement([a, b], mean, "class") == [0.75, 1.0]
+    # multi-label: every (row, label) decision at 0.5
+    assert fold_agreement([a, b], mean, "multi-label") == [0.75, 1.0]
+    assert fold_agreement([a], a, "class") is None  # one fold: nothing to compare
+    assert fold_agreement([a[:, :1], b[:, :1]], mean[:, :1], "regression") is None

@@ -31,7 +31,7 @@ def ids_of(competition: str, recipe: str, sets=(), folds: int = 5, **kwargs) -> 
 # resuming it: a change to the hash must keep them. A changed shipped recipe or spec changes
 # them legitimately (what the run does changed): then update the literal here.
 @pytest.mark.parametrize("args, kwargs, expected", [
-    (("demo-digits", "vgg-mixup"), {}, "vgg-mixup-5f-7cb83a"),
+    (("demo-digits", "vgg-mixup"), {}, "vgg-mixup-5f-bff397"),  # 7cb83a until 2026-12-05 (its description)
     (("dacon-cifar10", "fast-muon"), {}, "fast-muon-5f-941c79"),
     (("dacon-cifar10", "fast"), {}, "fast-5f-d7a7d9"),
     (("dacon-cifar10", "fast", ["train.optimizer=muon"]), {}, "fast-5f-611fe3"),
@@ -72,6 +72,15 @@ class TrainWithANewKey(TrainCfg):
 @dataclass
 class RecipeWithANewSection(Recipe):
     export: dict = field(default_factory=dict)  # a whole table added later, empty by default
+
+
+def test_an_edited_recipe_description_never_stops_a_run_from_resuming():
+    spec = load_competition("dacon-cifar10")
+    saved = build_run_config(spec, load_recipe("fast", [], spec), "fast", [], 5)
+    edited = build_run_config(spec, replace(load_recipe("fast", [], spec), description="reworded"), "fast", [], 5)
+    assert changes(saved, edited) == []
+    longer = build_run_config(spec, load_recipe("fast", ["train.epochs=23"], spec), "fast", ["train.epochs=23"], 5)
+    assert changes(saved, longer) == ["recipe.train.epochs: 24 -> 23"]
 
 
 def test_a_key_added_later_changes_no_id_at_its_default_and_every_id_when_set():

@@ -25,11 +25,15 @@ def models():
 @main.command()
 def recipes():
     """List the recipes (competition/recipes/*.toml)."""
+    from comp.cli.app import DEFAULT_RECIPE
     from comp.config.recipe import list_recipes, load_recipe
 
-    for name in list_recipes():
+    names = list_recipes()
+    width = max(map(len, names), default=0) + 1
+    for name in names:
         r = load_recipe(name)
-        click.echo(f"{name:12s} model={r.model_name:8s} {r.description}")
+        default = " (the default)" if name == DEFAULT_RECIPE else ""
+        click.echo(f"{name:{width}s} model={r.model_name:8s} {r.description}{default}")
 
 
 @main.command()

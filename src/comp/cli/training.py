@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from comp.cli.app import (DEFAULT_RECIPE, FOLD, FOLDS, FRACTION, SEEDS, Integral, Interval, Number, competition_option,
-                          data_option, executor_option, gpu_list, gpus_option, keras_verbosity, main, quiet_option,
-                          say, subset_option)
+from comp.cli.app import (DEFAULT_RECIPE, DEFAULT_RECIPE_WHY, FOLD, FOLDS, FRACTION, SEEDS, Integral, Interval, Number,
+                          competition_option, data_option, executor_option, gpu_list, gpus_option, keras_verbosity,
+                          main, quiet_option, say, subset_option)
 from comp.errors import CompError
 
 folds_option = click.option("--folds", "-k", "n_folds", type=FOLDS, default=5, show_default=True,
@@ -22,8 +22,9 @@ seeds_option = click.option("--seeds", type=SEEDS, default=1, show_default=True,
 
 @main.command()
 @competition_option
-@click.option("--recipe", "-r", "recipe_ref", default=DEFAULT_RECIPE, show_default=True,
-              help="Recipe: a name from competition/recipes/ or a path to a TOML file.")
+@click.option("--recipe", "-r", "recipe_ref", default=None,
+              help=f"Recipe: a name from competition/recipes/ or a path to a TOML file.  [default: {DEFAULT_RECIPE}, "
+                   f"{DEFAULT_RECIPE_WHY}]")
 @folds_option
 @val_fraction_option
 @click.option("--run", "run_id", default=None, help="Run id (default: recipe, folds and a hash of the config).")
@@ -59,6 +60,9 @@ def train(competition_ref, recipe_ref, n_folds, val_fraction, run_id, fold, over
     from comp.train.runner import train_run
     from comp.train.time_budget import parse_duration
 
+    if recipe_ref is None:
+        recipe_ref = DEFAULT_RECIPE
+        say(f"recipe {DEFAULT_RECIPE}, the default: {DEFAULT_RECIPE_WHY}")
     budget = parse_duration(time_budget) if time_budget is not None else None
     request = TrainRequest(
         competition=load_competition(competition_ref, data), recipe_ref=recipe_ref,

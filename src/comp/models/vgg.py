@@ -1,4 +1,4 @@
-"""The VGG family: plain stacks of 3x3 conv, batch norm and ReLU, no residuals.
+"""The VGG family: stacks of 3x3 conv, batch norm and ReLU (a shortcut per stage at most).
 
 One generic builder, :func:`vgg_family`, and thin registered variants:
 
@@ -56,7 +56,9 @@ class PartialIdentity(keras.initializers.Initializer):
 
 
 def _conv_bn(x, filters: int, bn_momentum: float, pool: bool = False, name: str = "", activation: str = "relu",
-             bn_scale: bool = True, identity_init: bool = False, kernel: int = 3, stride: int = 1):
+             bn_scale: bool = True, identity_init: bool = False, kernel: int = 3, stride: int = 1,
+             shortcut=None):
+    """Conv, (pool), batch norm, (+ ``shortcut``), activation."""
     init = PartialIdentity() if identity_init else "glorot_uniform"
     x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False, kernel_initializer=init,
                       name=f"{name}_conv")(x)
@@ -64,6 +66,8 @@ def _conv_bn(x, filters: int, bn_momentum: float, pool: bool = False, name: str 
         x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
     # scale=False: the following conv is scale-invariant anyway; a frozen scale of 1 (airbench)
     x = layers.BatchNormalization(momentum=bn_momentum, epsilon=1e-5, scale=bn_scale, name=f"{name}_bn")(x)
+    if shortcut is not None:
+        x = layers.Add(name=f"{name}_residual")([x, shortcut])
     return layers.Activation(_activation(activation), name=f"{name}_{activation}")(x)
 
 
@@ -114,9 +118,11 @@ class PatchWhitening(layers.Conv2D):
 def vgg_family(input_shape, num_classes, *, widths, convs_per_stage=2, stem=0, stem_kernel=3, stem_stride=1,
                whiten=False, whiten_eps=5e-4, whiten_bias=False, pool_first=False,
                head="avg", dropout=0.0, bn_momentum=0.9, logit_scale=1.0, activation="relu", bn_scale=True,
-               identity_init=False, name="vgg"):
+               identity_init=False, residual=False, name="vgg"):
     """Generic VGG-style builder (see module docstring); ``stem``: the width of a first conv
-    of ``stem_kernel`` x ``stem_kernel``, stride ``stem_stride`` (0: none)."""
+    of ``stem_kernel`` x ``stem_kernel``, stride ``stem_stride`` (0: none). ``residual``: each
+    stage adds the output of its first conv to its last conv's batch norm, before the activation:
+    a shortcut over the others (airbench96's blocks: three convs, the residual over the last two)."""
     inputs = keras.Input(shape=input_shape, name="image")
     # float32 up to the whitening output whatever the policy: the whitening filters weigh pixel
     # differences by up to ~30 with opposite signs, and in bfloat16 (8-bit mantissa) their
@@ -135,8 +141,10 @@ def vgg_family(input_shape, num_classes, *, widths, convs_per_stage=2, stem=0, s
     if stem:
         x = _conv_bn(x, stem, bn_momentum, name="stem", kernel=stem_kernel, stride=stem_stride, **block)
     for s, width in enumerate(widths, start=1):
-        for c in range(convs_per_stage):
-            x = _conv_bn(x, width, bn_momentum, pool=pool_first and c == 0, name=f"s{s}c{c + 1}", **block)
+        first = x = _conv_bn(x, width, bn_momentum, pool=pool_first, name=f"s{s}c1", **block)
+        for c in range(2, convs_per_stage + 1):
+            shortcut = first if residual and c == convs_per_stage else None  # added before the activation
+            x = _conv_bn(x, width, bn_momentum, name=f"s{s}c{c}", shortcut=shortcut, **block)
         if not pool_first:
             x = layers.MaxPooling2D(2, name=f"s{s}_pool")(x)
     pool = layers.GlobalAveragePooling2D if head == "avg" else layers.GlobalMaxPooling2D
@@ -172,16 +180,24 @@ def check_vgg_options(options: dict) -> None:
         raise CompError(f"model.activation must be one of {', '.join(ACTIVATIONS)}. Received: {activation!r}")
     if options.get("head", "avg") not in ("avg", "max"):
         raise CompError(f"model.head must be 'avg' or 'max'. Received: {options['head']!r}")
+    convs = options.get("convs_per_stage", 2)
+    if convs < 1:  # the registry has checked that it is an integer
+        raise CompError(f"model.convs_per_stage must be at least 1. Received: {convs!r}")
+    if options.get("residual", False) and convs < 2:
+        raise CompError(f"model.residual needs model.convs_per_stage of 2 or more (a shortcut over the convs "
+                        f"after a stage's first). Received: convs_per_stage={convs!r}")
 
 
 def fast(input_shape, num_classes, widths: list[int] = (64, 256, 256), whiten: bool = True, stem: int = 0,
          bn_momentum: float = 0.6, logit_scale: float = 0.125, activation: str = "relu", bn_scale: bool = True,
-         identity_init: bool = False, whiten_eps: float = 5e-4, whiten_bias: bool = False):
-    """Speed-run VGG (no residuals): patch whitening + 3 stages x 2 convs, pool before BN, max head."""
-    return vgg_family(input_shape, num_classes, widths=list(widths), convs_per_stage=2, stem=stem,
+         identity_init: bool = False, whiten_eps: float = 5e-4, whiten_bias: bool = False, convs_per_stage: int = 2,
+         residual: bool = False):
+    """Speed-run VGG: patch whitening + 3 stages x 2 convs, pool before BN, max head; airbench96's
+    deeper shape with ``convs_per_stage=3, residual=True``."""
+    return vgg_family(input_shape, num_classes, widths=list(widths), convs_per_stage=convs_per_stage, stem=stem,
                       whiten=whiten, whiten_eps=whiten_eps, whiten_bias=whiten_bias, pool_first=True, head="max",
                       bn_momentum=bn_momentum, logit_scale=logit_scale, activation=activation, bn_scale=bn_scale,
-                      identity_init=identity_init, name="fast")
+                      identity_init=identity_init, residual=residual, name="fast")
 
 
 def whitening_sample(images: np.ndarray, max_images: int = 5000) -> np.ndarray:

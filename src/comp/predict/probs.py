@@ -25,7 +25,7 @@ from comp.data.stream import Rows, row_batches
 from comp.errors import CompError
 from comp.predict.tta import tta_views
 from comp.runs.artefacts import TEST_ADVICE, read_probs, retrain_fold_advice
-from comp.targets.kinds import head
+from comp.targets.kinds import SOFTMAX, head
 
 PREDICT_KEYS = ("score",)  # what prediction needs of a fold's metrics.json (and tta, tta_share, crop, test_key where there)
 
@@ -178,10 +178,38 @@ def ensemble_test_probs(runs, level: str, ensemble: bool, weights: list[float], 
                             f"competition has {n_test} test images; retrain the run")
         run_probs.append(np.mean(probs, axis=0))
         score, rows = oof_score(run, run.competition.metric)
+        agreement = fold_agreement(probs, run_probs[-1], run.competition.target.kind)
         used.append({"run": run.id, "recipe": run.recipe_name, "folds": folds,
                      "fold_models": len(folds), "total_folds": run.n_folds,
-                     "oof_score": score, "pretrained": run.pretrained})
+                     "oof_score": score, "pretrained": run.pretrained, "fold_agreement": agreement})
         partial = f" (the {rows} rows of folds {finished})" if len(finished) < run.n_folds else ""
         say(f"run {run.id}: {len(folds)} fold model(s) {folds}, TTA {level}{share_note(level, share)}, "
             f"OOF {run.competition.metric} {score:.4f}{partial}")
+        if agreement is not None:
+            for line in agreement_table(run, folds, agreement):
+                say(line)
     return blend(run_probs, weights), used
+
+
+def fold_agreement(fold_probs: list[np.ndarray], mean_probs: np.ndarray, kind: str) -> list[float] | None:
+    """Each fold's share of test decisions that the mean of the folds makes too: the same class
+    (softmax kinds), the same side of 0.5 for every label (multi-label); None for a regression,
+    or for fewer than two folds. What soft voting changes, readable without the test labels."""
+    if len(fold_probs) < 2 or kind == "regression":
+        return None
+    if head(kind) == SOFTMAX:
+        decided = mean_probs.argmax(axis=1)
+        return [round(float(np.mean(p.argmax(axis=1) == decided)), 4) for p in fold_probs]
+    decided = mean_probs > 0.5
+    return [round(float(np.mean((p > 0.5) == decided)), 4) for p in fold_probs]
+
+
+def agreement_table(run, folds: list[int], agreement: list[float]) -> list[str]:
+    """Lines of a table: each fold's validation score and its agreement with the ensemble on
+    the test images."""
+    metric = run.competition.metric
+    lines = [f"  fold  {'val ' + metric:>14}  test decisions shared with the ensemble"]
+    for fold, share in zip(folds, agreement):
+        lines.append(f"  {fold:>4}  {run.fold_metrics(fold, PREDICT_KEYS)['score']:>14.4f}  {share:>8.2%}")
+    lines.append(f"  mean  {'':>14}  {float(np.mean(agreement)):>8.2%}")
+    return lines

@@ -157,5 +157,12 @@ def _diff(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 
 def changes(saved: RunConfig, new: RunConfig) -> list[str]:
-    """What differs between a run's saved config and the one asked for now, in its identity."""
-    return _diff(config_identity(saved), config_identity(new))
+    """What differs between a run's saved config and the one asked for now, in its identity; a
+    recipe's description is prose (its edit gives new runs a new id, as it always has, but never
+    stops an existing run from resuming under ``--run``)."""
+    def compared(config: RunConfig) -> dict:
+        identity = config_identity(config)
+        identity["recipe"].pop("description", None)
+        return identity
+
+    return _diff(compared(saved), compared(new))

@@ -4,7 +4,7 @@ typed, written (:meth:`Manifest.write`) and read back checked (:meth:`Manifest.r
 Its keys, in the order they are written (``blend`` only for ``--weights oof``)::
 
     competition, created_by,
-    runs         [{run, recipe, folds, fold_models, total_folds, oof_score, pretrained}, ...]
+    runs         [{run, recipe, folds, fold_models, total_folds, oof_score, pretrained, fold_agreement}, ...]
     ensemble, weights, weights_mode, tta, metric,
     rule_check   {pretrained_weights_allowed, external_data_allowed, test_data_training_allowed,
                   runs_used_pretrained, runs_used_test_data, passed}
@@ -107,6 +107,7 @@ class RunRecord(_Record):
     total_folds: int
     oof_score: float  # the run's out-of-fold score in the competition's metric
     pretrained: bool
+    fold_agreement: list[float] | None = None  # each fold's share of the ensemble's test decisions
 
     def check(self, key: str, where: str) -> None:
         check_name(self.run, f"{key}.run", where)  # it names a folder under runs/
@@ -115,8 +116,10 @@ class RunRecord(_Record):
             raise _fail(where, f"{key}.folds", f"a non-empty list of folds from 0 to {self.total_folds - 1}",
                         self.folds)
         if self.fold_models != len(self.folds):
-            raise _fail(where, f"{key}.fold_models", f"the number of its folds ({len(self.folds)})",
-                        self.fold_models)
+            raise _fail(where, f"{key}.fold_models", f"the number of its folds ({len(self.folds)})", self.fold_models)
+        shares = self.fold_agreement
+        if shares is not None and (len(shares) != len(self.folds) or any(not 0 <= a <= 1 for a in shares)):
+            raise _fail(where, f"{key}.fold_agreement", f"{len(self.folds)} shares from 0 to 1, one per fold", shares)
 
 
 @dataclass(frozen=True)
@@ -243,17 +246,14 @@ class Manifest(_Record):
         return cls.from_dict(data, str(path))
 
 
-# --------------------------------------------------------------------------- the generic reader and writer
-
-
 def _optional(tp) -> bool:
     return typing.get_origin(tp) in (types.UnionType, typing.Union) and type(None) in typing.get_args(tp)
 
 
 def _parse(cls, data, key: str, where: str):
     """``data``, a JSON object, as the dataclass ``cls``: every field present (those that may be
-    None may be absent, and those older manifests lack), of its type, finite, then ``cls.check``.
-    Keys it does not know are ignored."""
+    None may be absent, and those older manifests lack), of its type, finite, then ``cls.check``;
+    unknown keys ignored."""
     if not isinstance(data, dict):
         if not key:
             held = {list: "a list", str: "a string", bool: "true or false"}.get(type(data), "a number or null")
