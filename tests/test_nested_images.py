@@ -18,7 +18,7 @@ from PIL import Image
 from comp.config.spec import competition_from_dict
 from comp.data.infer import infer_spec
 from comp.data.layouts import read_dataset
-from comp.errors import CompError
+from tests.test_layouts_kaggle import refused  # read_dataset's one-line refusal
 
 # (chain, image, hotel_id): two chains hold two hotels each
 TRAIN = [("0", "a01.jpg", "36363"), ("0", "a02.jpg", "36363"), ("0", "a03.jpg", "53586"),
@@ -61,14 +61,6 @@ def spec(root: Path, **data):
              "target": {"kind": "top-k", "k": 5, "separator": " "},
              "submission": {"id_column": "image", "target_column": "hotel_id"}}
     return competition_from_dict(table, "test spec")
-
-
-def refused(competition, *fragments: str) -> str:
-    with pytest.raises(CompError) as e:
-        read_dataset(competition)
-    msg = str(e.value)
-    assert "\n" not in msg and all(f in msg for f in fragments), msg
-    return msg
 
 
 # --------------------------------------------------------------------------- read_dataset
