@@ -118,6 +118,16 @@ def test_each_fold_gets_an_equal_share_of_what_is_left(tmp_path):
     assert fold_share(SimpleNamespace(time_budget_s=None), 0) is None  # no budget
 
 
+def test_comp_train_says_the_budget_is_the_runs_and_what_the_fold_gets(tmp_path):
+    from comp.train.time_budget import budget_line
+
+    # --fold 0 of a 5-fold run budgeted 265m: the fold gets a fifth, and the line says so
+    line = budget_line(_run(tmp_path, 265 * 60.0, 5), [0])
+    assert line == ("time budget 15,900 s for the run's 5 folds (also with --fold; each gets an equal share "
+                    "of what is left): fold 0 gets 3,180 s")
+    assert budget_line(_run(tmp_path, 100.0, 4, done={0: {"budget_used_s": 10.0}}), [2, 3]).endswith("fold 2 gets 30 s")
+
+
 def test_a_resumed_fold_continues_its_plan(tmp_path):
     plan = TimePlan(600.0, 24, [{"after_epoch": 0, "planned": 24}, {"after_epoch": 1, "planned": 10},
                                 {"after_epoch": 2, "planned": 12}, {"after_epoch": 3, "planned": 11}],
@@ -170,6 +180,7 @@ def test_a_budgeted_run_ends_near_its_budget_with_every_schedule_complete(tiny_c
     wall = time.perf_counter() - start
     assert res.exit_code == 0, res.output
     assert "epochs planned after epoch 1" in res.stderr
+    assert "time budget 24 s for the run's 2 folds (also with --fold" in res.stderr
     run_dir = tiny_competition / "runs/tiny/tb"
     summary = json.loads((run_dir / "metrics.json").read_text())
     assert summary["time_budget_s"] == budget

@@ -46,8 +46,9 @@ seeds_option = click.option("--seeds", type=SEEDS, default=1, show_default=True,
               help="Teacher run (repeatable): add the test images it labels confidently to every fold's training "
                    "set (teacher.pseudo_*); comp predict refuses such runs where [rules] test_data_training = false.")
 @click.option("--time-budget", "time_budget", default=None, metavar="DURATION",
-              help="Training time for the run's folds, e.g. 90s, 45m, 2h, 1h30m: each fold's epochs are cut so "
-                   "that its schedule still ends (a budgeted run is a run of its own).")
+              help="Training time for all the run's folds, also with --fold, e.g. 90s, 45m, 2h, 1h30m: each fold "
+                   "gets an equal share of what is left and its epochs are cut so that its schedule still ends "
+                   "(a budgeted run is a run of its own).")
 @quiet_option
 def train(competition_ref, recipe_ref, n_folds, val_fraction, run_id, fold, overrides, data, executor, gpus,
           strategy, restart, subset, seeds, distill_ids, pseudo_ids, time_budget, quiet):

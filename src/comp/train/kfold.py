@@ -37,7 +37,7 @@ from comp.targets import kinds
 from comp.targets.decisions import fit_decisions
 from comp.runs.decided import DECISIONS_FILE
 from comp.train.memory_budget import check_fold_memory, input_path
-from comp.train.time_budget import budget_summary, fold_share
+from comp.train.time_budget import budget_line, budget_summary, fold_share
 from comp.train.callbacks import check_tensorboard
 from comp.train.executors import run_folds
 from comp.train.fold import train_fold
@@ -161,6 +161,8 @@ def train_folds(run: Run, folds, images, dataset, executor: str = "process", gpu
         say("nothing to train: every requested fold is finished (--restart starts over)")
         return []
     say(f"training fold(s) {', '.join(map(str, todo))} ({executor})")
+    if run.time_budget_s:
+        say(budget_line(run, todo))
     fold_of_row = run.fold_table()["fold"].to_numpy()
     n_val, n_test = int(max((fold_of_row == k).sum() for k in todo)), 0 if x_test is None else len(x_test)
     targets = load_targets(run)

@@ -172,6 +172,15 @@ def fold_share(run, k: int) -> float | None:
     return max(left, 0.0) / open_folds
 
 
+def budget_line(run, todo: list[int]) -> str:
+    """The line ``comp train`` says before its folds: the run's budget is shared by all its folds,
+    also where ``--fold`` trains one of them, and what the first fold to train gets."""
+    k, total = todo[0], float(run.time_budget_s)
+    share = fold_share(run, k)
+    return (f"time budget {total:,.0f} s for the run's {run.n_folds} folds (also with --fold; each gets an equal "
+            f"share of what is left): fold {k} gets {share:,.0f} s")
+
+
 def plan_record(plan: TimePlan | None, finish_seconds: float) -> dict:
     """What a fold's metrics.json says about its budget: its share, the epochs of its last plan,
     and the seconds the budget counts (training as the plan measured it, then the prediction)."""
