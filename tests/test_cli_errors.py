@@ -70,7 +70,8 @@ def test_train_without_a_recipe_names_the_default_and_why_in_its_first_line(tiny
     result = cli("train", "-c", "tiny", "--folds", "2", "--fold", "5", "--executor", "inline")
     error_line(result, "--fold", only_line=False)
     first = result.stderr.splitlines()[0]
-    assert first.startswith(f"recipe {DEFAULT_RECIPE}, the default: the most accurate recipe at every budget measured")
+    assert first.startswith(f"recipe {DEFAULT_RECIPE}, the default: the most accurate recipe in its own time")
+    assert "--recipe fast-deep" in first
     named = cli("train", "-c", "tiny", "-r", "tiny", "--folds", "2", "--fold", "5", "--executor", "inline")
     assert "the default" not in named.stderr
 
