@@ -290,5 +290,8 @@ def test_fold_agreement_is_each_folds_share_of_the_ensembles_decisions():
     assert fold_agreement([a, b], mean, "class") == [0.75, 1.0]
     # multi-label: every (row, label) decision at 0.5
     assert fold_agreement([a, b], mean, "multi-label") == [0.75, 1.0]
+    # a row with no label over 0.5 takes its most likely one, as the submission does
+    c, d = np.array([[0.4, 0.2]]), np.array([[0.2, 0.45]])
+    assert fold_agreement([c, d], (c + d) / 2, "multi-label") == [0.0, 1.0]
     assert fold_agreement([a], a, "class") is None  # one fold: nothing to compare
     assert fold_agreement([a[:, :1], b[:, :1]], mean[:, :1], "regression") is None

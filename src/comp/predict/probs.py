@@ -25,6 +25,7 @@ from comp.data.stream import Rows, row_batches
 from comp.errors import CompError
 from comp.predict.tta import tta_views
 from comp.runs.artefacts import TEST_ADVICE, read_probs, retrain_fold_advice
+from comp.targets.decisions import threshold
 from comp.targets.kinds import SOFTMAX, head
 
 PREDICT_KEYS = ("score",)  # what prediction needs of a fold's metrics.json (and tta, tta_share, crop, test_key where there)
@@ -193,15 +194,16 @@ def ensemble_test_probs(runs, level: str, ensemble: bool, weights: list[float], 
 
 def fold_agreement(fold_probs: list[np.ndarray], mean_probs: np.ndarray, kind: str) -> list[float] | None:
     """Each fold's share of test decisions that the mean of the folds makes too: the same class
-    (softmax kinds), the same side of 0.5 for every label (multi-label); None for a regression,
-    or for fewer than two folds. What soft voting changes, readable without the test labels."""
+    (softmax kinds), the same labels at 0.5 (multi-label: each (row, label) a decision, as
+    :func:`comp.targets.decisions.threshold` takes them); None for a regression, or for fewer
+    than two folds. What soft voting changes, readable without the test labels."""
     if len(fold_probs) < 2 or kind == "regression":
         return None
     if head(kind) == SOFTMAX:
         decided = mean_probs.argmax(axis=1)
         return [round(float(np.mean(p.argmax(axis=1) == decided)), 4) for p in fold_probs]
-    decided = mean_probs > 0.5
-    return [round(float(np.mean((p > 0.5) == decided)), 4) for p in fold_probs]
+    decided = threshold(mean_probs, 0.5)
+    return [round(float(np.mean(threshold(p, 0.5) == decided)), 4) for p in fold_probs]
 
 
 def agreement_table(run, folds: list[int], agreement: list[float]) -> list[str]:
