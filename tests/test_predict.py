@@ -282,16 +282,41 @@ def test_a_fold_trained_with_a_share_saves_it_and_its_test_prediction_serves_tha
 
 
 def test_fold_agreement_is_each_folds_share_of_the_ensembles_decisions():
+    from types import SimpleNamespace
+
     from comp.predict.probs import fold_agreement
+
+    def kind(name, k=5):
+        return SimpleNamespace(kind=name, k=k)
 
     a = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.45, 0.55]])
     b = np.array([[0.8, 0.2], [0.1, 0.9], [0.3, 0.7], [0.4, 0.6]])
     mean = (a + b) / 2  # classes 0, 1, 1, 1
-    assert fold_agreement([a, b], mean, "class") == [0.75, 1.0]
-    # multi-label: every (row, label) decision at 0.5
-    assert fold_agreement([a, b], mean, "multi-label") == [0.75, 1.0]
+    assert fold_agreement([a, b], mean, kind("class"), {}) == [0.75, 1.0]
+    # multi-label: every (row, label) decision at 0.5, or at the run's fitted thresholds
+    assert fold_agreement([a, b], mean, kind("multi-label"), {}) == [0.75, 1.0]
+    assert fold_agreement([a, b], mean, kind("multi-label"), {"thresholds": [0.15, 0.16]}) == [1.0, 0.75]
     # a row with no label over 0.5 takes its most likely one, as the submission does
     c, d = np.array([[0.4, 0.2]]), np.array([[0.2, 0.45]])
-    assert fold_agreement([c, d], (c + d) / 2, "multi-label") == [0.0, 1.0]
-    assert fold_agreement([a], a, "class") is None  # one fold: nothing to compare
-    assert fold_agreement([a[:, :1], b[:, :1]], mean[:, :1], "regression") is None
+    assert fold_agreement([c, d], (c + d) / 2, kind("multi-label"), {}) == [0.0, 1.0]
+    assert fold_agreement([a], a, kind("class"), {}) is None  # one fold: nothing to compare
+    assert fold_agreement([a[:, :1], b[:, :1]], mean[:, :1], kind("regression"), {}) is None
+
+
+def test_fold_agreement_decides_grades_and_top_k_as_the_submission_does():
+    from types import SimpleNamespace
+
+    from comp.predict.probs import fold_agreement
+
+    # grades by the expected grade at the run's cuts, not by the arg-max
+    e = np.array([[0.5, 0.0, 0.5], [0.0, 1.0, 0.0]])  # expected grades 1.0 and 1.0; arg-max 0 and 1
+    f = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+    grade = SimpleNamespace(kind="grade", k=5)
+    assert fold_agreement([e, f], (e + f) / 2, grade, {"cuts": [0.5, 1.5]}) == [1.0, 1.0]
+    assert fold_agreement([e, f], (e + f) / 2, grade, {}) == [0.5, 1.0]  # no cuts: the arg-max
+    # top-k: the first label written, with the "new" class at its fitted score
+    g = np.array([[0.5, 0.3, 0.2], [0.1, 0.2, 0.7]])
+    h = np.array([[0.3, 0.5, 0.2], [0.1, 0.2, 0.7]])
+    top = SimpleNamespace(kind="top-k", k=2)
+    assert fold_agreement([g, h], (g + h) / 2, top, {}) == [1.0, 0.5]  # the mean ties row 0: index 0
+    assert fold_agreement([g, h], (g + h) / 2, top, {"new_index": 2, "new_score": 0.9}) == [1.0, 1.0]

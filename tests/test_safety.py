@@ -459,6 +459,21 @@ def test_an_atomic_write_gets_the_mode_a_plain_write_would(tmp_path):
     assert os.stat(tmp_path / "atomic.csv").st_mode & 0o777 == os.stat(plain).st_mode & 0o777 != 0o600
 
 
+def test_the_umask_is_read_without_setting_it(monkeypatch):
+    import os
+
+    from comp.files import atomic
+
+    mask = os.umask(0o027)
+    os.umask(mask)
+
+    def no_setting(_):
+        raise AssertionError("os.umask called: another thread could create a file under the wrong mask")
+
+    monkeypatch.setattr(atomic.os, "umask", no_setting)
+    assert atomic.process_umask() == mask
+
+
 @pytest.mark.parametrize("logs, shown", [
     ({"loss": 2.3, "val_loss": float("nan")}, "val_loss nan"),  # weights gone non-finite, the mean train loss not yet
     ({"loss": 1.9e19, "val_loss": 2.30}, "loss 1.9e+19"),  # an absurd lr: finite, but no model learns at that loss

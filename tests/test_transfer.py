@@ -133,6 +133,8 @@ def test_a_missing_local_weights_file_is_an_error(tmp_path):
     assert f"there is no file at {missing}. Received: model.weights='{missing}'" in str(e.value)
 
 
+# Keras warns that a 32-pixel input takes the 224-pixel ImageNet file; the test's small size is on purpose.
+@pytest.mark.filterwarnings("ignore:.*input_shape. is undefined or non-square:UserWarning")
 def test_unreachable_imagenet_weights_are_one_clear_error(tmp_path, monkeypatch):
     # Keep the real download code path, but point it at a closed local port and an empty cache.
     import keras.src.applications.mobilenet_v2 as mobilenet_v2

@@ -27,8 +27,21 @@ import numpy as np
 from comp.errors import CompError
 
 TMP_PREFIX = ".tmp-"
-_UMASK = os.umask(0o022)  # read once (os.umask can only be read by setting it) and put back
-os.umask(_UMASK)
+
+
+def process_umask() -> int:
+    """The process's umask, read without changing it where the system reports it (Linux 4.7+:
+    ``/proc/self/status``); elsewhere set and put back, which another thread could observe."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = process_umask()  # read once, at import
 
 
 def fsync_dir(folder: str | Path) -> None:

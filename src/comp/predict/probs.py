@@ -25,8 +25,9 @@ from comp.data.stream import Rows, row_batches
 from comp.errors import CompError
 from comp.predict.tta import tta_views
 from comp.runs.artefacts import TEST_ADVICE, read_probs, retrain_fold_advice
-from comp.targets.decisions import threshold
-from comp.targets.kinds import SOFTMAX, head
+from comp.runs.decided import read_decisions
+from comp.targets.decisions import answers
+from comp.targets.kinds import head
 
 PREDICT_KEYS = ("score",)  # what prediction needs of a fold's metrics.json (and tta, tta_share, crop, test_key where there)
 
@@ -179,7 +180,8 @@ def ensemble_test_probs(runs, level: str, ensemble: bool, weights: list[float], 
                             f"competition has {n_test} test images; retrain the run")
         run_probs.append(np.mean(probs, axis=0))
         score, rows = oof_score(run, run.competition.metric)
-        agreement = fold_agreement(probs, run_probs[-1], run.competition.target.kind)
+        agreement = fold_agreement(probs, run_probs[-1], run.competition.target,
+                                   read_decisions(run.dir, len(run.class_names)))
         used.append({"run": run.id, "recipe": run.recipe_name, "folds": folds,
                      "fold_models": len(folds), "total_folds": run.n_folds,
                      "oof_score": score, "pretrained": run.pretrained, "fold_agreement": agreement})
@@ -192,18 +194,21 @@ def ensemble_test_probs(runs, level: str, ensemble: bool, weights: list[float], 
     return blend(run_probs, weights), used
 
 
-def fold_agreement(fold_probs: list[np.ndarray], mean_probs: np.ndarray, kind: str) -> list[float] | None:
-    """Each fold's share of test decisions that the mean of the folds makes too: the same class
-    (softmax kinds), the same labels at 0.5 (multi-label: each (row, label) a decision, as
-    :func:`comp.targets.decisions.threshold` takes them); None for a regression, or for fewer
-    than two folds. What soft voting changes, readable without the test labels."""
-    if len(fold_probs) < 2 or kind == "regression":
+def fold_agreement(fold_probs: list[np.ndarray], mean_probs: np.ndarray, target, decisions: dict) -> list[float] | None:
+    """Each fold's share of test decisions that the mean of the folds makes too, both decided as
+    the submission decides (:func:`comp.targets.decisions.answers` with the run's fitted
+    ``decisions``): the same class, grade or first of the top-k labels; multi-label: each (row,
+    label) a decision. None for a regression, or for fewer than two folds. What soft voting
+    changes, readable without the test labels."""
+    if len(fold_probs) < 2 or target.kind == "regression":
         return None
-    if head(kind) == SOFTMAX:
-        decided = mean_probs.argmax(axis=1)
-        return [round(float(np.mean(p.argmax(axis=1) == decided)), 4) for p in fold_probs]
-    decided = threshold(mean_probs, 0.5)
-    return [round(float(np.mean(threshold(p, 0.5) == decided)), 4) for p in fold_probs]
+
+    def decided(probs: np.ndarray) -> np.ndarray:
+        chosen = answers(target.kind, probs, decisions, target.k)
+        return chosen[:, 0] if target.kind == "top-k" else chosen
+
+    ensemble = decided(mean_probs)
+    return [round(float(np.mean(decided(p) == ensemble)), 4) for p in fold_probs]
 
 
 def agreement_table(run, folds: list[int], agreement: list[float]) -> list[str]:

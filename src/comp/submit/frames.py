@@ -67,16 +67,13 @@ def target_values(competition: Competition, preds: np.ndarray, class_names: list
         return {col: np.clip(preds[:, positive_index(competition, class_names)], 0, 1)}
     if kind == "regression":
         return {col: preds.reshape(len(preds), -1)[:, 0]}
+    chosen = decide.answers(kind, preds, decisions, target.k)
     if kind == "top-k":
-        top = decide.top_k(preds, min(target.k, len(class_names)), decisions.get("new_index"),
-                           decisions.get("new_score"))
-        return {col: _label_text(names, top, target.separator)}
+        return {col: _label_text(names, chosen, target.separator)}
     if kind == "multi-label":
-        chosen = decide.threshold(preds, decisions.get("thresholds", [0.5] * len(class_names)))
         return {col: [target.separator.join(names[row]) for row in chosen]}
-    index = decide.grades(preds, decisions.get("cuts")) if kind == "grade" else preds.argmax(1)
     by_name = submission.target_format == "name"
-    return {col: [class_names[i] if by_name else str(i) for i in index]}
+    return {col: [class_names[i] if by_name else str(i) for i in chosen]}
 
 
 def make_frame(competition: Competition, ids: list[str], preds: np.ndarray, class_names: list[str],

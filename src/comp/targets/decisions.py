@@ -197,3 +197,17 @@ def fit_decisions(metric: str, truth, probs, new_index: int | None = None) -> di
     if metric in ("micro_f1", "macro_f1") and truth.ndim == 2:
         return {"thresholds": fit_thresholds(truth, probs, metric)}
     return {}
+
+
+def answers(kind: str, probs, decisions: dict, k: int = 1) -> np.ndarray:
+    """The hard answers a submission of target ``kind`` writes for ``probs``, with the run's fitted
+    ``decisions``: grade indices at the cuts (N,), ``k`` class indices best first (top-k, (N, k)),
+    the labels over the thresholds (multi-label, (N, C) bool), else the arg-max class (N,)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if kind == "grade":
+        return grades(probs, decisions.get("cuts"))
+    if kind == "top-k":
+        return top_k(probs, min(k, probs.shape[1]), decisions.get("new_index"), decisions.get("new_score"))
+    if kind == "multi-label":
+        return threshold(probs, decisions.get("thresholds", 0.5))
+    return probs.argmax(axis=1)
