@@ -68,6 +68,19 @@ def test_a_useless_run_gets_almost_no_weight():
     assert result.score >= max(result.run_scores)
 
 
+@pytest.mark.parametrize("flatten", [0.97, 0.99, 0.995])
+def test_a_run_the_optimum_leaves_out_gets_no_weight(flatten):
+    # b is a, a little less sure (a ** 0.995): the optimum is a alone, where EM alone stops with
+    # 11 % of the weight still on b (log loss 1.1e-4 above a's)
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    a = predictions(y, 3, np.full(300, 2.0), rng)
+    b = a ** flatten / (a ** flatten).sum(1, keepdims=True)
+    w = fit_weights([a, b], y)
+    assert w[1] < 1e-6
+    assert metrics.score("log_loss", y, blend([a, b], w)) <= metrics.score("log_loss", y, a) + 1e-12
+
+
 def test_identical_runs_keep_equal_weights():
     rng = np.random.default_rng(2)
     y = rng.integers(0, 3, 50)
@@ -88,6 +101,37 @@ def test_a_run_alone_is_kept_when_the_log_loss_optimum_loses_on_accuracy():
     assert result.fitted[0] == pytest.approx(0.357, abs=0.01)
     assert "scored lower on accuracy out-of-fold than run a alone" in result.note
     assert result.manifest()["note"] == result.note
+
+
+def label_predictions(truth: np.ndarray, skill: float, rng: np.random.Generator) -> np.ndarray:
+    """Sigmoid of noise plus ``skill`` towards each cell's 0 or 1: several labels per row."""
+    logits = rng.normal(0.0, 1.0, truth.shape) + np.where(truth == 1, skill, -skill)
+    return 1 / (1 + np.exp(-logits))
+
+
+def test_several_labels_get_weights_on_the_mean_binary_log_loss():
+    rng = np.random.default_rng(3)
+    truth = (rng.random((400, 4)) < 0.3).astype(int)
+    good, noise = label_predictions(truth, 2.5, rng), label_predictions(truth, 0.0, rng)
+    w = fit_weights([good, noise], truth)
+    assert w[0] > 0.9 and w[1] < 0.1
+    a, b = label_predictions(truth, 1.0, rng), label_predictions(truth, 1.0, rng)
+    w = fit_weights([a, b], truth)
+    grid = np.linspace(0, 1, 1001)
+    best = min(metrics.score("log_loss", truth, blend([a, b], [g, 1 - g])) for g in grid)
+    assert metrics.score("log_loss", truth, blend([a, b], w)) <= best + 1e-6
+    result = choose_weights([a, b], truth, "micro_f1", ["a", "b"])
+    assert result.log_loss <= min(result.run_log_losses) and result.score >= max(result.run_scores)
+
+
+def test_a_regression_is_refused_oof_weights_in_one_line():
+    from types import SimpleNamespace
+
+    from comp.predict.blend import fit_oof_blend
+
+    run = SimpleNamespace(competition=SimpleNamespace(name="paw", target=SimpleNamespace(kind="regression")))
+    with pytest.raises(CompError, match=r"paw's target kind \(regression\) has none: blend with --weights equal"):
+        fit_oof_blend([run, run], "rmse")
 
 
 # --------------------------------------------------------------------------- through comp predict

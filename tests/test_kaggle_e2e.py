@@ -100,3 +100,27 @@ def test_init_train_predict_is_graded_and_beats_the_constant(name, kaggle_workdi
     assert ('id="roc"' in page) == (case.metric in ("roc_auc", "mean_roc_auc"))
     assert ('id="per-label"' in page) == (name in MULTI_LABEL)
     assert ('id="confusion"' in page) == (name not in MULTI_LABEL | {"petfinder-pawpularity-score"})
+
+
+def test_several_labels_blend_two_runs_with_oof_weights(kaggle_workdir, cli):
+    import json
+
+    name = "plant-pathology-2021-fgvc8"
+    case = COMPETITIONS[name]
+    public, private = kaggle_workdir / "data" / name, kaggle_workdir / "private" / name
+    public.mkdir(parents=True)
+    private.mkdir(parents=True)
+    case.build(public, private, seed=0)
+    assert cli("init", f"data/{name}", "--metric", case.metric).exit_code == 0
+    for run_id, epochs in (("a", 3), ("b", 5)):  # the same folds (train.seed), two models
+        train = cli("train", "-c", name, "-r", "kaggle-tiny", "--folds", "2", "--executor", "inline", "-q",
+                    "--run", run_id, "--set", f"train.epochs={epochs}")
+        assert train.exit_code == 0, train.output
+    predict = cli("predict", "-c", name, "--ensemble", "--run", "a", "--run", "b", "--weights", "oof",
+                  "--out", "sub.csv")
+    assert predict.exit_code == 0, predict.output
+    assert "OOF blend weights fitted on" in predict.stderr and "blend: OOF" in predict.stderr
+    manifest = json.loads((kaggle_workdir / "sub.json").read_text())
+    assert manifest["weights_mode"] == "oof" and sum(manifest["weights"]) == pytest.approx(1.0)
+    assert manifest["blend"]["oof_log_loss"] <= min(r["oof_log_loss"] for r in manifest["blend"]["runs"]) + 1e-9
+    assert math.isfinite(case.grade(pd.read_csv(kaggle_workdir / "sub.csv"), case.answers(private)))

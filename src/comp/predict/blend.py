@@ -5,15 +5,20 @@ For runs trained on the same folds those rows line up, so blend weights can be f
 no model saw the labels, and the blend's out-of-fold score compared with each run's.
 
 The weights minimise the blend's log loss over the simplex (w >= 0, sum w = 1). The loss
-only depends on each run's probability of the true class, q[n, i], and
+only depends on each run's probability of the true class, q[n, i] (for several labels, of each
+(row, label) cell's 0 or 1: the mean binary log loss over the columns), and
 ``-mean(log(q @ w))`` is exactly the likelihood of mixture weights, so the EM update
 ``w_i <- w_i * mean_n(q[n, i] / (q @ w)[n])`` (Dempster, Laird & Rubin 1977) fits them: it stays
-on the simplex, never raises the loss and needs no step size, which a general constrained
-optimiser (scipy's SLSQP) would add for no gain on a problem this small.
+on the simplex, never raises the loss and needs no step size. Where the optimum leaves a run
+out (a weight of 0 on the simplex's edge) EM only crawls there, shrinking that weight by a
+factor just under 1 per step; scipy's SLSQP, started from EM's weights with the bounds and the
+sum as constraints, then finishes the fit (kept only where it lowers the loss).
 
 Log loss is convex in w, so its optimum is never worse than any single run on log loss. On
 accuracy or macro F1 it can be, on a small validation set: the fitted weights are then
-compared with each run alone, and the best out-of-fold candidate is kept (and said so).
+compared with each run alone, and the best out-of-fold candidate is kept (and said so). That
+comparison decides at arg-max or 0.5; the submission then fits its decisions (cut points,
+thresholds) on the blend's out-of-fold predictions. A regression has no log loss: refused.
 
 Example::
 
@@ -40,14 +45,13 @@ def blend(probs: list[np.ndarray], weights) -> np.ndarray:
 
 
 def fit_weights(probs: list[np.ndarray], labels: np.ndarray, max_iter: int = 2000, tol: float = 1e-10) -> np.ndarray:
-    """Simplex weights minimising the log loss of ``blend(probs, w)`` on ``labels`` (EM, see module doc).
+    """Simplex weights minimising the log loss of ``blend(probs, w)`` on ``labels`` (EM, then
+    SLSQP where the optimum is on the simplex's edge: see module doc).
 
     >>> fit_weights([good, noise], y)  # doctest: +SKIP
     array([0.97, 0.03])
     """
-    labels = np.asarray(labels)
-    rows = np.arange(len(labels))
-    q = np.stack([np.clip(np.asarray(p, dtype=np.float64)[rows, labels], EPS, 1.0) for p in probs], axis=1)
+    q = np.stack([np.clip(truth_probability(p, labels), EPS, 1.0) for p in probs], axis=1)
     w = np.full(q.shape[1], 1.0 / q.shape[1])
     loss = -np.mean(np.log(q @ w))
     for _ in range(max_iter):
@@ -57,7 +61,36 @@ def fit_weights(probs: list[np.ndarray], labels: np.ndarray, max_iter: int = 200
         if loss - new_loss < tol:
             break
         loss = new_loss
-    return w
+    return _polished(q, w)
+
+
+def _polished(q: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """``start`` moved to the exact optimum by SLSQP (bounds and the sum held as constraints),
+    kept only where that lowers the loss. EM shrinks the weight of a run the optimum leaves out
+    by a factor just under 1 per step, so it stops with some weight still on it."""
+    from scipy.optimize import minimize  # imported on use, as comp.metrics imports scikit-learn
+
+    def loss_and_gradient(w):
+        mixed = np.maximum(q @ w, EPS)
+        return -np.mean(np.log(mixed)), -np.mean(q / mixed[:, None], axis=0)
+
+    found = minimize(loss_and_gradient, start, jac=True, method="SLSQP", bounds=[(0.0, 1.0)] * len(start),
+                     constraints={"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)},
+                     options={"ftol": 1e-12, "maxiter": 500})  # its default 1e-6 stops at EM's start
+    polished = np.clip(found.x, 0.0, None)
+    polished = polished / polished.sum() if polished.sum() > 0 else start
+    return polished if loss_and_gradient(polished)[0] < loss_and_gradient(start)[0] else start
+
+
+def truth_probability(probs, labels) -> np.ndarray:
+    """What a run gave the truth, one value per decision: the true class's probability (class
+    indices, one softmax per row), or, for a 0/1 matrix of several labels, each (row, label)
+    cell's probability of its 0 or 1, flattened. The blend's log loss is the mean negative log of
+    these under the weights, so the same EM fits both."""
+    probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels)
+    if labels.ndim == 1:
+        return probs[np.arange(len(labels)), labels]
+    return np.where(labels == 1, probs, 1.0 - probs).ravel()
 
 
 @dataclass
@@ -96,8 +129,8 @@ def choose_weights(probs: list[np.ndarray], labels: np.ndarray, metric: str, run
     higher = metrics.higher_is_better(metric)
 
     def evaluate(w):
-        scored = metrics.scores(metric, labels, blend(probs, w))
-        return scored["score"], scored["log_loss"]
+        blended = blend(probs, w)
+        return metrics.score(metric, labels, blended), metrics.score("log_loss", labels, blended)
 
     best = ("fitted", fitted, *evaluate(fitted))
     singles = [(rid, np.eye(len(probs))[i], *evaluate(np.eye(len(probs))[i])) for i, rid in enumerate(run_ids)]
@@ -167,8 +200,8 @@ def oof_blend(runs, weights) -> tuple[np.ndarray, np.ndarray]:
 
 def fit_oof_blend(runs, metric: str) -> BlendResult:
     """Blend weights for ``runs`` from their out-of-fold predictions on the folds all of them finished."""
-    if not runs[0].softmax:
-        raise CompError(f"--weights oof fits weights on the log loss of a softmax; {runs[0].competition.name}'s "
-                        f"target kind ({runs[0].competition.target.kind}) has none: blend with --weights equal")
+    if runs[0].competition.target.kind == "regression":
+        raise CompError(f"--weights oof fits weights on the log loss of class probabilities or labels; "
+                        f"{runs[0].competition.name}'s target kind (regression) has none: blend with --weights equal")
     probs, labels = common_oof(runs)
     return choose_weights(probs, labels, metric, [r.id for r in runs])
